@@ -1,0 +1,14 @@
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace medai::app {
+
+struct GlobalOptions {
+  int threads = 0;
+  bool verbose = false;
+  bool quiet = false;
+};
+
+void add_image_commands(CLI::App& app, GlobalOptions& global);
+
+}  // namespace medai::app

@@ -1,0 +1,189 @@
+// medai image train | evaluate | predict | explain | export | import
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "medai/core/error.h"
+#include "medai/core/run_folder.h"
+#include "medai/core/runtime.h"
+#include "medai/core/sha256.h"
+#include "medai/imaging/classifier_model.h"
+#include "medai/imaging/evaluate_classifier.h"
+#include "medai/imaging/torchscript_interop.h"
+#include "medai/imaging/train_classifier.h"
+#include "medai/io/image.h"
+
+namespace medai::app {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+void start(const GlobalOptions& g, bool json_out) {
+  core::init_runtime({g.threads, g.verbose, g.quiet || json_out});
+  imaging::apply_torch_threads();
+  spdlog::info("medai 0.1.0 ({}, torch threads {})", core::runtime_summary(), torch::get_num_threads());
+}
+
+cv::Mat read_unit(const fs::path& file) { return io::display_frame(io::read_image(file)); }
+
+json prediction_json(const fs::path& file, const imaging::Prediction& p, const imaging::ClassifierModel& m) {
+  return {{"file", file.string()}, {"label", p.label}, {"probability", p.probability}, {"threshold", p.threshold},
+          {"positive_class", m.class_names()[m.positive_index()]}, {"class_probabilities", p.class_probabilities}};
+}
+
+}  // namespace
+
+void add_image_commands(CLI::App& app, GlobalOptions& g) {
+  auto* image = app.add_subcommand("image", "chest X-ray (and other 2-D image) classification");
+  image->require_subcommand(1);
+
+  // ---- train
+  auto* train = image->add_subcommand("train", "train a two-class detector, calibrate it, write a run folder");
+  auto t = std::make_shared<imaging::TrainOptions>();
+  auto t_json = std::make_shared<bool>(false);
+  auto t_target = std::make_shared<double>(0);
+  train->add_option("--data", t->data, "class folders DIR/<CLASS>/*.png|dcm|jpg|nii, or a CSV index (path,label[,patient_id][,split])")->required();
+  train->add_option("--out", t->out, "run folder to create")->required();
+  train->add_option("--split", t->split, "use only CSV rows whose 'split' column has this value");
+  train->add_option("--arch", t->architecture, "resnet18 | resnet34 | resnet50 | densenet121")->capture_default_str();
+  train->add_option("--size", t->image_size, "input side in pixels")->capture_default_str();
+  train->add_option("--epochs", t->epochs, "maximum epochs")->capture_default_str();
+  train->add_option("--batch", t->batch_size, "batch size")->capture_default_str();
+  train->add_option("--lr", t->lr, "peak learning rate (AdamW)")->capture_default_str();
+  train->add_option("--weight-decay", t->weight_decay, "AdamW weight decay")->capture_default_str();
+  train->add_option("--schedule", t->schedule, "cosine | onecycle | constant")->capture_default_str();
+  train->add_option("--patience", t->patience, "early stopping: epochs without validation AUROC gain")->capture_default_str();
+  train->add_option("--val-fraction", t->validation_fraction, "validation share, split by patient")->capture_default_str();
+  train->add_option("--seed", t->seed, "seed for split, initialisation, shuffling and augmentation")->capture_default_str();
+  train->add_option("--target-sensitivity", *t_target, "choose the threshold for this sensitivity instead of Youden's J");
+  train->add_flag("--resume", t->resume, "continue an interrupted run in --out");
+  train->add_flag("--hflip", t->horizontal_flip, "random horizontal flips (off: chest laterality matters)");
+  train->add_flag("!--no-augment", t->augment, "disable augmentation");
+  train->add_option("--workers", t->workers, "loader threads (default: cores)");
+  train->add_option("--max-batches", t->max_batches_per_epoch, "cap batches per epoch (smoke tests)");
+  train->add_flag("--json", *t_json, "print the model card as JSON on stdout");
+  train->callback([&g, t, t_json, t_target, train] {
+    start(g, *t_json);
+    if (train->count("--target-sensitivity")) t->target_sensitivity = *t_target;
+    t->progress = !*t_json;
+    json card = imaging::train_classifier(*t);
+    if (*t_json) std::cout << card.dump(2) << "\n";
+    else std::cout << "model written to " << t->out.string() << "\n";
+  });
+
+  // ---- evaluate
+  auto* eval = image->add_subcommand("evaluate", "metrics with 95% CIs, calibration and ROC on labelled data");
+  auto e = std::make_shared<imaging::EvaluateOptions>();
+  auto e_json = std::make_shared<bool>(false);
+  eval->add_option("--model", e->model, "run folder")->required();
+  eval->add_option("--data", e->data, "class folders or CSV index")->required();
+  eval->add_option("--split", e->split, "CSV 'split' filter");
+  eval->add_option("--report", e->report_dir, "write roc.png and reliability.png here");
+  eval->add_option("--bootstrap", e->bootstrap_reps, "bootstrap resamples for CIs")->capture_default_str();
+  eval->add_flag("--json", *e_json, "one JSON object on stdout");
+  eval->callback([&g, e, e_json] {
+    start(g, *e_json);
+    e->progress = !*e_json;
+    auto r = imaging::evaluate_classifier(*e);
+    if (*e_json) std::cout << imaging::report_json(r).dump(2) << "\n";
+    else std::cout << imaging::report_table(r);
+  });
+
+  // ---- predict
+  auto* pred = image->add_subcommand("predict", "label and calibrated probability for image files");
+  auto p_model = std::make_shared<fs::path>();
+  auto p_files = std::make_shared<std::vector<fs::path>>();
+  auto p_json = std::make_shared<bool>(false);
+  pred->add_option("--model", *p_model, "run folder")->required();
+  pred->add_option("files", *p_files, "PNG/JPEG/DICOM/NIfTI files (NIfTI: middle slice)")->required();
+  pred->add_flag("--json", *p_json, "JSON array on stdout");
+  pred->callback([&g, p_model, p_files, p_json] {
+    start(g, *p_json);
+    auto model = imaging::ClassifierModel::load(*p_model);
+    json out = json::array();
+    for (const auto& f : *p_files) {
+      auto p = model.predict(read_unit(f));
+      if (*p_json) out.push_back(prediction_json(f, p, model));
+      else std::printf("%s\t%s\tp=%.4f\tthreshold=%.4f\n", f.string().c_str(), p.label.c_str(), p.probability, p.threshold);
+    }
+    if (*p_json) std::cout << out.dump(2) << "\n";
+  });
+
+  // ---- explain
+  auto* expl = image->add_subcommand("explain", "Grad-CAM heatmap over the image");
+  auto x_model = std::make_shared<fs::path>(), x_file = std::make_shared<fs::path>(), x_out = std::make_shared<fs::path>();
+  auto x_class = std::make_shared<int>(-1);
+  expl->add_option("--model", *x_model, "run folder")->required();
+  expl->add_option("file", *x_file, "image file")->required();
+  expl->add_option("--out", *x_out, "PNG to write")->required();
+  expl->add_option("--class", *x_class, "class index to explain (default: the positive class)");
+  expl->callback([&g, x_model, x_file, x_out, x_class] {
+    start(g, false);
+    auto model = imaging::ClassifierModel::load(*x_model);
+    cv::Mat unit = read_unit(*x_file);
+    auto ex = imaging::explain_image(model, unit, *x_class);
+    io::write_png(*x_out, ex.overlay);
+    std::printf("%s\t%s\tp=%.4f\theatmap=%s\n", x_file->string().c_str(), ex.prediction.label.c_str(),
+                ex.prediction.probability, x_out->string().c_str());
+  });
+
+  // ---- export
+  auto* exp = image->add_subcommand("export", "write the model as TorchScript for python3-torch");
+  auto ex_model = std::make_shared<fs::path>(), ex_out = std::make_shared<fs::path>();
+  exp->add_option("--model", *ex_model, "run folder")->required();
+  exp->add_option("--torchscript", *ex_out, "output .pt file")->required();
+  exp->callback([&g, ex_model, ex_out] {
+    start(g, false);
+    auto model = imaging::ClassifierModel::load(*ex_model);
+    imaging::export_torchscript(*model.net, *ex_out);
+    std::printf("TorchScript written to %s (input: N x 1 x %d x %d, per-image z-scored; output: logits)\n",
+                ex_out->string().c_str(), model.image_size(), model.image_size());
+  });
+
+  // ---- import
+  auto* imp = image->add_subcommand("import", "make a run folder from a TorchScript classifier made in PyTorch");
+  auto im_file = std::make_shared<fs::path>(), im_out = std::make_shared<fs::path>();
+  auto im_arch = std::make_shared<std::string>("resnet18");
+  auto im_size = std::make_shared<int>(128);
+  auto im_classes = std::make_shared<std::vector<std::string>>();
+  auto im_threshold = std::make_shared<double>(0.5);
+  imp->add_option("--torchscript", *im_file, "TorchScript file (torchvision layout, 1 input channel)")->required();
+  imp->add_option("--arch", *im_arch, "its architecture")->capture_default_str();
+  imp->add_option("--out", *im_out, "run folder to create")->required();
+  imp->add_option("--size", *im_size, "input side in pixels")->capture_default_str();
+  imp->add_option("--classes", *im_classes, "class names in output order")->delimiter(',')->required();
+  imp->add_option("--threshold", *im_threshold, "decision threshold on the last class's probability")->capture_default_str();
+  imp->callback([&g, im_file, im_out, im_arch, im_size, im_classes, im_threshold] {
+    start(g, false);
+    if (fs::exists(*im_out / core::kModelCardFile)) fail_invalid(im_out->string() + ": already holds a model");
+    if (*im_size < nn::kMinInputSize) fail_invalid("--size must be at least " + std::to_string(nn::kMinInputSize));
+    if (im_classes->size() < 2) fail_invalid("--classes needs at least two names");
+    auto net = nn::make_classifier(*im_arch, 1, static_cast<int64_t>(im_classes->size()));
+    imaging::import_torchscript_weights(*im_file, *net);
+    fs::create_directories(*im_out);
+    imaging::save_weights(*net, *im_out / imaging::kWeightsFile);
+    json card = {{"schema", "medai.model_card/1"}, {"name", im_out->filename().string()},
+                 {"task", "binary image classification"}, {"created", core::utc_timestamp()},
+                 {"architecture", *im_arch}, {"classes", *im_classes},
+                 {"positive_index", static_cast<int>(im_classes->size()) - 1},
+                 {"positive_class", im_classes->back()},
+                 {"preprocessing", {{"size", *im_size}, {"channels", 1},
+                                    {"steps", {"as medai image train: [0, 1] display image, resize-pad, per-image z-score"}}}},
+                 {"operating_point", {{"threshold", *im_threshold}, {"method", "given at import"}}},
+                 {"calibration", {{"method", "none"}, {"temperature", 1.0}}},
+                 {"imported_from", {{"file", im_file->filename().string()}, {"sha256", core::sha256_file(*im_file)}}},
+                 {"metrics", json::object()},
+                 {"software", core::software_versions()},
+                 {"intended_use", "Imported model: not validated by medai. Run medai image evaluate before any use."},
+                 {"limitations", {"Not validated by medai; threshold and calibration were not fitted on data."}}};
+    core::write_json_file(*im_out / core::kModelCardFile, card);
+    std::printf("imported %s into %s\n", im_file->string().c_str(), im_out->string().c_str());
+  });
+}
+
+}  // namespace medai::app

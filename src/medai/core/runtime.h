@@ -1,0 +1,22 @@
+#pragma once
+// Process start-up settings that decide CPU speed (see TOOLCHAIN.md): allocator thresholds,
+// libtorch intra-op threads. Call once at program start, before any tensor work.
+#include <string>
+
+namespace medai::core {
+
+struct RuntimeSettings {
+  int threads = 0;  // 0 = all hardware threads (or MEDAI_THREADS when set)
+  bool verbose = false;
+  bool quiet = false;  // only warnings and errors on stderr
+};
+
+// Configures spdlog (stderr), mallopt thresholds, and records the thread count that
+// torch-using code should apply through apply_torch_threads(). Logs what it set.
+void init_runtime(const RuntimeSettings& settings);
+// Thread count chosen by init_runtime (>= 1).
+int runtime_threads();
+// A short description of the settings applied, for logs and model cards.
+std::string runtime_summary();
+
+}  // namespace medai::core

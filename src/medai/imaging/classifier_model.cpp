@@ -1,0 +1,155 @@
+#include "medai/imaging/classifier_model.h"
+
+#include <torch/torch.h>
+
+#include "medai/core/atomic_file.h"
+#include "medai/core/error.h"
+#include "medai/core/progress.h"
+#include "medai/core/run_folder.h"
+#include "medai/core/runtime.h"
+#include "medai/data/image_loader.h"
+#include "medai/metrics/calibration.h"
+#include "medai/transforms/transforms.h"
+
+namespace medai::imaging {
+
+namespace fs = std::filesystem;
+
+void apply_torch_threads() {
+  static bool done = false;
+  if (!done) {
+    torch::set_num_threads(core::runtime_threads());
+    done = true;
+  }
+}
+
+void save_weights(nn::ClassifierNetImpl& net, const fs::path& path) {
+  core::write_atomic_with(path, [&](const fs::path& tmp) {
+    torch::serialize::OutputArchive ar;
+    net.save(ar);
+    ar.save_to(tmp.string());
+  });
+}
+
+void load_weights(nn::ClassifierNetImpl& net, const fs::path& path, const std::string& arch) {
+  if (!fs::exists(path)) fail_not_found(path.string() + ": weights file missing");
+  try {
+    torch::serialize::InputArchive ar;
+    ar.load_from(path.string());
+    net.load(ar);
+  } catch (const c10::Error& e) {
+    std::string what = e.what_without_backtrace();
+    if (what.find("size") != std::string::npos || what.find("No such serialized") != std::string::npos ||
+        what.find("not found") != std::string::npos)
+      fail_invalid(path.string() + ": weights do not match architecture '" + arch +
+                   "' named in the model card (damaged checkpoint or card from another model)");
+    fail_invalid(path.string() + ": damaged or unreadable checkpoint");
+  }
+}
+
+ClassifierModel::ClassifierModel(nn::ClassifierNet n, nlohmann::json c) : net(std::move(n)), card(std::move(c)) {}
+
+ClassifierModel ClassifierModel::load(const fs::path& run_dir) {
+  apply_torch_threads();
+  nlohmann::json card = core::read_model_card(run_dir);
+  const std::string where = (run_dir / core::kModelCardFile).string();
+  std::string arch;
+  int in_ch = 1;
+  size_t classes = 0;
+  try {
+    arch = card.at("architecture").get<std::string>();
+    in_ch = card.at("preprocessing").at("channels").get<int>();
+    classes = card.at("classes").size();
+    card.at("preprocessing").at("size").get<int>();
+    card.at("operating_point").at("threshold").get<double>();
+    card.at("calibration").at("temperature").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    fail_invalid(where + ": model card incomplete (" + std::string(e.what()) + ")");
+  }
+  if (classes < 2) fail_invalid(where + ": model card lists fewer than two classes");
+  auto net = nn::make_classifier(arch, in_ch, static_cast<int64_t>(classes));
+  load_weights(*net, run_dir / kWeightsFile, arch);
+  nn::to_channels_last(*net);
+  net->eval();
+  ClassifierModel m(net, card);
+  m.run_dir = run_dir;
+  return m;
+}
+
+torch::Tensor ClassifierModel::logits(const torch::Tensor& batch) {
+  torch::NoGradGuard no_grad;
+  net->eval();
+  return net->forward(batch.contiguous(torch::MemoryFormat::ChannelsLast));
+}
+
+std::vector<double> ClassifierModel::positive_probabilities(const torch::Tensor& logits) const {
+  auto p = torch::softmax(logits.to(torch::kDouble) / temperature(), 1).select(1, positive_index()).contiguous();
+  return std::vector<double>(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
+}
+
+torch::Tensor ClassifierModel::input_tensor(const cv::Mat& unit_image) const {
+  const int s = image_size();
+  cv::Mat x = transforms::preprocess(unit_image, s);
+  return torch::from_blob(x.ptr<float>(), {1, 1, s, s}, torch::kFloat).clone();
+}
+
+Prediction ClassifierModel::predict(const cv::Mat& unit_image) {
+  auto z = logits(input_tensor(unit_image));
+  auto probs = torch::softmax(z.to(torch::kDouble) / temperature(), 1)[0].contiguous();
+  Prediction p;
+  p.class_probabilities.assign(probs.data_ptr<double>(), probs.data_ptr<double>() + probs.numel());
+  p.probability = p.class_probabilities[positive_index()];
+  p.threshold = threshold();
+  auto names = class_names();
+  if (names.size() == 2) {
+    p.label = p.probability >= p.threshold ? names[positive_index()] : names[1 - positive_index()];
+  } else {
+    p.label = names[std::max_element(p.class_probabilities.begin(), p.class_probabilities.end()) -
+                    p.class_probabilities.begin()];
+  }
+  return p;
+}
+
+torch::Tensor ClassifierModel::dataset_logits(const data::ImageDataset& ds, const std::vector<size_t>& indices,
+                                              int batch_size, bool progress) {
+  data::DecodedCache cache(ds, image_size());
+  data::LoaderOptions lo;
+  lo.batch_size = batch_size;
+  lo.workers = std::max(1, core::runtime_threads());
+  data::ImageLoader loader(cache, ds, indices, lo);
+  std::vector<torch::Tensor> out;
+  core::ProgressBar bar("evaluate", static_cast<int64_t>(indices.size()), "img", progress);
+  while (auto b = loader.next()) {
+    auto x = torch::from_blob(b->pixels.data(), {b->size, 1, b->image_size, b->image_size}, torch::kFloat);
+    out.push_back(logits(x));
+    bar.advance(b->size);
+  }
+  bar.finish();
+  return torch::cat(out, 0);
+}
+
+}  // namespace medai::imaging
+
+#include <opencv2/imgproc.hpp>
+
+#include "medai/explain/gradcam.h"
+
+namespace medai::imaging {
+
+Explanation explain_image(ClassifierModel& model, const cv::Mat& unit, int target) {
+  Explanation e;
+  e.prediction = model.predict(unit);
+  e.target_class = target < 0 ? model.positive_index() : target;
+  if (e.target_class >= static_cast<int>(model.class_names().size())) fail_invalid("--class: index out of range");
+  cv::Mat cam = explain::grad_cam(*model.net, model.input_tensor(unit), e.target_class);
+  // Undo resize_pad: crop the letterbox, then scale back to the image's size.
+  const int s = model.image_size();
+  double k = static_cast<double>(s) / std::max(unit.cols, unit.rows);
+  int w = std::max(1, static_cast<int>(std::lround(unit.cols * k))), h = std::max(1, static_cast<int>(std::lround(unit.rows * k)));
+  cv::Mat content = cam(cv::Rect((s - w) / 2, (s - h) / 2, w, h));
+  cv::resize(content, e.heatmap, unit.size(), 0, 0, cv::INTER_LINEAR);
+  e.overlay = explain::overlay_heatmap(unit, e.heatmap);
+  return e;
+}
+
+}  // namespace medai::imaging

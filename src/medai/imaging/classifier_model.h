@@ -1,0 +1,71 @@
+#pragma once
+// A trained image classifier as it lives in a run folder: RUN/model.pt (weights) +
+// RUN/model_card.json (architecture, preprocessing, classes, threshold, temperature, metrics).
+#include <torch/types.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "medai/data/image_dataset.h"
+#include "medai/nn/nets/classifier_net.h"
+
+namespace medai::imaging {
+
+inline constexpr const char* kWeightsFile = "model.pt";
+
+struct Prediction {
+  std::string label;               // decided at the card's threshold
+  double probability = 0;          // calibrated probability of the positive class
+  double threshold = 0.5;
+  std::vector<double> class_probabilities;  // calibrated, per class
+};
+
+class ClassifierModel {
+ public:
+  // Reads and checks the card, builds the network, loads the weights. Errors name the file.
+  static ClassifierModel load(const std::filesystem::path& run_dir);
+  ClassifierModel(nn::ClassifierNet net, nlohmann::json card);
+
+  // Raw logits for a normalised batch N x C x S x S (eval mode, no grad).
+  torch::Tensor logits(const torch::Tensor& batch);
+  // Calibrated positive-class probabilities from logits.
+  std::vector<double> positive_probabilities(const torch::Tensor& logits) const;
+  Prediction predict(const cv::Mat& unit_image);
+  // Logits for every listed sample of a dataset (threaded loading, progress bar).
+  torch::Tensor dataset_logits(const data::ImageDataset& ds, const std::vector<size_t>& indices, int batch_size = 64,
+                               bool progress = true);
+  // Normalised 1 x C x S x S input tensor for one [0, 1] image.
+  torch::Tensor input_tensor(const cv::Mat& unit_image) const;
+
+  nn::ClassifierNet net;
+  nlohmann::json card;
+  std::filesystem::path run_dir;
+  int image_size() const { return card["preprocessing"]["size"].get<int>(); }
+  std::vector<std::string> class_names() const { return card["classes"].get<std::vector<std::string>>(); }
+  int positive_index() const { return card.value("positive_index", 1); }
+  double threshold() const { return card["operating_point"]["threshold"].get<double>(); }
+  double temperature() const { return card["calibration"]["temperature"].get<double>(); }
+};
+
+// Saves/loads network weights atomically, with errors naming the file.
+void save_weights(nn::ClassifierNetImpl& net, const std::filesystem::path& path);
+void load_weights(nn::ClassifierNetImpl& net, const std::filesystem::path& path, const std::string& architecture);
+
+// Applies libtorch's thread count chosen by core::init_runtime.
+void apply_torch_threads();
+
+}  // namespace medai::imaging
+
+namespace medai::imaging {
+struct Explanation {
+  cv::Mat heatmap;   // CV_32F [0, 1] at the image's own size
+  cv::Mat overlay;   // 8-bit BGR, heatmap over the image
+  Prediction prediction;
+  int target_class = 0;
+};
+// Grad-CAM for `target_class` (-1 = the positive class) mapped back onto the original image.
+Explanation explain_image(ClassifierModel& model, const cv::Mat& unit_image, int target_class = -1);
+}  // namespace medai::imaging

@@ -1,0 +1,38 @@
+#pragma once
+// `medai image train`: a two-class image detector from a folder or CSV of images.
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace medai::imaging {
+
+struct TrainOptions {
+  std::filesystem::path data, out;
+  std::string split;              // CSV 'split' filter (empty = every row)
+  std::string architecture = "resnet18";
+  int image_size = 128;           // pixels per side
+  int epochs = 12;
+  int batch_size = 32;
+  double lr = 1e-3;
+  double weight_decay = 1e-4;
+  std::string schedule = "cosine";
+  double warmup_epochs = 1.0;
+  int patience = 5;               // epochs without validation-AUROC gain before stopping
+  double validation_fraction = 0.15;
+  uint64_t seed = 42;
+  std::optional<double> target_sensitivity;  // else Youden
+  bool resume = false;
+  bool augment = true;
+  bool horizontal_flip = false;
+  int workers = 0;                // 0 = runtime threads
+  int max_batches_per_epoch = 0;  // 0 = all (for smoke tests)
+  int bootstrap_reps = 1000;
+  bool progress = true;
+};
+
+// Trains, calibrates and writes the run folder; returns the model card.
+nlohmann::json train_classifier(const TrainOptions& options);
+
+}  // namespace medai::imaging

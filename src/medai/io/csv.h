@@ -1,0 +1,23 @@
+#pragma once
+// Minimal RFC-4180 CSV: quoted fields, commas and quotes inside quotes, LF or CRLF.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace medai::io {
+
+struct CsvTable {
+  std::filesystem::path source;
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;  // each has header.size() fields
+  // Column index by name; throws InvalidInput naming the file when absent.
+  size_t column(const std::string& name) const;
+  std::optional<size_t> find_column(const std::string& name) const;
+};
+
+CsvTable read_csv(const std::filesystem::path& path);
+CsvTable parse_csv(const std::string& text, const std::filesystem::path& source);
+std::string csv_escape(const std::string& field);
+
+}  // namespace medai::io

@@ -1,0 +1,120 @@
+#include "medai/io/image.h"
+
+#include <algorithm>
+#include <cmath>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "medai/core/atomic_file.h"
+#include "medai/core/error.h"
+#include "medai/io/dicom.h"
+
+namespace medai::io {
+
+namespace fs = std::filesystem;
+
+ImageFormat detect_format(const fs::path& path, const std::string& head) {
+  auto u = [&](size_t i) { return i < head.size() ? static_cast<unsigned char>(head[i]) : 0u; };
+  if (head.size() >= 8 && u(0) == 0x89 && head.compare(1, 3, "PNG") == 0) return ImageFormat::Png;
+  if (u(0) == 0xFF && u(1) == 0xD8) return ImageFormat::Jpeg;
+  if (head.size() >= 132 && head.compare(128, 4, "DICM") == 0) return ImageFormat::Dicom;
+  std::string name = path.filename().string();
+  std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+  auto ends = [&](const std::string& s) { return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0; };
+  if (ends(".nii") || ends(".nii.gz")) return ImageFormat::Nifti;
+  if (ends(".dcm") || ends(".dicom")) return ImageFormat::Dicom;
+  return ImageFormat::Unknown;
+}
+
+Image read_image(const fs::path& path) {
+  if (!fs::exists(path)) fail_not_found(path.string() + ": no such file");
+  if (fs::is_directory(path)) fail_invalid(path.string() + ": is a folder, expected an image file");
+  std::string bytes = core::read_file(path);
+  if (bytes.empty()) fail_invalid(path.string() + ": file is empty");
+  switch (detect_format(path, bytes.substr(0, 132))) {
+    case ImageFormat::Png: return read_png(bytes, path.string());
+    case ImageFormat::Jpeg: return read_jpeg(bytes, path.string());
+    case ImageFormat::Dicom: return read_dicom(path).image;
+    case ImageFormat::Nifti: return read_nifti(path);
+    default:
+      fail_unsupported(path.string() + ": unrecognised image format (expected PNG, JPEG, DICOM or NIfTI)");
+  }
+}
+
+Image decode_image(const std::string& bytes, const std::string& name) {
+  if (bytes.empty()) fail_invalid(name + ": empty upload");
+  switch (detect_format(name, bytes.substr(0, 132))) {
+    case ImageFormat::Png: return read_png(bytes, name);
+    case ImageFormat::Jpeg: return read_jpeg(bytes, name);
+    case ImageFormat::Dicom: return decode_dicom(bytes, name).image;
+    default: fail_unsupported(name + ": unrecognised image format (expected PNG, JPEG or DICOM)");
+  }
+}
+
+Image read_jpeg(const std::string& bytes, const std::string& name) {
+  cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+  cv::Mat m = cv::imdecode(buf, cv::IMREAD_UNCHANGED);
+  if (m.empty()) fail_invalid(name + ": corrupt or truncated JPEG (decoder failed)");
+  Image img;
+  img.format = "jpeg";
+  img.width = m.cols;
+  img.height = m.rows;
+  img.channels = m.channels() >= 3 ? 3 : 1;
+  if (m.channels() == 4) cv::cvtColor(m, m, cv::COLOR_BGRA2BGR);
+  if (img.channels == 3) cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
+  double maxv = m.depth() == CV_16U ? 65535.0 : 255.0;
+  cv::Mat f;
+  m.convertTo(f, CV_MAKETYPE(CV_32F, img.channels));
+  img.pixels.assign(f.ptr<float>(), f.ptr<float>() + f.total() * f.channels());
+  img.window = Window{maxv / 2.0 + 0.5, maxv + 1.0};  // DICOM linear VOI: exactly x / maxv
+  return img;
+}
+
+namespace {
+// Linear VOI function of DICOM PS3.3 C.11.2.1.2.1, output in [0, 1].
+inline float apply_window(float x, double c, double w) {
+  if (w < 1) w = 1;
+  double lo = c - 0.5 - (w - 1) / 2, hi = c - 0.5 + (w - 1) / 2;
+  if (x <= lo) return 0.f;
+  if (x > hi) return 1.f;
+  return static_cast<float>((x - (c - 0.5)) / (w - 1) + 0.5);
+}
+}  // namespace
+
+cv::Mat display_frame(const Image& image, int frame) {
+  if (image.pixels.empty() || image.width <= 0 || image.height <= 0)
+    fail_invalid("image has no pixels");
+  if (frame < 0) frame = image.frames / 2;
+  if (frame >= image.frames) fail_invalid("frame " + std::to_string(frame) + " out of range");
+  const float* src = image.frame_data(frame);
+  const size_t n = static_cast<size_t>(image.width) * image.height;
+  cv::Mat out(image.height, image.width, CV_32F);
+  float* dst = out.ptr<float>();
+  for (size_t i = 0; i < n; ++i) {
+    if (image.channels == 3)
+      dst[i] = 0.299f * src[3 * i] + 0.587f * src[3 * i + 1] + 0.114f * src[3 * i + 2];
+    else
+      dst[i] = src[i * image.channels];
+  }
+  if (image.lut && !image.lut->table.empty()) {
+    const auto& lut = *image.lut;
+    double scale = 1.0 / ((1 << lut.bits) - 1);
+    int64_t last = static_cast<int64_t>(lut.table.size()) - 1;
+    for (size_t i = 0; i < n; ++i) {
+      int64_t idx = std::clamp<int64_t>(static_cast<int64_t>(std::lround(dst[i])) - lut.first_mapped, 0, last);
+      dst[i] = static_cast<float>(lut.table[idx] * scale);
+    }
+  } else if (image.window) {
+    for (size_t i = 0; i < n; ++i) dst[i] = apply_window(dst[i], image.window->center, image.window->width);
+  } else {
+    double lo, hi;
+    cv::minMaxLoc(out, &lo, &hi);
+    double range = hi > lo ? hi - lo : 1.0;
+    out = (out - lo) / range;
+  }
+  if (image.invert) out = 1.0f - out;
+  return out;
+}
+
+}  // namespace medai::io

@@ -1,0 +1,31 @@
+#pragma once
+// Probability calibration: Brier score, expected calibration error with its reliability table,
+// and temperature scaling (Guo et al. 2017) fitted by minimising the negative log-likelihood.
+#include <cstdint>
+#include <vector>
+
+namespace medai::metrics {
+
+double brier_score(const std::vector<double>& probs, const std::vector<int>& labels);
+
+struct ReliabilityBin {
+  double lower = 0, upper = 0;
+  double mean_confidence = 0;  // mean predicted probability of the positive class in the bin
+  double observed_rate = 0;    // fraction of positives in the bin
+  int64_t count = 0;
+};
+struct CalibrationReport {
+  double ece = 0;  // sum over bins of |observed - predicted| weighted by bin share
+  std::vector<ReliabilityBin> bins;
+};
+// Equal-width bins over [0, 1] of the positive-class probability.
+CalibrationReport calibration_report(const std::vector<double>& probs, const std::vector<int>& labels, int bins = 10);
+
+// Softmax with temperature T over each row of logits.
+std::vector<std::vector<double>> softmax(const std::vector<std::vector<double>>& logits, double temperature = 1.0);
+// Mean negative log-likelihood of `labels` (class indices) under softmax(logits / T).
+double nll(const std::vector<std::vector<double>>& logits, const std::vector<int>& labels, double temperature);
+// T > 0 minimising the NLL (golden-section search on log T in [1/20, 20]).
+double fit_temperature(const std::vector<std::vector<double>>& logits, const std::vector<int>& labels);
+
+}  // namespace medai::metrics

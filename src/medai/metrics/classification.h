@@ -1,0 +1,53 @@
+#pragma once
+// Binary classification metrics. `scores` are probabilities (or any monotone score) of the
+// positive class; labels are 0/1. Definitions follow scikit-learn so results can be checked
+// against it.
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace medai::metrics {
+
+// Area under the ROC curve (Mann-Whitney U, ties counted half). NaN when a class is absent.
+double auroc(const std::vector<double>& scores, const std::vector<int>& labels);
+
+struct RocCurve {
+  std::vector<double> fpr, tpr, thresholds;  // thresholds descending; first is +inf
+};
+RocCurve roc_curve(const std::vector<double>& scores, const std::vector<int>& labels);
+
+struct ConfusionMatrix {
+  int64_t tp = 0, fp = 0, tn = 0, fn = 0;
+  int64_t n() const { return tp + fp + tn + fn; }
+};
+// Predicted positive when score >= threshold.
+ConfusionMatrix confusion_at(const std::vector<double>& scores, const std::vector<int>& labels, double threshold);
+
+struct BinaryMetrics {
+  double accuracy = 0, sensitivity = 0, specificity = 0, ppv = 0, npv = 0, f1 = 0;
+  ConfusionMatrix confusion;
+};
+// Ratios with a zero denominator are NaN.
+BinaryMetrics binary_metrics(const ConfusionMatrix& cm);
+
+// Threshold maximising Youden's J = sensitivity + specificity - 1.
+double youden_threshold(const std::vector<double>& scores, const std::vector<int>& labels);
+// Highest threshold whose sensitivity is at least `target`.
+double threshold_for_sensitivity(const std::vector<double>& scores, const std::vector<int>& labels, double target);
+
+// Accumulating form: update() with batches, compute() at the end, reset() to reuse.
+class BinaryClassificationMetric {
+ public:
+  void update(const std::vector<double>& scores, const std::vector<int>& labels);
+  double compute_auroc() const { return auroc(scores_, labels_); }
+  BinaryMetrics compute(double threshold) const { return binary_metrics(confusion_at(scores_, labels_, threshold)); }
+  void reset();
+  const std::vector<double>& scores() const { return scores_; }
+  const std::vector<int>& labels() const { return labels_; }
+
+ private:
+  std::vector<double> scores_;
+  std::vector<int> labels_;
+};
+
+}  // namespace medai::metrics

@@ -1,0 +1,29 @@
+#pragma once
+// The interface of an image classifier network: features() gives the last convolutional
+// feature map (what Grad-CAM looks at), head() turns it into class logits.
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace medai::nn {
+
+struct ClassifierNetImpl : torch::nn::Module {
+  virtual torch::Tensor features(const torch::Tensor& x) = 0;  // N x C x h x w
+  virtual torch::Tensor head(const torch::Tensor& features) = 0;  // N x num_classes
+  torch::Tensor forward(const torch::Tensor& x) { return head(features(x)); }
+  virtual std::string architecture() const = 0;
+};
+using ClassifierNet = std::shared_ptr<ClassifierNetImpl>;
+
+// resnet18 | resnet34 | resnet50 | densenet121.
+ClassifierNet make_classifier(const std::string& architecture, int64_t in_channels, int64_t num_classes);
+const std::vector<std::string>& known_architectures();
+// Converts 4-D weights to channels-last (libtorch C++ has no Module::to(memory_format)).
+void to_channels_last(torch::nn::Module& module);
+// Smallest input side the architecture accepts (five stride-2 stages).
+inline constexpr int kMinInputSize = 32;
+
+}  // namespace medai::nn

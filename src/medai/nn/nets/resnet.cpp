@@ -1,0 +1,105 @@
+#include "medai/nn/nets/resnet.h"
+
+#include "medai/core/error.h"
+
+namespace medai::nn {
+
+namespace tnn = torch::nn;
+
+namespace {
+tnn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
+  return tnn::Conv2d(tnn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false));
+}
+tnn::Sequential make_downsample(int64_t in, int64_t out, int64_t stride) {
+  return tnn::Sequential(conv(in, out, 1, stride, 0), tnn::BatchNorm2d(out));
+}
+}  // namespace
+
+ResNetOptions ResNetOptions::for_architecture(const std::string& arch, int64_t in_channels, int64_t num_classes) {
+  ResNetOptions o;
+  o.in_channels = in_channels;
+  o.num_classes = num_classes;
+  o.name = arch;
+  if (arch == "resnet18") o.layers = {2, 2, 2, 2};
+  else if (arch == "resnet34") o.layers = {3, 4, 6, 3};
+  else if (arch == "resnet50") { o.layers = {3, 4, 6, 3}; o.block = ResNetBlock::Bottleneck; }
+  else fail_invalid("unknown ResNet architecture '" + arch + "'");
+  return o;
+}
+
+BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride_, bool ds)
+    : conv1(register_module("conv1", conv(inplanes, planes, 3, stride_, 1))),
+      conv2(register_module("conv2", conv(planes, planes, 3, 1, 1))),
+      bn1(register_module("bn1", tnn::BatchNorm2d(planes))),
+      bn2(register_module("bn2", tnn::BatchNorm2d(planes))),
+      stride(stride_) {
+  if (ds) downsample = register_module("downsample", make_downsample(inplanes, planes, stride_));
+}
+
+torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
+  auto out = torch::relu(bn1(conv1(x)));
+  out = bn2(conv2(out));
+  auto identity = downsample ? downsample->forward(x) : x;
+  return torch::relu(out + identity);
+}
+
+BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride_, bool ds)
+    : conv1(register_module("conv1", conv(inplanes, planes, 1, 1, 0))),
+      conv2(register_module("conv2", conv(planes, planes, 3, stride_, 1))),
+      conv3(register_module("conv3", conv(planes, planes * 4, 1, 1, 0))),
+      bn1(register_module("bn1", tnn::BatchNorm2d(planes))),
+      bn2(register_module("bn2", tnn::BatchNorm2d(planes))),
+      bn3(register_module("bn3", tnn::BatchNorm2d(planes * 4))),
+      stride(stride_) {
+  if (ds) downsample = register_module("downsample", make_downsample(inplanes, planes * 4, stride_));
+}
+
+torch::Tensor BottleneckImpl::forward(torch::Tensor x) {
+  auto out = torch::relu(bn1(conv1(x)));
+  out = torch::relu(bn2(conv2(out)));
+  out = bn3(conv3(out));
+  auto identity = downsample ? downsample->forward(x) : x;
+  return torch::relu(out + identity);
+}
+
+ResNetImpl::ResNetImpl(const ResNetOptions& o) : options(o) {
+  conv1 = register_module("conv1", conv(o.in_channels, 64, 7, 2, 3));
+  bn1 = register_module("bn1", tnn::BatchNorm2d(64));
+  const int64_t expansion = o.block == ResNetBlock::Basic ? 1 : 4;
+  int64_t inplanes = 64;
+  tnn::Sequential* layers[4] = {&layer1, &layer2, &layer3, &layer4};
+  for (int l = 0; l < 4; ++l) {
+    int64_t planes = 64 << l, stride = l == 0 ? 1 : 2;
+    tnn::Sequential seq;
+    for (int64_t b = 0; b < o.layers[l]; ++b) {
+      int64_t s = b == 0 ? stride : 1;
+      bool ds = b == 0 && (s != 1 || inplanes != planes * expansion);
+      if (o.block == ResNetBlock::Basic) seq->push_back(BasicBlock(inplanes, planes, s, ds));
+      else seq->push_back(Bottleneck(inplanes, planes, s, ds));
+      inplanes = planes * expansion;
+    }
+    *layers[l] = register_module("layer" + std::to_string(l + 1), seq);
+  }
+  fc = register_module("fc", tnn::Linear(512 * expansion, o.num_classes));
+  // torchvision's initialisation.
+  for (auto& m : modules(false)) {
+    if (auto* c = m->as<tnn::Conv2d>()) {
+      tnn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
+    } else if (auto* bn = m->as<tnn::BatchNorm2d>()) {
+      tnn::init::ones_(bn->weight);
+      tnn::init::zeros_(bn->bias);
+    }
+  }
+}
+
+torch::Tensor ResNetImpl::features(const torch::Tensor& x) {
+  auto y = torch::relu(bn1(conv1(x)));
+  y = torch::max_pool2d(y, 3, 2, 1);
+  return layer4->forward(layer3->forward(layer2->forward(layer1->forward(y))));
+}
+
+torch::Tensor ResNetImpl::head(const torch::Tensor& f) {
+  return fc(torch::flatten(torch::adaptive_avg_pool2d(f, {1, 1}), 1));
+}
+
+}  // namespace medai::nn

@@ -1,0 +1,18 @@
+#pragma once
+// A small model trained once per test binary on a 120-image subset of the Kermany data.
+#include <filesystem>
+#include <string>
+
+#include "support/test_support.h"
+
+namespace medai::test {
+
+// Folder with subset.csv (absolute paths into shared/data, with patient ids).
+std::filesystem::path subset_dir();
+// A run folder trained with `medai image train` on the subset (size 64, 2 epochs); empty if the
+// shared data is absent.
+std::filesystem::path trained_run();
+// The flags used to train it.
+std::string small_train_flags();
+
+}  // namespace medai::test

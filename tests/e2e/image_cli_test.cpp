@@ -1,0 +1,174 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <csignal>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <thread>
+
+#include "e2e_support.h"
+#include "medai/io/csv.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace medai;
+
+namespace medai::test {
+
+fs::path subset_dir() {
+  static TempDir dir;
+  static bool made = false;
+  if (!made) {
+    made = true;
+    fs::path root = shared_data() / "chest_xray_pneumonia";
+    if (!fs::exists(root / "index.csv")) return {};
+    io::CsvTable t = io::read_csv(root / "index.csv");
+    std::string csv = "path,label,patient_id\n";
+    int n[2] = {0, 0};
+    // Every 20th image of each class: 60 + 60 spread across the folder.
+    for (size_t r = 0; r < t.rows.size(); ++r) {
+      int label = t.rows[r][t.column("label")] == "PNEUMONIA";
+      if (r % 20 != 0 && n[label] < 60) continue;
+      if (n[label] >= 60) continue;
+      ++n[label];
+      csv += (fs::absolute(root) / t.rows[r][t.column("path")]).string() + "," + t.rows[r][t.column("label")] + "," +
+             t.rows[r][t.column("patient_id")] + "\n";
+    }
+    write_text(dir / "subset.csv", csv);
+  }
+  return fs::exists(dir / "subset.csv") ? dir.path() : fs::path();
+}
+
+std::string small_train_flags() { return "--size 64 --epochs 2 --batch 16 --seed 3 --val-fraction 0.25"; }
+
+fs::path trained_run() {
+  static TempDir dir;
+  static bool done = false;
+  if (!done) {
+    done = true;
+    if (subset_dir().empty()) return {};
+    auto r = run_medai("image train --data " + quote(subset_dir() / "subset.csv") + " --out " + quote(dir / "run") +
+                       " " + small_train_flags());
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  }
+  return fs::exists(dir / "run" / "model_card.json") ? dir / "run" : fs::path();
+}
+
+}  // namespace medai::test
+
+#define REQUIRE_RUN()                                                                  \
+  fs::path run = test::trained_run();                                                  \
+  if (run.empty()) GTEST_SKIP() << "shared chest X-ray data missing: " << test::shared_data()
+
+TEST(ImageCli, TrainWritesACompleteRunFolder) {
+  REQUIRE_RUN();
+  for (const char* f : {"model.pt", "model_card.json", "curves.csv", "curves.png", "roc.png", "reliability.png", "split.csv"})
+    EXPECT_TRUE(fs::exists(run / f)) << f;
+  json card = json::parse(test::read_text(run / "model_card.json"));
+  EXPECT_EQ(card["architecture"], "resnet18");
+  EXPECT_EQ(card["classes"], json({"NORMAL", "PNEUMONIA"}));
+  EXPECT_EQ(card["preprocessing"]["size"], 64);
+  EXPECT_EQ(card["data"]["fingerprint_sha256"].get<std::string>().size(), 64u);
+  EXPECT_GT(card["calibration"]["temperature"].get<double>(), 0.0);
+  EXPECT_TRUE(card["operating_point"]["threshold"].is_number());
+  EXPECT_TRUE(card["metrics"]["validation"]["auroc_ci95"].is_array());
+  EXPECT_FALSE(card["limitations"].empty());
+  EXPECT_FALSE(card["intended_use"].get<std::string>().empty());
+  EXPECT_EQ(card["split"]["method"], "stratified by label, grouped by patient");
+  // No patient is on both sides of the split.
+  io::CsvTable split = io::read_csv(run / "split.csv");
+  std::map<std::string, std::string> side;
+  for (const auto& row : split.rows) {
+    auto [it, fresh] = side.emplace(row[2], row[3]);
+    EXPECT_EQ(it->second, row[3]) << "patient " << row[2] << " on both sides";
+  }
+  EXPECT_EQ(io::read_csv(run / "curves.csv").rows.size(), 2u);
+}
+
+TEST(ImageCli, EvaluatePrintsTheRequiredJsonKeys) {
+  REQUIRE_RUN();
+  auto r = test::run_medai("image evaluate --model " + test::quote(run) + " --data " +
+                           test::quote(test::subset_dir() / "subset.csv") + " --json --bootstrap 200");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  for (const char* k : {"auroc", "accuracy", "sensitivity", "specificity", "n", "ppv", "npv", "f1", "brier", "ece",
+                        "confusion_matrix", "auroc_ci95"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_EQ(j["n"], 120);
+  auto cm = j["confusion_matrix"];
+  EXPECT_EQ(cm["tp"].get<int>() + cm["fp"].get<int>() + cm["tn"].get<int>() + cm["fn"].get<int>(), 120);
+  EXPECT_NEAR(j["accuracy"].get<double>(), (cm["tp"].get<double>() + cm["tn"].get<double>()) / 120.0, 1e-12);
+  auto table = test::run_medai("image evaluate --model " + test::quote(run) + " --data " +
+                               test::quote(test::subset_dir() / "subset.csv") + " --bootstrap 100");
+  EXPECT_NE(table.out.find("AUROC"), std::string::npos);
+}
+
+TEST(ImageCli, PredictReadsPngDicomAndNifti) {
+  REQUIRE_RUN();
+  fs::path png = test::shared_data() / "chest_xray_pneumonia/train/PNEUMONIA/person1000_bacteria_2931.png";
+  fs::path dcm = test::shared_data() / "dicom/RG1_J2KI.dcm";
+  fs::path nii = test::shared_data() / "nifti/example4d.nii.gz";
+  auto r = test::run_medai("image predict --json --model " + test::quote(run) + " " + test::quote(png) + " " +
+                           test::quote(dcm) + " " + test::quote(nii));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  ASSERT_EQ(j.size(), 3u);
+  for (const auto& p : j) {
+    double prob = p["probability"];
+    EXPECT_GE(prob, 0.0);
+    EXPECT_LE(prob, 1.0);
+    EXPECT_EQ(p["label"], prob >= p["threshold"].get<double>() ? "PNEUMONIA" : "NORMAL");
+  }
+}
+
+TEST(ImageCli, ExplainWritesAHeatmapOverlayOfTheImageSize) {
+  REQUIRE_RUN();
+  test::TempDir out;
+  fs::path png = test::shared_data() / "chest_xray_pneumonia/train/NORMAL/IM-0115-0001.png";
+  auto r = test::run_medai("image explain --model " + test::quote(run) + " " + test::quote(png) + " --out " +
+                           test::quote(out / "heat.png"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  cv::Mat m = cv::imread((out / "heat.png").string(), cv::IMREAD_UNCHANGED);
+  EXPECT_EQ(m.rows, 128);
+  EXPECT_EQ(m.cols, 128);
+  EXPECT_EQ(m.channels(), 3);
+}
+
+TEST(ImageCli, ResumeAfterKillNineFinishesWithTheSameResultAsAnUninterruptedRun) {
+  if (test::subset_dir().empty()) GTEST_SKIP() << "shared chest X-ray data missing";
+  test::TempDir dir;
+  const std::string data = test::quote(test::subset_dir() / "subset.csv");
+  const std::string common = "image train --data " + data + " --size 64 --epochs 3 --batch 16 --seed 5 --val-fraction 0.25";
+  auto full = test::run_medai(common + " --out " + test::quote(dir / "full"));
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+
+  // Start the same run in the background and kill -9 it once the first epoch is checkpointed.
+  std::string cmd = test::medai_bin() + " " + common + " --out " + test::quote(dir / "cut") + " >/dev/null 2>&1 & echo $!";
+  auto started = test::run_command(cmd);
+  int pid = std::stoi(started.out);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(dir / "cut" / "train_state.json") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // into epoch 2
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  test::run_command("while kill -0 " + std::to_string(pid) + " 2>/dev/null; do sleep 0.05; done");
+  EXPECT_FALSE(fs::exists(dir / "cut" / "model_card.json")) << "the run finished before it could be interrupted";
+
+  auto resumed = test::run_medai("image train --data " + data + " --out " + test::quote(dir / "cut") + " --resume");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  json a = json::parse(test::read_text(dir / "full" / "model_card.json"));
+  json b = json::parse(test::read_text(dir / "cut" / "model_card.json"));
+  EXPECT_EQ(b["training_run"]["epochs_run"], 3);
+  EXPECT_NEAR(a["metrics"]["validation"]["auroc"].get<double>(), b["metrics"]["validation"]["auroc"].get<double>(), 1e-6);
+  EXPECT_NEAR(a["calibration"]["temperature"].get<double>(), b["calibration"]["temperature"].get<double>(), 1e-4);
+  io::CsvTable ca = io::read_csv(dir / "full" / "curves.csv"), cb = io::read_csv(dir / "cut" / "curves.csv");
+  ASSERT_EQ(ca.rows.size(), cb.rows.size());
+  for (size_t i = 0; i < ca.rows.size(); ++i)
+    for (size_t c = 0; c < 4; ++c)  // epoch, train loss, val loss, val AUROC (not the seconds)
+      EXPECT_NEAR(std::stod(ca.rows[i][c]), std::stod(cb.rows[i][c]), 1e-5) << "epoch " << i + 1 << " column " << c;
+  // Running again without --resume refuses to overwrite.
+  auto again = test::run_medai(common + " --out " + test::quote(dir / "cut"));
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
+}

@@ -1,0 +1,135 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "medai/metrics/bootstrap.h"
+#include "medai/metrics/calibration.h"
+#include "medai/metrics/classification.h"
+#include "support/test_support.h"
+
+using namespace medai;
+using namespace medai::metrics;
+
+TEST(Auroc, MatchesHandWorkedExamples) {
+  // Four cases: of the 4 (positive, negative) pairs, 3 are ordered correctly.
+  EXPECT_DOUBLE_EQ(auroc({0.1, 0.4, 0.35, 0.8}, {0, 0, 1, 1}), 0.75);
+  EXPECT_DOUBLE_EQ(auroc({0.5, 0.5}, {0, 1}), 0.5);  // a tie counts half
+  EXPECT_DOUBLE_EQ(auroc({0.9, 0.1}, {0, 1}), 0.0);
+  EXPECT_TRUE(std::isnan(auroc({0.2, 0.3}, {1, 1})));
+}
+
+TEST(ConfusionMetrics, MatchHandWorkedValues) {
+  auto m = binary_metrics(confusion_at({0.1, 0.4, 0.35, 0.8}, {0, 0, 1, 1}, 0.5));
+  EXPECT_EQ(m.confusion.tp, 1); EXPECT_EQ(m.confusion.fn, 1); EXPECT_EQ(m.confusion.tn, 2); EXPECT_EQ(m.confusion.fp, 0);
+  EXPECT_DOUBLE_EQ(m.accuracy, 0.75);
+  EXPECT_DOUBLE_EQ(m.sensitivity, 0.5);
+  EXPECT_DOUBLE_EQ(m.specificity, 1.0);
+  EXPECT_DOUBLE_EQ(m.ppv, 1.0);
+  EXPECT_DOUBLE_EQ(m.npv, 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(m.f1, 2.0 / 3.0);
+  EXPECT_TRUE(std::isnan(binary_metrics(confusion_at({0.1}, {0}, 0.5)).sensitivity));  // no positives
+}
+
+TEST(Thresholds, YoudenAndTargetSensitivityPickTheRightCutoffs) {
+  std::vector<double> s{0.1, 0.4, 0.35, 0.8};
+  std::vector<int> y{0, 0, 1, 1};
+  EXPECT_DOUBLE_EQ(youden_threshold(s, y), 0.8);  // J = 0.5, first reached at 0.8
+  EXPECT_DOUBLE_EQ(threshold_for_sensitivity(s, y, 1.0), 0.35);
+  EXPECT_DOUBLE_EQ(threshold_for_sensitivity(s, y, 0.5), 0.8);
+}
+
+TEST(Calibration, BrierAndEceMatchHandWorkedValues) {
+  EXPECT_NEAR(brier_score({0.1, 0.9, 0.8}, {0, 1, 0}), 0.22, 1e-12);
+  auto r = calibration_report({0.15, 0.15, 0.85, 0.85}, {0, 1, 1, 1}, 10);
+  EXPECT_NEAR(r.ece, 0.5 * 0.35 + 0.5 * 0.15, 1e-12);
+  EXPECT_EQ(r.bins[1].count, 2);
+  EXPECT_DOUBLE_EQ(r.bins[8].observed_rate, 1.0);
+}
+
+TEST(TemperatureScaling, RecoversTemperatureOneForCalibratedLogits) {
+  std::mt19937_64 rng(1);
+  std::normal_distribution<double> z(0, 3);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<std::vector<double>> logits;
+  std::vector<int> y;
+  for (int i = 0; i < 20000; ++i) {
+    double d = z(rng);
+    logits.push_back({0.0, d});
+    y.push_back(u(rng) < 1 / (1 + std::exp(-d)) ? 1 : 0);
+  }
+  EXPECT_NEAR(fit_temperature(logits, y), 1.0, 0.05);
+  // The same logits made 3x over-confident are fixed by T close to 3.
+  for (auto& l : logits) l[1] *= 3;
+  double t = fit_temperature(logits, y);
+  EXPECT_NEAR(t, 3.0, 0.15);
+  EXPECT_LT(nll(logits, y, t), nll(logits, y, 1.0));
+}
+
+TEST(Bootstrap, IntervalCoversTheEstimateAndNarrowsWithMoreCases) {
+  auto width = [](int n) {
+    std::mt19937_64 rng(5);
+    std::normal_distribution<double> noise(0, 1);
+    std::vector<double> s;
+    std::vector<int> y;
+    for (int i = 0; i < n; ++i) {
+      y.push_back(i % 2);
+      s.push_back(y.back() + noise(rng));
+    }
+    double est = auroc(s, y);
+    auto ci = bootstrap_ci(s.size(), [&](const std::vector<size_t>& idx) {
+      std::vector<double> ss; std::vector<int> yy;
+      for (size_t i : idx) { ss.push_back(s[i]); yy.push_back(y[i]); }
+      return auroc(ss, yy);
+    }, 500);
+    EXPECT_LE(ci.lower, est);
+    EXPECT_GE(ci.upper, est);
+    return ci.upper - ci.lower;
+  };
+  EXPECT_LT(width(2000), width(100));
+}
+
+TEST(ClassificationMetrics, AgreeWithScikitLearn) {
+  if (test::run_command(test::python() + " -c 'import sklearn'").exit_code != 0)
+    GTEST_SKIP() << "python3-sklearn not installed: reference comparison not run";
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<double> p;
+  std::vector<int> y;
+  test::TempDir dir;
+  std::ofstream csv(dir / "d.csv");
+  for (int i = 0; i < 500; ++i) {
+    y.push_back(u(rng) < 0.4);
+    // Rounded scores create ties, the hard case for AUROC implementations.
+    p.push_back(std::round(std::clamp(0.3 * y.back() + 0.7 * u(rng), 0.0, 1.0) * 50) / 50);
+    csv << p.back() << "," << y.back() << "\n";
+  }
+  csv.close();
+  std::string script = R"(
+import json, sys, numpy as np
+from sklearn.metrics import roc_auc_score, brier_score_loss, confusion_matrix, f1_score, roc_curve
+d = np.loadtxt(sys.argv[1], delimiter=',')
+p, y = d[:, 0], d[:, 1].astype(int)
+pred = (p >= 0.5).astype(int)
+tn, fp, fn, tp = confusion_matrix(y, pred).ravel()
+fpr, tpr, thr = roc_curve(y, p, drop_intermediate=False)
+print(json.dumps({'auroc': roc_auc_score(y, p), 'brier': brier_score_loss(y, p), 'tp': int(tp), 'fp': int(fp),
+                  'tn': int(tn), 'fn': int(fn), 'f1': f1_score(y, pred), 'roc_points': len(fpr),
+                  'youden': float(thr[1:][np.argmax((tpr - fpr)[1:])])}))
+)";
+  test::write_text(dir / "ref.py", script);
+  auto r = test::run_command(test::python() + " " + test::quote(dir / "ref.py") + " " + test::quote(dir / "d.csv"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto ref = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(auroc(p, y), ref["auroc"].get<double>(), 1e-12);
+  EXPECT_NEAR(brier_score(p, y), ref["brier"].get<double>(), 1e-12);
+  auto m = binary_metrics(confusion_at(p, y, 0.5));
+  EXPECT_EQ(m.confusion.tp, ref["tp"]); EXPECT_EQ(m.confusion.fp, ref["fp"]);
+  EXPECT_EQ(m.confusion.tn, ref["tn"]); EXPECT_EQ(m.confusion.fn, ref["fn"]);
+  EXPECT_NEAR(m.f1, ref["f1"].get<double>(), 1e-12);
+  EXPECT_EQ(roc_curve(p, y).fpr.size(), ref["roc_points"].get<size_t>());
+  EXPECT_DOUBLE_EQ(youden_threshold(p, y), ref["youden"].get<double>());
+}

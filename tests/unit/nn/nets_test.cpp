@@ -1,0 +1,64 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include "medai/core/error.h"
+#include "medai/nn/nets/classifier_net.h"
+#include "support/test_support.h"
+
+using namespace medai;
+
+TEST(ClassifierNets, ProduceLogitsForOneChannelInputsDownToTheMinimumSize) {
+  for (const auto& arch : nn::known_architectures()) {
+    SCOPED_TRACE(arch);
+    auto net = nn::make_classifier(arch, 1, 2);
+    net->eval();
+    torch::NoGradGuard ng;
+    auto y = net->forward(torch::randn({2, 1, nn::kMinInputSize, nn::kMinInputSize}));
+    EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 2}));
+  }
+  EXPECT_THROW(nn::make_classifier("vgg16", 1, 2), Error);
+}
+
+TEST(ClassifierNets, StateDictKeysAndShapesMatchTorchvision) {
+  if (!test::have_python_torch()) GTEST_SKIP() << "python3-torch/torchvision not installed: layout comparison not run";
+  std::string script = R"(
+import json, torchvision.models as m
+out = {}
+for name in ['resnet18', 'resnet34', 'resnet50', 'densenet121']:
+    sd = getattr(m, name)(num_classes=3).state_dict()
+    out[name] = {k: list(v.shape) for k, v in sd.items()}
+print(json.dumps(out))
+)";
+  test::TempDir dir;
+  test::write_text(dir / "keys.py", script);
+  auto r = test::run_command(test::python() + " " + test::quote(dir / "keys.py"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto ref = nlohmann::json::parse(r.out);
+  for (const auto& arch : nn::known_architectures()) {
+    SCOPED_TRACE(arch);
+    auto net = nn::make_classifier(arch, 3, 3);
+    std::map<std::string, std::vector<int64_t>> ours;
+    for (const auto& p : net->named_parameters(true)) ours[p.key()] = p.value().sizes().vec();
+    for (const auto& b : net->named_buffers(true)) ours[b.key()] = b.value().sizes().vec();
+    EXPECT_EQ(ours.size(), ref[arch].size());
+    for (const auto& [k, shape] : ref[arch].items()) {
+      auto it = ours.find(k);
+      ASSERT_NE(it, ours.end()) << "missing " << k;
+      EXPECT_EQ(it->second, shape.get<std::vector<int64_t>>()) << k;
+    }
+  }
+}
+
+TEST(ClassifierNets, ChannelsLastGivesTheSameOutputs) {
+  torch::manual_seed(0);
+  auto net = nn::make_classifier("resnet18", 1, 2);
+  net->eval();
+  torch::NoGradGuard ng;
+  auto x = torch::randn({2, 1, 64, 64});
+  auto a = net->forward(x);
+  nn::to_channels_last(*net);
+  auto b = net->forward(x.contiguous(torch::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(torch::allclose(a, b, 1e-4, 1e-5));
+}
