@@ -16,6 +16,7 @@
 #include "medai/data/image_loader.h"
 #include "medai/imaging/classifier_model.h"
 #include "medai/nn/nets/classifier_net.h"
+#include "medai/nn/nets/resnet.h"
 
 using namespace medai;
 using Clock = std::chrono::steady_clock;
@@ -69,17 +70,21 @@ int main(int argc, char** argv) {
     std::printf("{\"side\":\"medai\",\"mode\":\"train\",\"threads\":%d,\"batch\":%d,\"size\":%d,\"images_per_s\":%.3f}\n",
                 threads, batch, size, steps * batch / s);
   } else if (mode == "infer") {
+    // The product's inference path (imaging::ClassifierModel::logits): eval mode, batch norms
+    // folded into the convolutions, channels-last, InferenceMode.
     auto net = nn::make_classifier("resnet18", 1, 2);
-    nn::to_channels_last(*net);
     net->eval();
-    torch::NoGradGuard ng;
+    nn::fold_batchnorm(*dynamic_cast<nn::ResNetImpl*>(net.get()));
+    nn::to_channels_last(*net);
+    c10::InferenceMode im;
+    auto run = [&](const torch::Tensor& x) { return net->forward(x.contiguous(torch::MemoryFormat::ChannelsLast)); };
     auto measure = [&](int b, int reps) {
-      auto x = torch::randn({b, 1, size, size}).contiguous(torch::MemoryFormat::ChannelsLast);
-      for (int i = 0; i < 3; ++i) net->forward(x);
+      auto x = torch::randn({b, 1, size, size});
+      for (int i = 0; i < 3; ++i) run(x);
       std::vector<double> ms;
       for (int i = 0; i < reps; ++i) {
         auto t0 = Clock::now();
-        net->forward(x);
+        run(x);
         ms.push_back(1000 * seconds_since(t0));
       }
       return median(ms);

@@ -139,7 +139,7 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
   exp->add_option("--torchscript", *ex_out, "output .pt file")->required();
   exp->callback([&g, ex_model, ex_out] {
     start(g, false);
-    auto model = imaging::ClassifierModel::load(*ex_model);
+    auto model = imaging::ClassifierModel::load(*ex_model, /*for_inference=*/false);
     imaging::export_torchscript(*model.net, *ex_out);
     std::printf("TorchScript written to %s (input: N x 1 x %d x %d, per-image z-scored; output: logits)\n",
                 ex_out->string().c_str(), model.image_size(), model.image_size());

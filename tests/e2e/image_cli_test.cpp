@@ -99,6 +99,17 @@ TEST(ImageCli, EvaluatePrintsTheRequiredJsonKeys) {
   auto cm = j["confusion_matrix"];
   EXPECT_EQ(cm["tp"].get<int>() + cm["fp"].get<int>() + cm["tn"].get<int>() + cm["fn"].get<int>(), 120);
   EXPECT_NEAR(j["accuracy"].get<double>(), (cm["tp"].get<double>() + cm["tn"].get<double>()) / 120.0, 1e-12);
+  // Re-scoring the run's own validation rows reproduces the card's validation metrics: train-time
+  // and evaluate-time pipelines agree (preprocessing, calibration, threshold).
+  auto val = test::run_medai("image evaluate --model " + test::quote(run) + " --data " + test::quote(run / "split.csv") +
+                             " --split validation --json --bootstrap 100");
+  ASSERT_EQ(val.exit_code, 0) << val.err;
+  json card = json::parse(test::read_text(run / "model_card.json"));
+  json jv = json::parse(val.out);
+  EXPECT_EQ(jv["n"], card["metrics"]["validation"]["n"]);
+  EXPECT_NEAR(jv["auroc"].get<double>(), card["metrics"]["validation"]["auroc"].get<double>(), 1e-6);
+  EXPECT_NEAR(jv["brier"].get<double>(), card["metrics"]["validation"]["brier"].get<double>(), 1e-6);
+  EXPECT_EQ(jv["confusion_matrix"], card["metrics"]["validation"]["confusion_matrix"]);
   auto table = test::run_medai("image evaluate --model " + test::quote(run) + " --data " +
                                test::quote(test::subset_dir() / "subset.csv") + " --bootstrap 100");
   EXPECT_NE(table.out.find("AUROC"), std::string::npos);

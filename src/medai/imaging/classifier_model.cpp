@@ -9,6 +9,7 @@
 #include "medai/core/runtime.h"
 #include "medai/data/image_loader.h"
 #include "medai/metrics/calibration.h"
+#include "medai/nn/nets/resnet.h"
 #include "medai/transforms/transforms.h"
 
 namespace medai::imaging {
@@ -49,7 +50,7 @@ void load_weights(nn::ClassifierNetImpl& net, const fs::path& path, const std::s
 
 ClassifierModel::ClassifierModel(nn::ClassifierNet n, nlohmann::json c) : net(std::move(n)), card(std::move(c)) {}
 
-ClassifierModel ClassifierModel::load(const fs::path& run_dir) {
+ClassifierModel ClassifierModel::load(const fs::path& run_dir, bool for_inference) {
   apply_torch_threads();
   nlohmann::json card = core::read_model_card(run_dir);
   const std::string where = (run_dir / core::kModelCardFile).string();
@@ -69,21 +70,35 @@ ClassifierModel ClassifierModel::load(const fs::path& run_dir) {
   if (classes < 2) fail_invalid(where + ": model card lists fewer than two classes");
   auto net = nn::make_classifier(arch, in_ch, static_cast<int64_t>(classes));
   load_weights(*net, run_dir / kWeightsFile, arch);
-  nn::to_channels_last(*net);
   net->eval();
+  if (for_inference)
+    if (auto* resnet = dynamic_cast<nn::ResNetImpl*>(net.get())) nn::fold_batchnorm(*resnet);
+  nn::to_channels_last(*net);
   ClassifierModel m(net, card);
   m.run_dir = run_dir;
   return m;
 }
 
 torch::Tensor ClassifierModel::logits(const torch::Tensor& batch) {
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;
   net->eval();
   return net->forward(batch.contiguous(torch::MemoryFormat::ChannelsLast));
 }
 
+torch::Tensor ClassifierModel::calibrated_probabilities(const torch::Tensor& logits) const {
+  auto z = logits.to(torch::kDouble);
+  const auto& cal = card["calibration"];
+  if (cal.contains("logit_offsets")) {
+    auto off = cal["logit_offsets"].get<std::vector<double>>();
+    if (static_cast<int64_t>(off.size()) != z.size(1))
+      fail_invalid((run_dir / core::kModelCardFile).string() + ": calibration.logit_offsets has the wrong length");
+    z = z + torch::tensor(off, torch::kDouble);
+  }
+  return torch::softmax(z / temperature(), 1);
+}
+
 std::vector<double> ClassifierModel::positive_probabilities(const torch::Tensor& logits) const {
-  auto p = torch::softmax(logits.to(torch::kDouble) / temperature(), 1).select(1, positive_index()).contiguous();
+  auto p = calibrated_probabilities(logits).select(1, positive_index()).contiguous();
   return std::vector<double>(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
 }
 
@@ -95,7 +110,7 @@ torch::Tensor ClassifierModel::input_tensor(const cv::Mat& unit_image) const {
 
 Prediction ClassifierModel::predict(const cv::Mat& unit_image) {
   auto z = logits(input_tensor(unit_image));
-  auto probs = torch::softmax(z.to(torch::kDouble) / temperature(), 1)[0].contiguous();
+  auto probs = calibrated_probabilities(z)[0].contiguous();
   Prediction p;
   p.class_probabilities.assign(probs.data_ptr<double>(), probs.data_ptr<double>() + probs.numel());
   p.probability = p.class_probabilities[positive_index()];

@@ -26,11 +26,15 @@ struct Prediction {
 class ClassifierModel {
  public:
   // Reads and checks the card, builds the network, loads the weights. Errors name the file.
-  static ClassifierModel load(const std::filesystem::path& run_dir);
+  // `for_inference` folds batch norms into the convolutions (ResNets): fewer ops, same outputs
+  // in eval mode. Pass false to get the network exactly as trained (export).
+  static ClassifierModel load(const std::filesystem::path& run_dir, bool for_inference = true);
   ClassifierModel(nn::ClassifierNet net, nlohmann::json card);
 
   // Raw logits for a normalised batch N x C x S x S (eval mode, no grad).
   torch::Tensor logits(const torch::Tensor& batch);
+  // Calibrated class probabilities, softmax((logits + offsets) / T), N x classes (double).
+  torch::Tensor calibrated_probabilities(const torch::Tensor& logits) const;
   // Calibrated positive-class probabilities from logits.
   std::vector<double> positive_probabilities(const torch::Tensor& logits) const;
   Prediction predict(const cv::Mat& unit_image);

@@ -122,6 +122,7 @@ void write_report_plots(const ClassifierReport& r, const std::filesystem::path& 
     if (b.count > 0) {
       s.x.push_back(b.mean_confidence);
       s.y.push_back(b.observed_rate);
+      s.point_labels.push_back("n=" + std::to_string(b.count));
     }
   rel.series.push_back(s);
   io::save_plot(dir / "roc.png", {roc});

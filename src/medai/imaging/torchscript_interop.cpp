@@ -140,8 +140,11 @@ std::string emit_densenet(Emitter& e, nn::DenseNetImpl& d) {
 
 }  // namespace
 
-void export_torchscript(nn::ClassifierNetImpl& net, const fs::path& out) {
+namespace {
+torch::jit::Module to_torchscript(nn::ClassifierNetImpl& net) {
   torch::NoGradGuard ng;
+  if (auto* r = dynamic_cast<nn::ResNetImpl*>(&net); r && r->folded)
+    fail_invalid("internal: a network with folded batch norms cannot be converted to TorchScript");
   torch::jit::Module m("__torch__.medai." + net.architecture());
   Emitter e(m);
   std::string result;
@@ -150,8 +153,16 @@ void export_torchscript(nn::ClassifierNetImpl& net, const fs::path& out) {
   else fail_unsupported("TorchScript export of architecture '" + net.architecture() + "'");
   e.define(result);
   m.eval();
+  return m;
+}
+}  // namespace
+
+void export_torchscript(nn::ClassifierNetImpl& net, const fs::path& out) {
+  torch::jit::Module m = to_torchscript(net);
   core::write_atomic_with(out, [&](const fs::path& tmp) { m.save(tmp.string()); });
 }
+
+
 
 void import_torchscript_weights(const fs::path& file, nn::ClassifierNetImpl& net) {
   if (!fs::exists(file)) fail_not_found(file.string() + ": no such file");

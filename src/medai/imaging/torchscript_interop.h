@@ -14,6 +14,8 @@
 namespace medai::imaging {
 
 void export_torchscript(nn::ClassifierNetImpl& net, const std::filesystem::path& out);
+
+
 // Fills `net` from a TorchScript file; throws InvalidInput naming the first missing/mismatched key.
 void import_torchscript_weights(const std::filesystem::path& file, nn::ClassifierNetImpl& net);
 

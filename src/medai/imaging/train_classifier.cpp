@@ -285,14 +285,21 @@ json train_classifier(const TrainOptions& cli) {
   ValResult v = validate_epoch(*net, cache, ds, split.validation, class_w, o.batch_size, workers, o.progress);
   std::vector<int> yv;
   for (size_t i : split.validation) yv.push_back(ds.samples[i].label);
-  auto rows = to_rows(v.logits);
+  // Calibration. The class-weighted loss trains under a shifted prior: the network learns
+  // q(c|x) ~ w_c p(c|x). Subtracting log w_c from each logit undoes that shift exactly (derived,
+  // not fitted); a temperature fitted on validation then corrects the confidence.
+  auto raw_rows = to_rows(v.logits);
+  const std::vector<double> offsets{-std::log(class_w[0].item<double>()), -std::log(class_w[1].item<double>())};
+  auto rows = raw_rows;
+  for (auto& r : rows)
+    for (size_t c = 0; c < r.size(); ++c) r[c] += offsets[c];
   double temperature = metrics::fit_temperature(rows, yv);
-  auto positive = [&](double t) {
+  auto positive = [&](const std::vector<std::vector<double>>& z, double t) {
     std::vector<double> p;
-    for (const auto& r : metrics::softmax(rows, t)) p.push_back(r[1]);
+    for (const auto& r : metrics::softmax(z, t)) p.push_back(r[1]);
     return p;
   };
-  std::vector<double> p_raw = positive(1.0), p_cal = positive(temperature);
+  std::vector<double> p_raw = positive(raw_rows, 1.0), p_cal = positive(rows, temperature);
   double threshold = o.target_sensitivity ? metrics::threshold_for_sensitivity(p_cal, yv, *o.target_sensitivity)
                                           : metrics::youden_threshold(p_cal, yv);
   ClassifierReport rep = make_report(p_cal, yv, threshold, ds.class_names[1], o.bootstrap_reps, o.seed);
@@ -339,8 +346,10 @@ json train_classifier(const TrainOptions& cli) {
                            {"method", o.target_sensitivity ? "target_sensitivity" : "youden"},
                            {"target_sensitivity", o.target_sensitivity ? json(*o.target_sensitivity) : json(nullptr)},
                            {"chosen_on", "validation split"}}},
-      {"calibration", {{"method", "temperature scaling fitted on validation (NLL)"}, {"temperature", temperature},
-                       {"nll_before", metrics::nll(rows, yv, 1.0)}, {"nll_after", metrics::nll(rows, yv, temperature)},
+      {"calibration", {{"method", "prior-shift correction of the class-weighted loss (logit - log w_c), then "
+                                  "temperature scaling fitted on validation (NLL)"},
+                       {"logit_offsets", offsets}, {"temperature", temperature},
+                       {"nll_before", metrics::nll(raw_rows, yv, 1.0)}, {"nll_after", metrics::nll(rows, yv, temperature)},
                        {"ece_before", metrics::calibration_report(p_raw, yv).ece}, {"ece_after", rep.calibration.ece}}},
       {"metrics", {{"validation", report_json(rep)}}},
       {"software", core::software_versions()},

@@ -64,8 +64,10 @@ void draw_panel(cv::Mat& canvas, const cv::Rect& area, const PlotPanel& p) {
     if (pts.size() >= 2) cv::polylines(canvas, pts, false, bgr(s.rgb), 2, cv::LINE_AA);
     if (s.markers || pts.size() == 1)
       for (const auto& q : pts) cv::circle(canvas, q, 3, bgr(s.rgb), cv::FILLED, cv::LINE_AA);
+    for (size_t i = 0; i < s.point_labels.size() && i < pts.size(); ++i)
+      cv::putText(canvas, s.point_labels[i], pts[i] + cv::Point(5, 14), font, 0.35, cv::Scalar(90, 90, 90), 1, cv::LINE_AA);
   }
-  cv::putText(canvas, p.title, cv::Point(area.x + left + 40, area.y + 18), font, 0.5, black, 1, cv::LINE_AA);
+  cv::putText(canvas, p.title, cv::Point(area.x + left + 70, area.y + 18), font, 0.5, black, 1, cv::LINE_AA);
   cv::putText(canvas, p.x_label, cv::Point(plot.x + plot.width / 2 - 30, plot.y + plot.height + 36), font, 0.42,
               black, 1, cv::LINE_AA);
   cv::putText(canvas, p.y_label, cv::Point(area.x + 4, area.y + top - 4), font, 0.38, cv::Scalar(80, 80, 80), 1, cv::LINE_AA);

@@ -15,6 +15,7 @@ struct Series {
   std::vector<double> x, y;
   std::array<unsigned char, 3> rgb{31, 119, 180};
   bool markers = false;
+  std::vector<std::string> point_labels;  // drawn beside each point when given (e.g. bin counts)
 };
 
 struct PlotPanel {

@@ -90,24 +90,33 @@ BinaryMetrics binary_metrics(const ConfusionMatrix& cm) {
   return m;
 }
 
+namespace {
+// The cut-off for ROC point i: midway between its score and the next lower score, so that the
+// same cases fall on each side and a score that differs by rounding does not flip a decision.
+double cutoff_below(const RocCurve& r, size_t i) {
+  return i + 1 < r.thresholds.size() ? 0.5 * (r.thresholds[i] + r.thresholds[i + 1]) : r.thresholds[i];
+}
+}  // namespace
+
 double youden_threshold(const std::vector<double>& s, const std::vector<int>& y) {
   RocCurve r = roc_curve(s, y);
-  double best = -1, thr = 0.5;
+  double best = -1;
+  size_t at = 0;
   for (size_t i = 1; i < r.thresholds.size(); ++i) {
     double j = r.tpr[i] - r.fpr[i];
     if (j > best) {
       best = j;
-      thr = r.thresholds[i];
+      at = i;
     }
   }
-  return thr;
+  return at == 0 ? 0.5 : cutoff_below(r, at);
 }
 
 double threshold_for_sensitivity(const std::vector<double>& s, const std::vector<int>& y, double target) {
   if (!(target > 0 && target <= 1)) fail_invalid("target sensitivity must be in (0, 1]");
   RocCurve r = roc_curve(s, y);
   for (size_t i = 1; i < r.thresholds.size(); ++i)
-    if (r.tpr[i] >= target) return r.thresholds[i];
+    if (r.tpr[i] >= target) return cutoff_below(r, i);
   return r.thresholds.back();
 }
 

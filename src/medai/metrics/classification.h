@@ -30,9 +30,10 @@ struct BinaryMetrics {
 // Ratios with a zero denominator are NaN.
 BinaryMetrics binary_metrics(const ConfusionMatrix& cm);
 
-// Threshold maximising Youden's J = sensitivity + specificity - 1.
+// Threshold maximising Youden's J = sensitivity + specificity - 1 (at its highest-score ROC point),
+// placed midway between that point's score and the next lower score.
 double youden_threshold(const std::vector<double>& scores, const std::vector<int>& labels);
-// Highest threshold whose sensitivity is at least `target`.
+// The highest ROC point whose sensitivity is at least `target`, placed the same way.
 double threshold_for_sensitivity(const std::vector<double>& scores, const std::vector<int>& labels, double target);
 
 // Accumulating form: update() with batches, compute() at the end, reset() to reuse.

@@ -37,9 +37,14 @@ TEST(ConfusionMetrics, MatchHandWorkedValues) {
 TEST(Thresholds, YoudenAndTargetSensitivityPickTheRightCutoffs) {
   std::vector<double> s{0.1, 0.4, 0.35, 0.8};
   std::vector<int> y{0, 0, 1, 1};
-  EXPECT_DOUBLE_EQ(youden_threshold(s, y), 0.8);  // J = 0.5, first reached at 0.8
-  EXPECT_DOUBLE_EQ(threshold_for_sensitivity(s, y, 1.0), 0.35);
-  EXPECT_DOUBLE_EQ(threshold_for_sensitivity(s, y, 0.5), 0.8);
+  // J = 0.5 is first reached at score 0.8; the cut-off sits midway to the next score, 0.4.
+  EXPECT_DOUBLE_EQ(youden_threshold(s, y), 0.6);
+  EXPECT_DOUBLE_EQ(threshold_for_sensitivity(s, y, 1.0), (0.35 + 0.1) / 2);
+  EXPECT_DOUBLE_EQ(threshold_for_sensitivity(s, y, 0.5), 0.6);
+  // Same decisions as cutting at the ROC point's own score.
+  auto a = confusion_at(s, y, 0.8), b = confusion_at(s, y, youden_threshold(s, y));
+  EXPECT_EQ(a.tp, b.tp);
+  EXPECT_EQ(a.fp, b.fp);
 }
 
 TEST(Calibration, BrierAndEceMatchHandWorkedValues) {
@@ -131,5 +136,9 @@ print(json.dumps({'auroc': roc_auc_score(y, p), 'brier': brier_score_loss(y, p),
   EXPECT_EQ(m.confusion.tn, ref["tn"]); EXPECT_EQ(m.confusion.fn, ref["fn"]);
   EXPECT_NEAR(m.f1, ref["f1"].get<double>(), 1e-12);
   EXPECT_EQ(roc_curve(p, y).fpr.size(), ref["roc_points"].get<size_t>());
-  EXPECT_DOUBLE_EQ(youden_threshold(p, y), ref["youden"].get<double>());
+  // Our Youden cut-off makes the same decisions as scikit-learn's ROC threshold.
+  auto ours = confusion_at(p, y, youden_threshold(p, y)), theirs = confusion_at(p, y, ref["youden"].get<double>());
+  EXPECT_EQ(ours.tp, theirs.tp);
+  EXPECT_EQ(ours.fp, theirs.fp);
+  EXPECT_LT(youden_threshold(p, y), ref["youden"].get<double>());
 }

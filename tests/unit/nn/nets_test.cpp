@@ -5,6 +5,7 @@
 
 #include "medai/core/error.h"
 #include "medai/nn/nets/classifier_net.h"
+#include "medai/nn/nets/resnet.h"
 #include "support/test_support.h"
 
 using namespace medai;
@@ -61,4 +62,31 @@ TEST(ClassifierNets, ChannelsLastGivesTheSameOutputs) {
   nn::to_channels_last(*net);
   auto b = net->forward(x.contiguous(torch::MemoryFormat::ChannelsLast));
   EXPECT_TRUE(torch::allclose(a, b, 1e-4, 1e-5));
+}
+
+TEST(ClassifierNets, FoldingBatchNormKeepsTheEvalOutputsAndTheStateDict) {
+  for (const char* arch : {"resnet18", "resnet50"}) {
+    SCOPED_TRACE(arch);
+    torch::manual_seed(3);
+    auto net = nn::make_classifier(arch, 1, 2);
+    {  // non-trivial running statistics
+      torch::NoGradGuard ng;
+      for (auto& b : net->named_buffers())
+        if (b.key().ends_with("running_mean")) b.value().uniform_(-0.2, 0.2);
+        else if (b.key().ends_with("running_var")) b.value().uniform_(0.5, 2.0);
+    }
+    net->eval();
+    auto x = torch::randn({2, 1, 64, 64});
+    torch::Tensor before;
+    {
+      torch::NoGradGuard ng;
+      before = net->forward(x);
+    }
+    auto keys_before = net->named_parameters().keys();
+    nn::fold_batchnorm(*dynamic_cast<nn::ResNetImpl*>(net.get()));
+    c10::InferenceMode im;
+    auto after = net->forward(x);
+    EXPECT_TRUE(torch::allclose(before, after, 1e-4, 1e-4)) << (before - after).abs().max().item<double>();
+    EXPECT_EQ(net->named_parameters().keys(), keys_before);
+  }
 }

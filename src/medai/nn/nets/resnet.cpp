@@ -13,6 +13,22 @@ tnn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad
 tnn::Sequential make_downsample(int64_t in, int64_t out, int64_t stride) {
   return tnn::Sequential(conv(in, out, 1, stride, 0), tnn::BatchNorm2d(out));
 }
+// conv then batch norm, or the folded conv alone.
+inline torch::Tensor cbn(tnn::Conv2d& c, tnn::BatchNorm2d& bn, const torch::Tensor& x, bool folded) {
+  return folded ? c(x) : bn(c(x));
+}
+torch::Tensor shortcut(tnn::Sequential& ds, const torch::Tensor& x, bool folded) {
+  if (!ds) return x;
+  return folded ? ds[0]->as<tnn::Conv2dImpl>()->forward(x) : ds->forward(x);
+}
+void fold(tnn::Conv2dImpl& c, tnn::BatchNorm2dImpl& bn) {
+  torch::NoGradGuard ng;
+  auto scale = bn.weight / torch::sqrt(bn.running_var + bn.options.eps());
+  auto w = c.weight * scale.reshape({-1, 1, 1, 1});
+  c.weight.set_data(w.contiguous(c.weight.suggest_memory_format()));
+  auto b = c.bias.defined() ? c.bias : torch::zeros_like(bn.running_mean);
+  c.bias = (bn.bias + (b - bn.running_mean) * scale).detach();  // not registered: state_dict unchanged
+}
 }  // namespace
 
 ResNetOptions ResNetOptions::for_architecture(const std::string& arch, int64_t in_channels, int64_t num_classes) {
@@ -37,10 +53,11 @@ BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride_
 }
 
 torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
-  auto out = torch::relu(bn1(conv1(x)));
-  out = bn2(conv2(out));
-  auto identity = downsample ? downsample->forward(x) : x;
-  return torch::relu(out + identity);
+  // In-place ReLU and add, as torchvision does: batch norm's backward needs its input, not its output.
+  auto out = cbn(conv1, bn1, x, folded).relu_();
+  out = cbn(conv2, bn2, out, folded);
+  out += shortcut(downsample, x, folded);
+  return out.relu_();
 }
 
 BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride_, bool ds)
@@ -55,11 +72,11 @@ BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride_
 }
 
 torch::Tensor BottleneckImpl::forward(torch::Tensor x) {
-  auto out = torch::relu(bn1(conv1(x)));
-  out = torch::relu(bn2(conv2(out)));
-  out = bn3(conv3(out));
-  auto identity = downsample ? downsample->forward(x) : x;
-  return torch::relu(out + identity);
+  auto out = cbn(conv1, bn1, x, folded).relu_();
+  out = cbn(conv2, bn2, out, folded).relu_();
+  out = cbn(conv3, bn3, out, folded);
+  out += shortcut(downsample, x, folded);
+  return out.relu_();
 }
 
 ResNetImpl::ResNetImpl(const ResNetOptions& o) : options(o) {
@@ -93,13 +110,37 @@ ResNetImpl::ResNetImpl(const ResNetOptions& o) : options(o) {
 }
 
 torch::Tensor ResNetImpl::features(const torch::Tensor& x) {
-  auto y = torch::relu(bn1(conv1(x)));
+  auto y = cbn(conv1, bn1, x, folded).relu_();
   y = torch::max_pool2d(y, 3, 2, 1);
   return layer4->forward(layer3->forward(layer2->forward(layer1->forward(y))));
 }
 
 torch::Tensor ResNetImpl::head(const torch::Tensor& f) {
   return fc(torch::flatten(torch::adaptive_avg_pool2d(f, {1, 1}), 1));
+}
+
+void fold_batchnorm(ResNetImpl& net) {
+  if (net.folded) return;
+  fold(*net.conv1, *net.bn1);
+  for (auto* layer : {&net.layer1, &net.layer2, &net.layer3, &net.layer4})
+    for (auto& child : (*layer)->children()) {
+      auto fold_ds = [](tnn::Sequential& ds) {
+        if (ds) fold(*ds[0]->as<tnn::Conv2dImpl>(), *ds[1]->as<tnn::BatchNorm2dImpl>());
+      };
+      if (auto* b = child->as<BasicBlockImpl>()) {
+        fold(*b->conv1, *b->bn1);
+        fold(*b->conv2, *b->bn2);
+        fold_ds(b->downsample);
+        b->folded = true;
+      } else if (auto* b = child->as<BottleneckImpl>()) {
+        fold(*b->conv1, *b->bn1);
+        fold(*b->conv2, *b->bn2);
+        fold(*b->conv3, *b->bn3);
+        fold_ds(b->downsample);
+        b->folded = true;
+      }
+    }
+  net.folded = true;
 }
 
 }  // namespace medai::nn
