@@ -59,8 +59,11 @@ elif mode == 'infer':
                 ms.append(1000 * (time.perf_counter() - t0))
         return statistics.median(ms)
     b1, b32 = measure(1, 60), measure(32, 10)
+    # Also PyTorch's own deployment path, for a like-for-like comparison with medai's default.
+    net = torch.jit.optimize_for_inference(torch.jit.script(resnet18().eval()))
+    o1, o32 = measure(1, 60), measure(32, 10)
     print(json.dumps({'side': 'python3-torch', 'mode': 'infer', 'threads': threads, 'size': size,
-                      'batch1_ms': b1, 'batch32_ms': b32}))
+                      'batch1_ms': b1, 'batch32_ms': b32, 'optimized_batch1_ms': o1, 'optimized_batch32_ms': o32}))
 elif mode == 'loader':
     import os
     root = data

@@ -36,8 +36,18 @@ def line(label, mode, key, higher_better):
     ratio = a / b if higher_better else b / a
     print('%-34s %12.2f %14.2f %7.2fx' % (label, a, b, ratio))
 line('train ResNet-18 b32 128px img/s', 'train', 'images_per_s', True)
+def pair(label, mkey, pkey):
+    a, b = med(m, 'infer', mkey), med(p, 'infer', pkey)
+    print('%-34s %12.2f %14.2f %7.2fx' % (label, a, b, b / a))
+print('-- inference, each side as shipped: medai (optimised graph) vs torchvision eval + no_grad')
 line('infer batch-1 latency ms', 'infer', 'batch1_ms', False)
 line('infer batch-32 latency ms', 'infer', 'batch32_ms', False)
+print('-- like for like')
+pair('eager b1: medai vs torchvision', 'eager_batch1_ms', 'batch1_ms')
+pair('eager b32: medai vs torchvision', 'eager_batch32_ms', 'batch32_ms')
+pair('optimised b1: medai vs optimize_for_inference', 'batch1_ms', 'optimized_batch1_ms')
+pair('optimised b32: medai vs optimize_for_inference', 'batch32_ms', 'optimized_batch32_ms')
+print('--')
 line('loader first epoch img/s', 'loader', 'first_epoch_images_per_s', True)
 a = med(m, 'loader', 'augmented_epoch_images_per_s')
 print('%-34s %12.2f %14s' % ('loader cached epoch img/s (medai)', a, '-'))

@@ -71,15 +71,22 @@ ClassifierModel ClassifierModel::load(const fs::path& run_dir, bool for_inferenc
   auto net = nn::make_classifier(arch, in_ch, static_cast<int64_t>(classes));
   load_weights(*net, run_dir / kWeightsFile, arch);
   net->eval();
-  if (for_inference)
+  std::shared_ptr<OptimizedClassifier> optimized;
+  if (for_inference) {
+    const int size = card["preprocessing"]["size"].get<int>();
+    if (size < nn::kMinInputSize || size > 4096) fail_invalid(where + ": preprocessing.size " + std::to_string(size) + " is invalid");
+    optimized = std::make_shared<OptimizedClassifier>(*net, in_ch, size);
     if (auto* resnet = dynamic_cast<nn::ResNetImpl*>(net.get())) nn::fold_batchnorm(*resnet);
+  }
   nn::to_channels_last(*net);
   ClassifierModel m(net, card);
+  m.optimized = optimized;
   m.run_dir = run_dir;
   return m;
 }
 
 torch::Tensor ClassifierModel::logits(const torch::Tensor& batch) {
+  if (optimized) return optimized->forward(batch);
   c10::InferenceMode inference;
   net->eval();
   return net->forward(batch.contiguous(torch::MemoryFormat::ChannelsLast));

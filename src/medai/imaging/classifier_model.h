@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "medai/data/image_dataset.h"
+#include "medai/imaging/torchscript_interop.h"
 #include "medai/nn/nets/classifier_net.h"
 
 namespace medai::imaging {
@@ -26,8 +27,9 @@ struct Prediction {
 class ClassifierModel {
  public:
   // Reads and checks the card, builds the network, loads the weights. Errors name the file.
-  // `for_inference` folds batch norms into the convolutions (ResNets): fewer ops, same outputs
-  // in eval mode. Pass false to get the network exactly as trained (export).
+  // `for_inference` compiles the optimised TorchScript graph that logits() runs and folds the
+  // native network's batch norms (Grad-CAM); same outputs in eval mode. Pass false to get the
+  // network exactly as trained (export).
   static ClassifierModel load(const std::filesystem::path& run_dir, bool for_inference = true);
   ClassifierModel(nn::ClassifierNet net, nlohmann::json card);
 
@@ -45,6 +47,7 @@ class ClassifierModel {
   torch::Tensor input_tensor(const cv::Mat& unit_image) const;
 
   nn::ClassifierNet net;
+  std::shared_ptr<OptimizedClassifier> optimized;  // set when loaded for inference
   nlohmann::json card;
   std::filesystem::path run_dir;
   int image_size() const { return card["preprocessing"]["size"].get<int>(); }

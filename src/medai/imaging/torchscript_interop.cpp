@@ -164,6 +164,34 @@ void export_torchscript(nn::ClassifierNetImpl& net, const fs::path& out) {
 
 
 
+struct OptimizedClassifier::Impl {
+  torch::jit::Module module;
+};
+
+OptimizedClassifier::OptimizedClassifier(nn::ClassifierNetImpl& net, int64_t in_channels, int size)
+    : impl_(std::make_unique<Impl>()) {
+  // Through the serialised form, as a PyTorch user would: the loaded module is what
+  // optimize_for_inference rewrites fully (every conv/batch-norm into prepacked oneDNN ops).
+  std::stringstream buffer;
+  to_torchscript(net).save(buffer);
+  torch::jit::Module loaded = torch::jit::load(buffer);
+  loaded.eval();
+  // Freeze explicitly: the C++ optimize_for_inference only freezes modules whose class has a
+  // 'training' attribute, and without freezing no weight is constant, so nothing gets rewritten.
+  torch::jit::Module frozen = torch::jit::freeze(loaded);
+  impl_->module = torch::jit::optimize_for_inference(frozen);
+  torch::NoGradGuard ng;
+  auto x = torch::zeros({1, in_channels, size, size});
+  for (int i = 0; i < 4; ++i) impl_->module.forward({x});
+}
+
+OptimizedClassifier::~OptimizedClassifier() = default;
+
+torch::Tensor OptimizedClassifier::forward(const torch::Tensor& batch) {
+  torch::NoGradGuard ng;
+  return impl_->module.forward({batch.contiguous()}).toTensor();
+}
+
 void import_torchscript_weights(const fs::path& file, nn::ClassifierNetImpl& net) {
   if (!fs::exists(file)) fail_not_found(file.string() + ": no such file");
   torch::jit::Module jm;
