@@ -64,6 +64,7 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
   train->add_flag("--resume", t->resume, "continue an interrupted run in --out");
   train->add_flag("--hflip", t->horizontal_flip, "random horizontal flips (off: chest laterality matters)");
   train->add_flag("!--no-augment", t->augment, "disable augmentation");
+  train->add_flag("!--no-cache", t->cache, "decode images from disk every epoch instead of keeping them in memory");
   train->add_option("--workers", t->workers, "loader threads (default: cores)");
   train->add_option("--max-batches", t->max_batches_per_epoch, "cap batches per epoch (smoke tests)");
   train->add_flag("--json", *t_json, "print the model card as JSON on stdout");
@@ -118,18 +119,27 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
   auto* expl = image->add_subcommand("explain", "Grad-CAM heatmap over the image");
   auto x_model = std::make_shared<fs::path>(), x_file = std::make_shared<fs::path>(), x_out = std::make_shared<fs::path>();
   auto x_class = std::make_shared<int>(-1);
+  auto x_json = std::make_shared<bool>(false);
   expl->add_option("--model", *x_model, "run folder")->required();
   expl->add_option("file", *x_file, "image file")->required();
   expl->add_option("--out", *x_out, "PNG to write")->required();
   expl->add_option("--class", *x_class, "class index to explain (default: the positive class)");
-  expl->callback([&g, x_model, x_file, x_out, x_class] {
-    start(g, false);
+  expl->add_flag("--json", *x_json, "JSON on stdout");
+  expl->callback([&g, x_model, x_file, x_out, x_class, x_json] {
+    start(g, *x_json);
     auto model = imaging::ClassifierModel::load(*x_model);
     cv::Mat unit = read_unit(*x_file);
     auto ex = imaging::explain_image(model, unit, *x_class);
     io::write_png(*x_out, ex.overlay);
-    std::printf("%s\t%s\tp=%.4f\theatmap=%s\n", x_file->string().c_str(), ex.prediction.label.c_str(),
-                ex.prediction.probability, x_out->string().c_str());
+    if (*x_json) {
+      json j = prediction_json(*x_file, ex.prediction, model);
+      j["heatmap"] = x_out->string();
+      j["explained_class"] = model.class_names()[ex.target_class];
+      std::cout << j.dump(2) << "\n";
+    } else {
+      std::printf("%s\t%s\tp=%.4f\theatmap=%s\n", x_file->string().c_str(), ex.prediction.label.c_str(),
+                  ex.prediction.probability, x_out->string().c_str());
+    }
   });
 
   // ---- export
@@ -137,12 +147,21 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
   auto ex_model = std::make_shared<fs::path>(), ex_out = std::make_shared<fs::path>();
   exp->add_option("--model", *ex_model, "run folder")->required();
   exp->add_option("--torchscript", *ex_out, "output .pt file")->required();
-  exp->callback([&g, ex_model, ex_out] {
-    start(g, false);
+  auto ex_json = std::make_shared<bool>(false);
+  exp->add_flag("--json", *ex_json, "JSON on stdout");
+  exp->callback([&g, ex_model, ex_out, ex_json] {
+    start(g, *ex_json);
     auto model = imaging::ClassifierModel::load(*ex_model, /*for_inference=*/false);
     imaging::export_torchscript(*model.net, *ex_out);
-    std::printf("TorchScript written to %s (input: N x 1 x %d x %d, per-image z-scored; output: logits)\n",
-                ex_out->string().c_str(), model.image_size(), model.image_size());
+    if (*ex_json)
+      std::cout << json{{"torchscript", ex_out->string()}, {"sha256", core::sha256_file(*ex_out)},
+                        {"input_shape", {"N", 1, model.image_size(), model.image_size()}},
+                        {"input", "per-image z-scored [0, 1] display image"}, {"output", "logits"},
+                        {"classes", model.class_names()}}.dump(2)
+                << "\n";
+    else
+      std::printf("TorchScript written to %s (input: N x 1 x %d x %d, per-image z-scored; output: logits)\n",
+                  ex_out->string().c_str(), model.image_size(), model.image_size());
   });
 
   // ---- import
@@ -158,8 +177,10 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
   imp->add_option("--size", *im_size, "input side in pixels")->capture_default_str();
   imp->add_option("--classes", *im_classes, "class names in output order")->delimiter(',')->required();
   imp->add_option("--threshold", *im_threshold, "decision threshold on the last class's probability")->capture_default_str();
-  imp->callback([&g, im_file, im_out, im_arch, im_size, im_classes, im_threshold] {
-    start(g, false);
+  auto im_json = std::make_shared<bool>(false);
+  imp->add_flag("--json", *im_json, "print the new model card as JSON on stdout");
+  imp->callback([&g, im_file, im_out, im_arch, im_size, im_classes, im_threshold, im_json] {
+    start(g, *im_json);
     if (fs::exists(*im_out / core::kModelCardFile)) fail_invalid(im_out->string() + ": already holds a model");
     if (*im_size < nn::kMinInputSize) fail_invalid("--size must be at least " + std::to_string(nn::kMinInputSize));
     if (im_classes->size() < 2) fail_invalid("--classes needs at least two names");
@@ -182,7 +203,8 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
                  {"intended_use", "Imported model: not validated by medai. Run medai image evaluate before any use."},
                  {"limitations", {"Not validated by medai; threshold and calibration were not fitted on data."}}};
     core::write_json_file(*im_out / core::kModelCardFile, card);
-    std::printf("imported %s into %s\n", im_file->string().c_str(), im_out->string().c_str());
+    if (*im_json) std::cout << card.dump(2) << "\n";
+    else std::printf("imported %s into %s\n", im_file->string().c_str(), im_out->string().c_str());
   });
 }
 

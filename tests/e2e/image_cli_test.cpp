@@ -141,9 +141,23 @@ TEST(ImageCli, ExplainWritesAHeatmapOverlayOfTheImageSize) {
                            test::quote(out / "heat.png"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   cv::Mat m = cv::imread((out / "heat.png").string(), cv::IMREAD_UNCHANGED);
+  auto j = test::run_medai("image explain --json --model " + test::quote(run) + " " + test::quote(png) + " --out " +
+                           test::quote(out / "heat2.png"));
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  EXPECT_EQ(json::parse(j.out)["explained_class"], "PNEUMONIA");
   EXPECT_EQ(m.rows, 128);
   EXPECT_EQ(m.cols, 128);
   EXPECT_EQ(m.channels(), 3);
+}
+
+TEST(ImageCli, TrainsWithoutTheDecodedCache) {
+  if (test::subset_dir().empty()) GTEST_SKIP() << "shared chest X-ray data missing";
+  test::TempDir dir;
+  auto r = test::run_medai("image train --no-cache --data " + test::quote(test::subset_dir() / "subset.csv") + " --out " +
+                           test::quote(dir / "run") + " --size 64 --epochs 1 --batch 16 --seed 3 --val-fraction 0.25");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json card = json::parse(test::read_text(dir / "run" / "model_card.json"));
+  EXPECT_EQ(card["metrics"]["validation"]["n"].get<int>(), card["split"]["validation_images"].get<int>());
 }
 
 TEST(ImageCli, ResumeAfterKillNineFinishesWithTheSameResultAsAnUninterruptedRun) {

@@ -15,10 +15,12 @@ cv::Mat load_unit_image(const std::filesystem::path& path, int size) {
   return transforms::resize_pad(io::display_frame(img), size);
 }
 
-DecodedCache::DecodedCache(const ImageDataset& ds, int size)
-    : ds_(ds), size_(size), images_(ds.samples.size()), once_(new std::once_flag[ds.samples.size()]) {}
+DecodedCache::DecodedCache(const ImageDataset& ds, int size, bool keep)
+    : ds_(ds), size_(size), keep_(keep), images_(keep ? ds.samples.size() : 0),
+      once_(keep ? new std::once_flag[ds.samples.size()] : nullptr) {}
 
 cv::Mat DecodedCache::get(size_t i) {
+  if (!keep_) return load_unit_image(ds_.samples[i].path, size_);
   std::call_once(once_[i], [&] {
     cv::Mat m = load_unit_image(ds_.samples[i].path, size_);
     cv::Mat q;

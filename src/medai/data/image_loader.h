@@ -18,20 +18,23 @@
 
 namespace medai::data {
 
-// Decoded images resized to size x size, [0, 1] stored as uint16.
+// Decoded images resized to size x size, [0, 1] stored as uint16 (2 bytes a pixel). With
+// keep = false nothing is stored: every get() decodes the file again (for data too large for RAM).
 class DecodedCache {
  public:
-  DecodedCache(const ImageDataset& ds, int size);
+  DecodedCache(const ImageDataset& ds, int size, bool keep = true);
   // Decodes the given samples on `threads` threads, with a progress bar. Throws on the first
   // unreadable file, naming it.
   void preload(const std::vector<size_t>& indices, int threads, bool progress = true);
   // The cached image (decoding it now if needed), as CV_32F in [0, 1].
   cv::Mat get(size_t index);
   int size() const { return size_; }
+  bool keeps() const { return keep_; }
 
  private:
   const ImageDataset& ds_;
   int size_;
+  bool keep_;
   std::vector<std::vector<uint16_t>> images_;
   std::unique_ptr<std::once_flag[]> once_;
 };

@@ -158,8 +158,8 @@ json train_classifier(const TrainOptions& cli) {
                counts[0], ds.class_names[0], counts[1], ds.class_names[1], split.train.size(), split.validation.size());
   fs::create_directories(run);
 
-  data::DecodedCache cache(ds, o.image_size);
-  {
+  data::DecodedCache cache(ds, o.image_size, o.cache);
+  if (o.cache) {  // decodes everything once, and finds unreadable files before any training
     std::vector<size_t> all = split.train;
     all.insert(all.end(), split.validation.begin(), split.validation.end());
     cache.preload(all, workers, o.progress);

@@ -25,6 +25,7 @@ struct TrainOptions {
   std::optional<double> target_sensitivity;  // else Youden
   bool resume = false;
   bool augment = true;
+  bool cache = true;              // keep decoded images in memory (2 bytes a pixel)
   bool horizontal_flip = false;
   int workers = 0;                // 0 = runtime threads
   int max_batches_per_epoch = 0;  // 0 = all (for smoke tests)

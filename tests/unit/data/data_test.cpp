@@ -151,3 +151,13 @@ TEST(ImageDataset, FindsClassFoldersInsideASplitFolder) {
   EXPECT_EQ(data::load_image_dataset(dir.path(), o).samples.size(), 12u);
   EXPECT_THROW(data::load_image_dataset(dir.path()), Error);  // two split folders: ambiguous without --split
 }
+
+TEST(DecodedCache, StoringAndNotStoringGiveTheSameImagesWithin16BitRounding) {
+  test::TempDir dir;
+  make_class_folders(dir.path(), 3);
+  auto ds = data::load_image_dataset(dir.path());
+  data::DecodedCache kept(ds, 32, true), fresh(ds, 32, false);
+  EXPECT_FALSE(fresh.keeps());
+  for (size_t i = 0; i < ds.samples.size(); ++i)
+    EXPECT_LE(cv::norm(kept.get(i), fresh.get(i), cv::NORM_INF), 1.0 / 65535) << i;
+}

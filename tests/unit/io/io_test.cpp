@@ -126,3 +126,20 @@ TEST(Plot, WritesAPngWithTheRequestedPanels) {
   EXPECT_EQ(m.cols, 600);
   EXPECT_EQ(m.rows, 200);
 }
+
+TEST(DisplayFrame, AppliesAVoiLutBeforeAnyWindow) {
+  io::Image img;
+  img.width = 4; img.height = 1;
+  img.pixels = {-10, 100, 101, 500};
+  img.window = io::Window{0, 10};  // must be ignored: the LUT takes precedence
+  io::DisplayLut lut;
+  lut.first_mapped = 100;  // values below map to entry 0, above to the last entry
+  lut.bits = 8;
+  lut.table = {0, 51, 255};
+  img.lut = lut;
+  cv::Mat d = io::display_frame(img);
+  EXPECT_FLOAT_EQ(d.at<float>(0, 0), 0.0f);
+  EXPECT_FLOAT_EQ(d.at<float>(0, 1), 0.0f);
+  EXPECT_FLOAT_EQ(d.at<float>(0, 2), 51.0f / 255.0f);
+  EXPECT_FLOAT_EQ(d.at<float>(0, 3), 1.0f);
+}
