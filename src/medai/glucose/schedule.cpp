@@ -1,0 +1,71 @@
+#include "medai/glucose/schedule.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "medai/core/atomic_file.h"
+#include "medai/core/error.h"
+#include "medai/io/csv.h"
+
+namespace medai::glucose {
+
+namespace {
+double number(const io::CsvTable& t, size_t r, size_t c) {
+  const std::string& s = t.rows[r][c];
+  const std::string where = t.source.string() + ": line " + std::to_string(r + 2) + ", field '" + t.header[c] + "'";
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &used);
+  } catch (const std::exception&) {
+    fail_invalid(where + ": '" + s + "' is not a number");
+  }
+  if (used != s.size()) fail_invalid(where + ": '" + s + "' is not a number");
+  if (!std::isfinite(v)) fail_invalid(where + ": must be a finite number, got '" + s + "'");
+  if (v < 0) fail_invalid(where + ": must not be negative, got " + s);
+  return v;
+}
+}  // namespace
+
+Schedule read_schedule(const std::filesystem::path& csv) {
+  io::CsvTable t = io::read_csv(csv);
+  size_t mc = t.column("minute"), cc = t.column("carbs_g"), ic = t.column("insulin_u_per_min");
+  Schedule s;
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    double m = number(t, r, mc);
+    if (m != std::floor(m))
+      fail_invalid(csv.string() + ": line " + std::to_string(r + 2) + ", field 'minute': must be a whole minute");
+    int minute = static_cast<int>(m);
+    if (s.count(minute))
+      fail_invalid(csv.string() + ": line " + std::to_string(r + 2) + ": minute " + std::to_string(minute) + " appears twice");
+    s[minute] = {number(t, r, cc), number(t, r, ic)};
+  }
+  return s;
+}
+
+void simulate_to_csv(PatientModel& patient, const Schedule& schedule, int minutes, const std::filesystem::path& out) {
+  if (minutes <= 0) fail_invalid("--minutes must be positive");
+  std::string csv = "minute,bg_mgdl,cho_g_per_min,insulin_u_per_min";
+  for (int i = 1; i <= PatientModel::kStates; ++i) csv += ",x" + std::to_string(i);
+  csv += "\n";
+  auto row = [&](int minute, double cho, double insulin) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%d,%.6f,%.4f,%.6f", minute, patient.bg_mgdl(), cho, insulin);
+    csv += buf;
+    for (double x : patient.state()) {
+      std::snprintf(buf, sizeof buf, ",%.9g", x);
+      csv += buf;
+    }
+    csv += "\n";
+  };
+  row(0, 0, 0);
+  for (int minute = 0; minute < minutes; ++minute) {
+    auto it = schedule.find(minute);
+    ScheduleEntry e = it == schedule.end() ? ScheduleEntry{} : it->second;
+    patient.step(e.carbs_g, e.insulin_u_per_min);
+    row(minute + 1, patient.carbs_eaten_last_minute(), e.insulin_u_per_min);
+  }
+  core::write_file_atomic(out, csv);
+}
+
+}  // namespace medai::glucose
