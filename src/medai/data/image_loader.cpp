@@ -19,14 +19,18 @@ DecodedCache::DecodedCache(const ImageDataset& ds, int size, bool keep)
     : ds_(ds), size_(size), keep_(keep), images_(keep ? ds.samples.size() : 0),
       once_(keep ? new std::once_flag[ds.samples.size()] : nullptr) {}
 
-cv::Mat DecodedCache::get(size_t i) {
-  if (!keep_) return load_unit_image(ds_.samples[i].path, size_);
+void DecodedCache::ensure(size_t i) {
   std::call_once(once_[i], [&] {
     cv::Mat m = load_unit_image(ds_.samples[i].path, size_);
     cv::Mat q;
     m.convertTo(q, CV_16U, 65535.0);
     images_[i].assign(q.ptr<uint16_t>(), q.ptr<uint16_t>() + q.total());
   });
+}
+
+cv::Mat DecodedCache::get(size_t i) {
+  if (!keep_) return load_unit_image(ds_.samples[i].path, size_);
+  ensure(i);
   cv::Mat q(size_, size_, CV_16U, images_[i].data()), f;
   q.convertTo(f, CV_32F, 1.0 / 65535.0);
   return f;
@@ -40,7 +44,8 @@ void DecodedCache::preload(const std::vector<size_t>& indices, int threads, bool
   auto worker = [&] {
     for (size_t k; (k = next.fetch_add(1)) < indices.size();) {
       try {
-        get(indices[k]);
+        if (keep_) ensure(indices[k]);
+        else load_unit_image(ds_.samples[indices[k]].path, size_);  // validates only
       } catch (...) {
         std::lock_guard lock(mu);
         if (!err) err = std::current_exception();

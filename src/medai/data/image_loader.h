@@ -33,6 +33,7 @@ class DecodedCache {
 
  private:
   const ImageDataset& ds_;
+  void ensure(size_t index);  // decode and store once
   int size_;
   bool keep_;
   std::vector<std::vector<uint16_t>> images_;

@@ -138,9 +138,6 @@ std::string emit_densenet(Emitter& e, nn::DenseNetImpl& d) {
   return e.linear("classifier", *d.classifier, x);
 }
 
-}  // namespace
-
-namespace {
 torch::jit::Module to_torchscript(nn::ClassifierNetImpl& net) {
   torch::NoGradGuard ng;
   if (auto* r = dynamic_cast<nn::ResNetImpl*>(&net); r && r->folded)
@@ -155,14 +152,13 @@ torch::jit::Module to_torchscript(nn::ClassifierNetImpl& net) {
   m.eval();
   return m;
 }
+
 }  // namespace
 
 void export_torchscript(nn::ClassifierNetImpl& net, const fs::path& out) {
   torch::jit::Module m = to_torchscript(net);
   core::write_atomic_with(out, [&](const fs::path& tmp) { m.save(tmp.string()); });
 }
-
-
 
 struct OptimizedClassifier::Impl {
   torch::jit::Module module;

@@ -33,7 +33,6 @@ class OptimizedClassifier {
   std::unique_ptr<Impl> impl_;
 };
 
-
 // Fills `net` from a TorchScript file; throws InvalidInput naming the first missing/mismatched key.
 void import_torchscript_weights(const std::filesystem::path& file, nn::ClassifierNetImpl& net);
 

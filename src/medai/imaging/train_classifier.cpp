@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -41,11 +40,10 @@ void validate(const TrainOptions& o) {
   if (!(o.lr > 0)) fail_invalid("--lr must be positive");
   if (o.target_sensitivity && !(*o.target_sensitivity > 0 && *o.target_sensitivity < 1))
     fail_invalid("--target-sensitivity must be in (0, 1)");
-  const auto& known = nn::known_architectures();
-  if (std::find(known.begin(), known.end(), o.architecture) == known.end()) {
-    std::string list;
-    for (const auto& a : known) list += (list.empty() ? "" : ", ") + a;
-    fail_invalid("--arch " + o.architecture + ": unknown architecture (known: " + list + ")");
+  try {
+    nn::check_architecture(o.architecture);
+  } catch (const Error& e) {
+    fail_invalid(std::string("--arch: ") + e.what());
   }
 }
 

@@ -21,6 +21,8 @@ using ClassifierNet = std::shared_ptr<ClassifierNetImpl>;
 // resnet18 | resnet34 | resnet50 | densenet121.
 ClassifierNet make_classifier(const std::string& architecture, int64_t in_channels, int64_t num_classes);
 const std::vector<std::string>& known_architectures();
+// Throws InvalidInput listing the known names when `architecture` is not one of them.
+void check_architecture(const std::string& architecture);
 // Converts 4-D weights to channels-last (libtorch C++ has no Module::to(memory_format)).
 void to_channels_last(torch::nn::Module& module);
 // Smallest input side the architecture accepts (five stride-2 stages).

@@ -1,7 +1,5 @@
 #include "medai/nn/nets/densenet.h"
 
-#include "medai/core/error.h"
-#include "medai/nn/nets/resnet.h"
 
 namespace medai::nn {
 
@@ -79,26 +77,5 @@ torch::Tensor DenseNetImpl::head(const torch::Tensor& f) {
   return classifier(torch::flatten(torch::adaptive_avg_pool2d(f, {1, 1}), 1));
 }
 
-const std::vector<std::string>& known_architectures() {
-  static const std::vector<std::string> k{"resnet18", "resnet34", "resnet50", "densenet121"};
-  return k;
-}
-
-ClassifierNet make_classifier(const std::string& arch, int64_t in_channels, int64_t num_classes) {
-  if (arch == "densenet121") return std::make_shared<DenseNetImpl>(in_channels, num_classes);
-  if (arch.rfind("resnet", 0) == 0)
-    return std::make_shared<ResNetImpl>(ResNetOptions::for_architecture(arch, in_channels, num_classes));
-  std::string list;
-  for (const auto& a : known_architectures()) list += (list.empty() ? "" : ", ") + a;
-  fail_invalid("unknown architecture '" + arch + "' (known: " + list + ")");
-}
-
 }  // namespace medai::nn
 
-namespace medai::nn {
-void to_channels_last(torch::nn::Module& module) {
-  torch::NoGradGuard ng;
-  for (auto& p : module.parameters())
-    if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
-}
-}  // namespace medai::nn
