@@ -1,48 +1,215 @@
-// medai glucose simulate
+// medai glucose simulate | evaluate | recommend | train-forecaster | evaluate-forecaster | train-ppo
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <sstream>
+#include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "glucose_support.h"
+#include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
 #include "medai/core/runtime.h"
+#include "medai/glucose/evaluation.h"
 #include "medai/glucose/schedule.h"
 
 namespace medai::app {
 
 namespace fs = std::filesystem;
 
+void add_patient_options(CLI::App* cmd, PatientSources& s) {
+  cmd->add_option("--params", s.params, "simglucose vpatient_params.csv (default: the built-in adolescent#001)");
+  cmd->add_option("--quest", s.quest, "simglucose Quest.csv: carb ratio and correction factor per patient");
+  cmd->add_option("--sensor", s.sensor, "CGM model by name, e.g. Dexcom (default: none, CGM = BG every 5 min)");
+  cmd->add_option("--sensor-params", s.sensor_params, "simglucose sensor_params.csv (default: built-in Dexcom)");
+  cmd->add_option("--pump", s.pump, "insulin pump by name, e.g. Insulet (default: none, exact delivery)");
+  cmd->add_option("--pump-params", s.pump_params, "simglucose pump_params.csv (default: built-in Insulet)");
+  cmd->add_flag("--no-safety", s.no_safety, "turn the safety layer off (for comparisons only)");
+}
+
+glucose::EnvOptions env_options(const PatientSources& s) {
+  glucose::EnvOptions e;
+  if (!s.sensor.empty()) {
+    e.sensor = s.sensor_params.empty() ? glucose::default_sensor() : glucose::load_sensor(s.sensor_params, s.sensor);
+    if (s.sensor_params.empty() && s.sensor != e.sensor->name)
+      fail_invalid("--sensor " + s.sensor + ": only Dexcom is built in; pass --sensor-params sensor_params.csv");
+  }
+  if (!s.pump.empty()) {
+    e.pump = s.pump_params.empty() ? glucose::default_pump() : glucose::load_pump(s.pump_params, s.pump);
+    if (s.pump_params.empty() && s.pump != e.pump->name)
+      fail_invalid("--pump " + s.pump + ": only Insulet is built in; pass --pump-params pump_params.csv");
+  }
+  return e;
+}
+
+namespace {
+
+void write_simulation_csv(const fs::path& out, const glucose::Trace& t, const glucose::PatientParams& p) {
+  std::string csv = "minute,bg_mgdl,cho_g_per_min,insulin_u_per_min,cgm_mgdl,carbs_announced_g";
+  for (int i = 1; i <= glucose::PatientModel::kStates; ++i) csv += ",x" + std::to_string(i);
+  csv += "\n";
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "0,%.6f,0.0000,0.000000,,0", p.x0[12] / p.Vg);
+  csv += buf;
+  for (double x : p.x0) {
+    std::snprintf(buf, sizeof buf, ",%.9g", x);
+    csv += buf;
+  }
+  csv += "\n";
+  for (size_t i = 0; i < t.minute.size(); ++i) {
+    std::snprintf(buf, sizeof buf, "%.0f,%.6f,%.4f,%.6f,%.4f,%.1f", t.minute[i], t.bg[i], t.cho_g_per_min[i],
+                  t.insulin_u_per_min[i], t.cgm[i], t.carbs_g[i]);
+    csv += buf;
+    for (double x : t.state[i]) {
+      std::snprintf(buf, sizeof buf, ",%.9g", x);
+      csv += buf;
+    }
+    csv += "\n";
+  }
+  core::write_file_atomic(out, csv);
+}
+
+}  // namespace
+
 void add_glucose_commands(CLI::App& app, GlobalOptions& g) {
-  auto* glucose = app.add_subcommand("glucose", "type 1 diabetes: UVA/Padova patient simulation");
+  auto* glucose = app.add_subcommand("glucose", "type 1 diabetes: simulation, controllers, forecasting, decision support");
   glucose->require_subcommand(1);
-  auto* sim = glucose->add_subcommand("simulate", "simulate a virtual patient minute by minute from an input schedule");
-  struct Opts {
-    std::string patient = "adolescent#001";
-    fs::path params, inputs, out;
+
+  // ---- simulate
+  auto* sim = glucose->add_subcommand("simulate", "simulate a virtual patient minute by minute");
+  struct SimOpts {
+    std::string patient = "adolescent#001", controller, scenario;
+    PatientSources src;
+    fs::path inputs, out, plot;
     int minutes = 24 * 60;
+    uint64_t seed = 1;
   };
-  auto o = std::make_shared<Opts>();
+  auto o = std::make_shared<SimOpts>();
   sim->add_option("--patient", o->patient, "virtual patient name, e.g. adult#001")->capture_default_str();
-  sim->add_option("--params", o->params, "simglucose vpatient_params.csv (default: the built-in adolescent#001)");
-  sim->add_option("--inputs", o->inputs, "CSV minute,carbs_g,insulin_u_per_min")->required();
+  add_patient_options(sim, o->src);
+  auto* in_opt = sim->add_option("--inputs", o->inputs, "replay a schedule CSV minute,carbs_g,insulin_u_per_min");
+  auto* ctl_opt = sim->add_option("--controller", o->controller, "basal-bolus | pid | ppo:RUN_FOLDER decides the insulin");
+  sim->add_option("--scenario", o->scenario,
+                  "meals for --controller: 'random' (seeded, simglucose's statistics), a CSV minute,carbs_g, "
+                  "or a daily list like '07:00 45, 12:00 70, 18:00 80'")
+      ->default_str("random");
+  sim->add_option("--seed", o->seed, "seed of the random scenario and sensor noise")->capture_default_str();
   sim->add_option("--minutes", o->minutes, "minutes to simulate")->capture_default_str();
-  sim->add_option("--out", o->out, "output CSV: minute,bg_mgdl,cho_g_per_min,insulin_u_per_min,x1..x13")->required();
+  sim->add_option("--out", o->out, "output CSV: minute,bg_mgdl,cho_g_per_min,insulin_u_per_min,... and x1..x13")->required();
+  sim->add_option("--plot", o->plot, "also save a trace plot (PNG): BG with the 70-180 band, insulin, meals");
+  in_opt->excludes(ctl_opt);
   sim->callback([&g, o] {
     core::init_runtime({g.threads, g.verbose, g.quiet});
-    glucose::PatientParams p;
-    if (!o->params.empty()) {
-      p = glucose::load_patient(o->params, o->patient);
-    } else {
-      p = glucose::default_patient();
-      if (o->patient != p.name)
+    if (o->minutes <= 0) fail_invalid("--minutes must be positive");
+    if (o->controller.empty() && o->inputs.empty()) fail_invalid("give --inputs SCHEDULE.csv or --controller NAME");
+    if (!o->inputs.empty()) {
+      if (!o->scenario.empty()) fail_invalid("--scenario goes with --controller; --inputs already lists the meals");
+      glucose::PatientParams p = o->src.params.empty() ? glucose::default_patient()
+                                                       : glucose::load_patient(o->src.params, o->patient);
+      if (o->src.params.empty() && o->patient != p.name)
         fail_invalid("--patient " + o->patient + ": only " + p.name + " is built in; pass --params vpatient_params.csv");
+      auto schedule = glucose::read_schedule(o->inputs);
+      glucose::PatientModel model(p);
+      glucose::simulate_to_csv(model, schedule, o->minutes, o->out);
+      std::printf("%s: %d minutes simulated, final BG %.2f mg/dL -> %s\n", p.name.c_str(), o->minutes, model.bg_mgdl(),
+                  o->out.string().c_str());
+      return;
     }
-    auto schedule = glucose::read_schedule(o->inputs);
-    glucose::PatientModel model(p);
-    glucose::simulate_to_csv(model, schedule, o->minutes, o->out);
-    std::printf("%s: %d minutes simulated, final BG %.2f mg/dL -> %s\n", p.name.c_str(), o->minutes, model.bg_mgdl(),
-                o->out.string().c_str());
+    auto patient = glucose::load_virtual_patient(o->patient, o->src.params, o->src.quest);
+    auto env_opt = env_options(o->src);
+    env_opt.seed = o->seed;
+    const int days = (o->minutes + 1439) / 1440;
+    glucose::GlucoseEnv env(patient, glucose::parse_scenario(o->scenario.empty() ? "random" : o->scenario, o->seed, days),
+                            env_opt);
+    auto controller = make_controller(o->controller, patient);
+    glucose::SafetyConfig sc;
+    sc.enabled = !o->src.no_safety;
+    glucose::SafetyLayer safety(sc);
+    auto r = glucose::run_episode(env, *controller, safety, o->minutes);
+    write_simulation_csv(o->out, r.trace, patient.params);
+    if (!o->plot.empty()) glucose::save_trace_plot(o->plot, r.trace, patient.params.name + " - " + o->controller, o->minutes);
+    std::printf("%s with %s: %d minutes, TIR %.1f%%, <70 %.2f%%, <54 %.2f%%, mean BG %.1f mg/dL, %.1f U insulin, "
+                "safety interventions %ld -> %s\n",
+                patient.params.name.c_str(), o->controller.c_str(), o->minutes, r.summary.tir_70_180, r.summary.tbr_70,
+                r.summary.tbr_54, r.summary.mean, r.insulin_total_u, r.safety.interventions(), o->out.string().c_str());
   });
+
+  // ---- evaluate
+  auto* ev = glucose->add_subcommand("evaluate", "compare controllers on virtual patients over seeded random days");
+  struct EvalOpts {
+    std::string controllers = "basal-bolus,pid", patients = "adolescent#001", scenario = "random";
+    PatientSources src;
+    int days = 10, plot_days = 2;
+    uint64_t seed = 1;
+    fs::path out;
+    bool json = false;
+  };
+  auto e = std::make_shared<EvalOpts>();
+  ev->add_option("--controller,--controllers", e->controllers, "comma-separated: basal-bolus, pid, ppo:RUN_FOLDER")
+      ->capture_default_str();
+  ev->add_option("--patients", e->patients, "names, or a group: adult, adolescent, child, all")->capture_default_str();
+  add_patient_options(ev, e->src);
+  ev->add_option("--days", e->days, "days per patient")->capture_default_str();
+  ev->add_option("--seed", e->seed, "scenario/sensor seed (PPO trains on other seeds)")->capture_default_str();
+  ev->add_option("--scenario", e->scenario, "'random', a CSV minute,carbs_g or a daily list")->capture_default_str();
+  ev->add_option("--out", e->out, "folder for results.csv, traces and plots (PNG)");
+  ev->add_option("--plot-days", e->plot_days, "days shown in each trace plot")->capture_default_str();
+  ev->add_flag("--json", e->json, "print the summary as JSON");
+  ev->callback([&g, e] {
+    core::init_runtime({g.threads, g.verbose, g.quiet || e->json});
+    if (e->days <= 0) fail_invalid("--days must be positive");
+    std::vector<glucose::VirtualPatient> patients;
+    for (const auto& n : glucose::expand_patient_names(e->patients, e->src.params))
+      patients.push_back(glucose::load_virtual_patient(n, e->src.params, e->src.quest));
+    glucose::EvaluationOptions opt;
+    opt.days = e->days;
+    opt.seed = e->seed;
+    opt.env = env_options(e->src);
+    opt.safety.enabled = !e->src.no_safety;
+    opt.scenario = e->scenario;
+    std::vector<glucose::ControllerResult> results;
+    std::vector<std::string> names;
+    {
+      std::stringstream ss(e->controllers);
+      std::string item;
+      while (std::getline(ss, item, ','))
+        if (!item.empty()) names.push_back(item);
+    }
+    if (names.empty()) fail_invalid("--controller names no controller");
+    for (const auto& n : names) make_controller(n, patients.front());  // fail early on a bad name
+    for (const auto& n : names)
+      results.push_back(glucose::evaluate_controller(
+          n, [&n](const glucose::VirtualPatient& p) { return make_controller(n, p); }, patients, opt, !e->json && !g.quiet));
+    if (!e->out.empty()) {
+      fs::create_directories(e->out);
+      glucose::write_results_csv(e->out / "results.csv", results);
+      for (const auto& r : results)
+        for (const auto& p : r.patients) {
+          std::string stem = r.controller + "_" + p.patient;
+          for (char& c : stem)
+            if (c == '#' || c == ':' || c == '/') c = '_';
+          glucose::save_trace_plot(e->out / (stem + ".png"), p.episode.trace,
+                                   p.patient + " - " + r.controller, e->plot_days * 1440);
+        }
+    }
+    if (e->json) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& r : results)
+        j.push_back({{"controller", r.controller}, {"patients", r.patients.size()}, {"tir_median", r.tir_median},
+                     {"tir_q1", r.tir_q1}, {"tir_q3", r.tir_q3}, {"tbr70_mean", r.tbr70_mean},
+                     {"tbr54_mean", r.tbr54_mean}, {"tar180_mean", r.tar180_mean}, {"tar250_mean", r.tar250_mean},
+                     {"mean_bg", r.mean_bg}, {"risk_index_mean", r.risk_mean},
+                     {"patients_with_time_below_54", r.patients_with_any_below_54},
+                     {"safety_interventions", r.safety_interventions}, {"decisions", r.decisions}});
+      std::printf("%s\n", j.dump(2).c_str());
+    } else {
+      std::printf("%d days x %zu patients (%s), seed %llu\n%s", e->days, patients.size(), e->patients.c_str(),
+                  static_cast<unsigned long long>(e->seed), glucose::format_results_table(results).c_str());
+      if (!e->out.empty()) std::printf("results.csv and trace plots in %s\n", e->out.string().c_str());
+    }
+  });
+
+  add_glucose_learning_commands(*glucose, g);
 }
 
 }  // namespace medai::app

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
@@ -27,9 +28,11 @@ double number(const io::CsvTable& t, size_t r, size_t c) {
 }
 }  // namespace
 
-Schedule read_schedule(const std::filesystem::path& csv) {
+namespace {
+Schedule read_any(const std::filesystem::path& csv, bool need_insulin) {
   io::CsvTable t = io::read_csv(csv);
-  size_t mc = t.column("minute"), cc = t.column("carbs_g"), ic = t.column("insulin_u_per_min");
+  size_t mc = t.column("minute"), cc = t.column("carbs_g");
+  auto ic = need_insulin ? std::optional<size_t>(t.column("insulin_u_per_min")) : t.find_column("insulin_u_per_min");
   Schedule s;
   for (size_t r = 0; r < t.rows.size(); ++r) {
     double m = number(t, r, mc);
@@ -38,9 +41,19 @@ Schedule read_schedule(const std::filesystem::path& csv) {
     int minute = static_cast<int>(m);
     if (s.count(minute))
       fail_invalid(csv.string() + ": line " + std::to_string(r + 2) + ": minute " + std::to_string(minute) + " appears twice");
-    s[minute] = {number(t, r, cc), number(t, r, ic)};
+    s[minute] = {number(t, r, cc), ic ? number(t, r, *ic) : 0.0};
   }
   return s;
+}
+}  // namespace
+
+Schedule read_schedule(const std::filesystem::path& csv) { return read_any(csv, true); }
+
+std::map<int, double> read_schedule_meals(const std::filesystem::path& csv) {
+  std::map<int, double> meals;
+  for (const auto& [minute, e] : read_any(csv, false))
+    if (e.carbs_g > 0) meals[minute] = e.carbs_g;
+  return meals;
 }
 
 void simulate_to_csv(PatientModel& patient, const Schedule& schedule, int minutes, const std::filesystem::path& out) {

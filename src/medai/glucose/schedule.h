@@ -19,6 +19,8 @@ using Schedule = std::map<int, ScheduleEntry>;
 // Errors name the file, the line and the field (missing columns, unparseable or non-finite
 // numbers, negative carbs/insulin, repeated or negative minutes).
 Schedule read_schedule(const std::filesystem::path& csv);
+// Only minute,carbs_g are required (a meal list); minutes with 0 g are dropped.
+std::map<int, double> read_schedule_meals(const std::filesystem::path& csv);
 
 // Runs `minutes` one-minute steps and writes minute,bg_mgdl,cho_g_per_min,insulin_u_per_min and
 // the 13 states x1..x13 (atomically). Row k holds the state after minute k (row 0: the start).

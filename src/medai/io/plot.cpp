@@ -50,6 +50,11 @@ void draw_panel(cv::Mat& canvas, const cv::Rect& area, const PlotPanel& p) {
     cv::putText(canvas, tick_label(fx), px(fx, y0) + cv::Point(-12, 16), font, 0.38, black, 1, cv::LINE_AA);
     cv::putText(canvas, tick_label(fy), px(x0, fy) + cv::Point(-52, 4), font, 0.38, black, 1, cv::LINE_AA);
   }
+  for (const auto& [lo, hi] : p.y_bands) {
+    cv::Point a = px(x0, std::min(std::max(hi, y0), y1)), b = px(x1, std::max(std::min(lo, y1), y0));
+    cv::Mat roi = canvas(cv::Rect(a, b) & plot);
+    roi = roi * 0.75 + cv::Scalar(190, 235, 190) * 0.25;  // translucent green
+  }
   cv::rectangle(canvas, plot, black, 1);
   if (p.diagonal) {
     double lo = std::max(x0, y0), hi = std::min(x1, y1);
@@ -61,7 +66,14 @@ void draw_panel(cv::Mat& canvas, const cv::Rect& area, const PlotPanel& p) {
     std::vector<cv::Point> pts;
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
       if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) pts.push_back(px(s.x[i], s.y[i]));
-    if (pts.size() >= 2) cv::polylines(canvas, pts, false, bgr(s.rgb), 2, cv::LINE_AA);
+    if (p.bars) {
+      for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
+        if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]) && s.y[i] != 0)
+          cv::line(canvas, px(s.x[i], std::max(y0, 0.0)), px(s.x[i], s.y[i]), bgr(s.rgb), 2);
+      pts.clear();
+    } else if (pts.size() >= 2) {
+      cv::polylines(canvas, pts, false, bgr(s.rgb), 2, cv::LINE_AA);
+    }
     if (s.markers || pts.size() == 1)
       for (const auto& q : pts) cv::circle(canvas, q, 3, bgr(s.rgb), cv::FILLED, cv::LINE_AA);
     for (size_t i = 0; i < s.point_labels.size() && i < pts.size(); ++i)
@@ -86,6 +98,20 @@ void save_plot(const std::filesystem::path& path, const std::vector<PlotPanel>& 
   int n = std::max<int>(1, static_cast<int>(panels.size()));
   cv::Mat canvas(h, w * n, CV_8UC3, cv::Scalar(255, 255, 255));
   for (int i = 0; i < static_cast<int>(panels.size()); ++i) draw_panel(canvas, cv::Rect(i * w, 0, w, h), panels[i]);
+  write_png(path, canvas);
+}
+
+void save_plot_stacked(const std::filesystem::path& path, const std::vector<PlotPanel>& panels, int w,
+                       const std::vector<int>& heights) {
+  int total = 0;
+  for (size_t i = 0; i < panels.size(); ++i) total += i < heights.size() ? heights[i] : 300;
+  cv::Mat canvas(std::max(total, 1), w, CV_8UC3, cv::Scalar(255, 255, 255));
+  int y = 0;
+  for (size_t i = 0; i < panels.size(); ++i) {
+    int h = i < heights.size() ? heights[i] : 300;
+    draw_panel(canvas, cv::Rect(0, y, w, h), panels[i]);
+    y += h;
+  }
   write_png(path, canvas);
 }
 

@@ -22,10 +22,15 @@ struct PlotPanel {
   std::string title, x_label, y_label;
   std::optional<std::pair<double, double>> x_range, y_range;
   bool diagonal = false;  // dashed y = x reference line (ROC, reliability)
+  std::vector<std::pair<double, double>> y_bands;  // shaded horizontal bands (e.g. 70-180 mg/dL)
+  bool bars = false;  // draw series as vertical bars from 0 (doses, meals) instead of lines
   std::vector<Series> series;
 };
 
 void save_plot(const std::filesystem::path& path, const std::vector<PlotPanel>& panels, int panel_width = 480,
                int panel_height = 400);
+// Panels stacked top to bottom (time series sharing an x axis).
+void save_plot_stacked(const std::filesystem::path& path, const std::vector<PlotPanel>& panels, int width,
+                       const std::vector<int>& heights);
 
 }  // namespace medai::io
