@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "medai/io/csv.h"
 #include "support/test_support.h"
 
@@ -51,4 +53,116 @@ TEST(GlucoseCli, BadSchedulesAndUnknownPatientsAreNamed) {
     expect_error(sim("minute,carbs_g,insulin_u_per_min\n0,0,0\n",
                      "--patient adult#042 --params " + test::quote(test::shared_data() / "t1d_simglucose/vpatient_params.csv")),
                  "unknown patient 'adult#042'");
+}
+
+namespace {
+std::string sim_tables() {
+  const auto d = test::shared_data() / "t1d_simglucose";
+  return " --params " + test::quote(d / "vpatient_params.csv") + " --quest " + test::quote(d / "Quest.csv") +
+         " --sensor-params " + test::quote(d / "sensor_params.csv") + " --pump-params " + test::quote(d / "pump_params.csv");
+}
+}  // namespace
+
+TEST(GlucoseCli, ControllerDecidesTheInsulinAndAPlotIsWritten) {
+  test::TempDir dir;
+  auto r = test::run_medai("glucose simulate --controller basal-bolus --scenario '07:00 45, 12:00 70, 18:00 80' --minutes 1440 "
+                           "--sensor Dexcom --pump Insulet --seed 3 --out " + test::quote(dir / "o.csv") + " --plot " +
+                           test::quote(dir / "o.png"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("TIR"), std::string::npos);
+  io::CsvTable t = io::read_csv(dir / "o.csv");
+  ASSERT_EQ(t.rows.size(), 1441u);
+  EXPECT_EQ(t.header[1], "bg_mgdl");
+  EXPECT_EQ(t.header.back(), "x13");
+  double bolus_minutes = 0;
+  for (const auto& row : t.rows) bolus_minutes += std::stod(row[3]) > 0.5;  // boluses stand far above basal
+  EXPECT_GE(bolus_minutes, 3);
+  EXPECT_GT(fs::file_size(dir / "o.png"), 2000u);
+  expect_error(test::run_medai("glucose simulate --controller insulin-magic --minutes 10 --out " + test::quote(dir / "x.csv")),
+               "unknown controller 'insulin-magic'");
+  expect_error(test::run_medai("glucose simulate --controller pid --scenario '7am 45' --minutes 10 --out " +
+                               test::quote(dir / "x.csv")),
+               "scenario item '7am 45'");
+  EXPECT_FALSE(fs::exists(dir / "x.csv"));
+}
+
+TEST(GlucoseCli, EvaluateComparesControllersAndWritesTracePlots) {
+  MEDAI_REQUIRE_DATA("t1d_simglucose/vpatient_params.csv");
+  test::TempDir dir;
+  auto r = test::run_medai("glucose evaluate --controller basal-bolus,pid --patients adult#001,child#002 --days 2 --json --out " +
+                           test::quote(dir / "ev") + sim_tables());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0]["controller"], "basal-bolus");
+  EXPECT_EQ(j[0]["patients"], 2);
+  EXPECT_GT(j[0]["tir_median"].get<double>(), j[1]["tir_median"].get<double>());  // meal boluses beat feedback alone
+  io::CsvTable t = io::read_csv(dir / "ev" / "results.csv");
+  EXPECT_EQ(t.rows.size(), 4u);
+  EXPECT_TRUE(fs::exists(dir / "ev" / "basal-bolus_adult_001.png"));
+  EXPECT_TRUE(fs::exists(dir / "ev" / "pid_child_002.png"));
+  expect_error(test::run_medai("glucose evaluate --patients teen" + sim_tables()), "unknown patient 'teen'");
+}
+
+TEST(GlucoseCli, RecommendExplainsItselfAndRefusesBadHistories) {
+  test::TempDir dir;
+  std::string csv = "timestamp,cgm_mgdl,insulin_u,carbs_g\n";
+  for (int i = 0; i < 30; ++i) {
+    char row[80];
+    std::snprintf(row, sizeof row, "2026-03-01 %02d:%02d:00,%d,%s,\n", 6 + i * 5 / 60, i * 5 % 60, 160 + 2 * i, i == 3 ? "2" : "");
+    csv += row;
+  }
+  test::write_text(dir / "h.csv", csv);
+  const std::string who = " --basal-u-per-h 0.9 --cr 10 --cf 40 --tdi 40";
+  auto r = test::run_medai("glucose recommend --json --carbs 50 --history " + test::quote(dir / "h.csv") + who);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["recommendation"]["bolus_u"].get<double>(), 5.0);
+  EXPECT_NEAR(j["cgm_mgdl"].get<double>(), 218, 1e-9);
+  EXPECT_GT(j["forecast_mgdl"]["30min"].get<double>(), 218);
+  EXPECT_GE(j["reasons"].size(), 5u);
+  auto bad = [&](const std::string& text) {
+    test::write_text(dir / "b.csv", text);
+    return test::run_medai("glucose recommend --history " + test::quote(dir / "b.csv") + who);
+  };
+  expect_error(bad("timestamp,insulin_u\n2026-01-01 07:00,1\n"), "missing column 'cgm_mgdl'");
+  expect_error(bad("timestamp,cgm_mgdl\n07:00,120\n"), "line 2, field 'timestamp'");
+  expect_error(bad("timestamp,cgm_mgdl\n2026-01-01 07:00,NaN\n"), "line 2, field 'cgm_mgdl'");
+  expect_error(bad("timestamp,cgm_mgdl,carbs_g\n2026-01-01 07:00,120,-10\n"), "line 2, field 'carbs_g'");
+  expect_error(bad("timestamp,cgm_mgdl\n2026-01-01 07:00,1200\n"), "outside the physiological range");
+  expect_error(test::run_medai("glucose recommend --history " + test::quote(dir / "h.csv")), "--basal-u-per-h");
+  expect_error(test::run_medai("glucose recommend --patient adult#001 --history " + test::quote(dir / "h.csv")), "pass --params");
+}
+
+TEST(GlucoseCli, ForecasterAndPpoTrainEvaluateAndServeAsControllers) {
+  MEDAI_REQUIRE_DATA("cgm/d1namo");
+  test::TempDir dir;
+  const auto d1 = test::shared_data() / "cgm" / "d1namo";
+  auto r = test::run_medai("glucose train-forecaster --data " + test::quote(d1) + " --out " + test::quote(dir / "fc") +
+                           " --epochs 2 --hidden 16 --layers 1 --test-fraction 0.34 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto card = nlohmann::json::parse(r.out);
+  EXPECT_EQ(card["task"], "glucose-forecast");
+  EXPECT_EQ(card["split"]["test_ids"].size(), 3u);  // 9 people sorted by id, the last third held out
+  r = test::run_medai("glucose evaluate-forecaster --model " + test::quote(dir / "fc") + " --data " + test::quote(d1) +
+                      " --split all --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto rep = nlohmann::json::parse(r.out);
+  ASSERT_EQ(rep.size(), 4u);
+  EXPECT_EQ(rep[1]["method"], "ridge");
+  EXPECT_GT(rep[0]["all_windows"]["30min"]["windows"].get<int>(), 1000);
+  expect_error(test::run_medai("glucose evaluate-forecaster --model " + test::quote(dir.path()) + " --data " + test::quote(d1)),
+               "model_card.json");
+
+  r = test::run_medai("glucose train-ppo --patients adolescent#001 --out " + test::quote(dir / "ppo") +
+                      " --iterations 3 --copies 2 --rollout-steps 96 --eval-days 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto pc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(pc["evaluation"]["results"].size(), 3u);
+  r = test::run_medai("glucose simulate --controller ppo:" + (dir / "ppo").string() + " --minutes 600 --out " +
+                      test::quote(dir / "ppo.csv"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_error(test::run_medai("glucose simulate --controller ppo:" + (dir / "fc").string() + " --minutes 10 --out " +
+                               test::quote(dir / "x.csv")),
+               "not a PPO insulin policy");
 }

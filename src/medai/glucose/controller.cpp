@@ -51,12 +51,8 @@ Dose PidController::decide(const Observation& obs, const PatientSettings& p) {
 }
 
 namespace {
-double steady_basal_iob_minutes() {  // integral of the IOB curve over its duration, minutes
-  static const double v = [] {
-    double s = 0;
-    for (double t = 0.5; t < 300; t += 1) s += iob_fraction(t);
-    return s;
-  }();
+double steady_iob_minutes() {
+  static const double v = steady_basal_iob_minutes();
   return v;
 }
 std::string fmt(const char* f, double a, double b = 0, double c = 0) {
@@ -116,7 +112,7 @@ Dose SafetyLayer::apply(const Observation& obs, const PatientSettings& p, Dose d
   double meal_u = 0;
   for (const auto& c : recent_carbs_) meal_u += c.second / p.carb_ratio_g_per_u;
   const double extra = c_.max_extra_iob_u > 0 ? c_.max_extra_iob_u : 0.1 * p.total_daily_insulin_u;
-  const double limit = p.basal_u_per_min * steady_basal_iob_minutes() + meal_u + extra;
+  const double limit = p.basal_u_per_min * steady_iob_minutes() + meal_u + extra;
   const double room = std::max(0.0, limit - obs.iob_u);
   const double want = d.units(obs.interval_min);
   if (want > room + 1e-9) {

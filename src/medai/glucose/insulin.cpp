@@ -13,6 +13,12 @@ double iob_fraction(double t, double td, double tp) {
   return 1 - s * (1 - a) * ((t * t / (tau * td * (1 - a)) - t / tau - 1) * std::exp(-t / tau) + 1);
 }
 
+double steady_basal_iob_minutes(double dia, double peak) {
+  double s = 0;
+  for (double t = 0.5; t < dia; t += 1) s += iob_fraction(t, dia, peak);  // midpoint rule, 1-min steps
+  return s;
+}
+
 void InsulinOnBoard::add(double minute, double units) {
   while (!doses_.empty() && minute - doses_.front().first >= dia_) doses_.pop_front();
   if (units <= 0) return;

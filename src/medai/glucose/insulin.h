@@ -10,6 +10,9 @@ namespace medai::glucose {
 // Fraction of a dose still on board `minutes` after it was given (1 at 0, 0 at `dia_min`).
 double iob_fraction(double minutes, double dia_min = 300, double peak_min = 75);
 
+// Insulin on board of a steady basal rate, in minutes of that rate (the curve's integral).
+double steady_basal_iob_minutes(double dia_min = 300, double peak_min = 75);
+
 class InsulinOnBoard {
  public:
   explicit InsulinOnBoard(double dia_min = 300, double peak_min = 75) : dia_(dia_min), peak_(peak_min) {}

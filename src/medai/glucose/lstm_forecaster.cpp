@@ -1,0 +1,325 @@
+#include "medai/glucose/lstm_forecaster.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <random>
+
+#include "medai/core/atomic_file.h"
+#include "medai/core/error.h"
+#include "medai/core/progress.h"
+#include "medai/core/run_folder.h"
+#include "medai/io/plot.h"
+
+namespace medai::glucose {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kFeatures = 4;    // scaled BG, scaled 5-min change, time of day (sin, cos)
+constexpr int kOutputs = 12;    // BG change 5..60 min ahead
+constexpr double kCenter = 140, kScale = 60, kDiffScale = 10, kTargetScale = 30;
+constexpr const char* kWeightsFile = "forecaster.pt";
+
+struct LstmNetImpl : torch::nn::Module {
+  LstmNetImpl(int hidden, int layers, double dropout = 0.0)
+      : lstm(register_module("lstm", torch::nn::LSTM(torch::nn::LSTMOptions(kFeatures, hidden)
+                                                         .num_layers(layers)
+                                                         .dropout(layers > 1 ? dropout : 0.0)
+                                                         .batch_first(true)))),
+        fc1(register_module("fc1", torch::nn::Linear(hidden, hidden))),
+        fc2(register_module("fc2", torch::nn::Linear(hidden, kOutputs))) {}
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto out = std::get<0>(lstm->forward(x));
+    auto last = out.select(1, out.size(1) - 1);
+    return fc2->forward(torch::relu(fc1->forward(last)));
+  }
+  torch::nn::LSTM lstm;
+  torch::nn::Linear fc1, fc2;
+};
+TORCH_MODULE(LstmNet);
+
+void fill_features(float* dst, const double* g, int history, int64_t last_minute, bool tod_on) {
+  constexpr double kTwoPi = 6.283185307179586;
+  for (int k = 0; k < history; ++k) {
+    const int64_t minute = last_minute - 5 * static_cast<int64_t>(history - 1 - k);
+    const double tod = static_cast<double>(((minute % 1440) + 1440) % 1440) / 1440.0;
+    dst[k * kFeatures + 0] = static_cast<float>((g[k] - kCenter) / kScale);
+    dst[k * kFeatures + 1] = static_cast<float>(k == 0 ? 0.0 : (g[k] - g[k - 1]) / kDiffScale);
+    dst[k * kFeatures + 2] = tod_on ? static_cast<float>(std::sin(kTwoPi * tod)) : 0.0f;
+    dst[k * kFeatures + 3] = tod_on ? static_cast<float>(std::cos(kTwoPi * tod)) : 0.0f;
+  }
+}
+
+torch::Tensor features(const std::vector<CgmSeries>& s, const std::vector<Window>& w, int history, bool tod) {
+  auto x = torch::empty({static_cast<int64_t>(w.size()), history, kFeatures});
+  float* p = x.data_ptr<float>();
+  for (size_t i = 0; i < w.size(); ++i) {
+    const auto& [si, last] = w[i];
+    fill_features(p + i * history * kFeatures, s[si].mgdl.data() + last - history + 1, history,
+                  s[si].start_minute + 5 * static_cast<int64_t>(last), tod);
+  }
+  return x;
+}
+
+torch::Tensor targets(const std::vector<CgmSeries>& s, const std::vector<Window>& w) {
+  auto y = torch::empty({static_cast<int64_t>(w.size()), kOutputs});
+  float* p = y.data_ptr<float>();
+  for (size_t i = 0; i < w.size(); ++i) {
+    const auto& [si, last] = w[i];
+    for (int k = 0; k < kOutputs; ++k)
+      p[i * kOutputs + k] = static_cast<float>((s[si].mgdl[last + k + 1] - s[si].mgdl[last]) / kTargetScale);
+  }
+  return y;
+}
+
+// BG at 30/60 min from the network's outputs (changes) and the last readings.
+std::vector<std::array<double, 2>> to_bg(const torch::Tensor& out, const std::vector<double>& last) {
+  auto o = out.contiguous();
+  const float* p = o.data_ptr<float>();
+  std::vector<std::array<double, 2>> r(last.size());
+  for (size_t i = 0; i < last.size(); ++i)
+    for (int h = 0; h < 2; ++h) r[i][h] = last[i] + kTargetScale * p[i * kOutputs + kHorizonSteps[h] - 1];
+  return r;
+}
+
+torch::Tensor run_batched(LstmNet& net, const torch::Tensor& x, int64_t batch = 4096) {
+  torch::NoGradGuard ng;
+  std::vector<torch::Tensor> outs;
+  for (int64_t i = 0; i < x.size(0); i += batch) outs.push_back(net->forward(x.slice(0, i, std::min(i + batch, x.size(0)))));
+  return outs.empty() ? torch::empty({0, kOutputs}) : torch::cat(outs);
+}
+
+}  // namespace
+
+struct GlucoseForecaster::Impl {
+  LstmNet net{nullptr};
+  nlohmann::json card;
+  int history = 24;
+  bool time_of_day = true;
+};
+
+GlucoseForecaster::GlucoseForecaster() : impl_(std::make_unique<Impl>()) {}
+GlucoseForecaster::~GlucoseForecaster() = default;
+GlucoseForecaster::GlucoseForecaster(GlucoseForecaster&&) noexcept = default;
+GlucoseForecaster& GlucoseForecaster::operator=(GlucoseForecaster&&) noexcept = default;
+
+GlucoseForecaster GlucoseForecaster::load(const fs::path& run) {
+  GlucoseForecaster f;
+  f.impl_->card = core::read_model_card(run);
+  const auto& c = f.impl_->card;
+  if (c.value("task", "") != "glucose-forecast")
+    fail_invalid(run.string() + ": model card task is '" + c.value("task", "") + "', not a glucose forecaster");
+  try {
+    f.impl_->history = c.at("history").get<int>();
+    f.impl_->time_of_day = c.value("time_of_day", true);
+    f.impl_->net = LstmNet(c.at("hidden").get<int>(), c.at("layers").get<int>());
+  } catch (const nlohmann::json::exception& e) {
+    fail_invalid(run.string() + "/model_card.json: " + e.what());
+  }
+  const fs::path w = run / kWeightsFile;
+  if (!fs::exists(w)) fail_not_found(w.string() + ": forecaster weights missing");
+  try {
+    torch::load(f.impl_->net, w.string());
+  } catch (const c10::Error& e) {
+    fail_invalid(w.string() + ": damaged or not a medai forecaster (" + e.what_without_backtrace() + ")");
+  }
+  f.impl_->net->eval();
+  return f;
+}
+
+int GlucoseForecaster::history() const { return impl_->history; }
+const nlohmann::json& GlucoseForecaster::card() const { return impl_->card; }
+
+std::vector<std::array<double, 2>> GlucoseForecaster::predict(const std::vector<CgmSeries>& s,
+                                                               const std::vector<Window>& w) const {
+  std::vector<double> last;
+  for (const auto& [si, l] : w) last.push_back(s[si].mgdl[l]);
+  return to_bg(run_batched(impl_->net, features(s, w, impl_->history, impl_->time_of_day)), last);
+}
+
+std::array<double, 2> GlucoseForecaster::predict_one(const std::vector<double>& readings, int64_t last_minute) const {
+  if (static_cast<int>(readings.size()) != impl_->history)
+    fail_invalid("the forecaster needs the last " + std::to_string(impl_->history) + " CGM readings 5 min apart, got " +
+                 std::to_string(readings.size()));
+  for (double r : readings)
+    if (!std::isfinite(r) || r <= 0) fail_invalid("a forecast needs finite positive CGM readings");
+  auto x = torch::empty({1, impl_->history, kFeatures});
+  fill_features(x.data_ptr<float>(), readings.data(), impl_->history, last_minute, impl_->time_of_day);
+  return to_bg(run_batched(impl_->net, x), {readings.back()})[0];
+}
+
+BatchForecaster GlucoseForecaster::as_batch() const {
+  return [this](const std::vector<CgmSeries>& s, const std::vector<Window>& w) { return predict(s, w); };
+}
+
+nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
+  if (o.out.empty()) fail_invalid("--out: a run folder is required");
+  if (o.history < 8 || o.history > 288) fail_invalid("--history must be 8..288 readings");
+  torch::manual_seed(o.seed);
+  auto series = read_cgm_folder(o.data);
+  const size_t n_train_all = split_by_sorted_id(series, o.test_fraction);
+  if (n_train_all < 2) fail_invalid(o.data.string() + ": need at least 2 training patients (have " + std::to_string(series.size()) + " files)");
+  size_t n_val = std::max<size_t>(1, static_cast<size_t>(std::llround(n_train_all * o.validation_fraction)));
+  const size_t n_fit = n_train_all - n_val;
+  std::vector<CgmSeries> fit(series.begin(), series.begin() + n_fit), val(series.begin() + n_fit, series.begin() + n_train_all),
+      train_all(series.begin(), series.begin() + n_train_all), test(series.begin() + n_train_all, series.end());
+  auto w_fit = make_windows(fit, o.history, kMaxHorizon).at, w_val = make_windows(val, o.history, kMaxHorizon).at;
+  if (o.skip_straight_runs) {
+    auto drop = [&](std::vector<Window>& w, const std::vector<CgmSeries>& s) {
+      std::erase_if(w, [&](const Window& x) { return window_touches_straight(s[x.first], x.second, o.history, kMaxHorizon); });
+    };
+    drop(w_fit, fit);
+    drop(w_val, val);
+  }
+  if (o.max_windows > 0 && static_cast<int>(w_fit.size()) > o.max_windows) {
+    std::mt19937_64 rng(o.seed);
+    std::shuffle(w_fit.begin(), w_fit.end(), rng);
+    w_fit.resize(o.max_windows);
+  }
+  if (w_fit.empty() || w_val.empty()) fail_invalid(o.data.string() + ": not enough 3-hour stretches of CGM to train on");
+  spdlog::info("forecaster: {} training patients ({} windows), {} validation patients ({} windows), {} test patients",
+               fit.size(), w_fit.size(), val.size(), w_val.size(), test.size());
+
+  auto xf = features(fit, w_fit, o.history, o.time_of_day), yf = targets(fit, w_fit);
+  auto xv = features(val, w_val, o.history, o.time_of_day);
+  std::vector<double> last_v;
+  for (const auto& [si, l] : w_val) last_v.push_back(val[si].mgdl[l]);
+
+  LstmNet net(o.hidden, o.layers, o.dropout);
+  torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  const int64_t n = xf.size(0), steps_per_epoch = (n + o.batch_size - 1) / o.batch_size;
+  const int64_t total_steps = steps_per_epoch * o.epochs;
+  std::string curves = "epoch,train_loss,val_rmse_30,val_rmse_60\n";
+  std::vector<double> ep, tl, v30, v60;
+  double best = 1e300;
+  int best_epoch = 0, since_best = 0;
+  std::vector<torch::Tensor> best_state;
+  int64_t step = 0;
+  core::ProgressBar bar("train forecaster", total_steps, "batches", o.progress);
+  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+    net->train();
+    auto perm = torch::randperm(n);
+    double loss_sum = 0;
+    for (int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
+      const double lr = o.lr * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total_steps));
+      for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+      auto idx = perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size));
+      auto loss = torch::mse_loss(net->forward(xf.index_select(0, idx)), yf.index_select(0, idx));
+      opt.zero_grad();
+      loss.backward();
+      torch::nn::utils::clip_grad_norm_(net->parameters(), 1.0);
+      opt.step();
+      loss_sum += loss.item<double>();
+      bar.advance();
+    }
+    net->eval();
+    auto pv = to_bg(run_batched(net, xv), last_v);
+    double s30 = 0, s60 = 0;
+    for (size_t i = 0; i < w_val.size(); ++i) {
+      const auto& [si, l] = w_val[i];
+      s30 += std::pow(pv[i][0] - val[si].mgdl[l + 6], 2);
+      s60 += std::pow(pv[i][1] - val[si].mgdl[l + 12], 2);
+    }
+    const double r30 = std::sqrt(s30 / w_val.size()), r60 = std::sqrt(s60 / w_val.size());
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%d,%.6f,%.4f,%.4f\n", epoch, loss_sum / steps_per_epoch, r30, r60);
+    curves += buf;
+    ep.push_back(epoch); tl.push_back(loss_sum / steps_per_epoch); v30.push_back(r30); v60.push_back(r60);
+    std::snprintf(buf, sizeof buf, "epoch %d val RMSE %.2f/%.2f", epoch, r30, r60);
+    bar.set_postfix(buf);
+    spdlog::debug("forecaster {}", buf);
+    if (r30 + r60 < best - 1e-4) {
+      best = r30 + r60;
+      best_epoch = epoch;
+      since_best = 0;
+      best_state.clear();
+      for (const auto& p : net->parameters()) best_state.push_back(p.detach().clone());
+    } else if (++since_best >= o.patience) {
+      spdlog::info("forecaster: early stop after epoch {} (best {})", epoch, best_epoch);
+      break;
+    }
+  }
+  bar.finish();
+  {
+    torch::NoGradGuard ng;
+    auto params = net->parameters();
+    for (size_t i = 0; i < params.size(); ++i) params[i].copy_(best_state[i]);
+  }
+  net->eval();
+
+  fs::create_directories(o.out);
+  core::write_atomic_with(o.out / kWeightsFile, [&](const fs::path& tmp) { torch::save(net, tmp.string()); });
+  core::write_file_atomic(o.out / "curves.csv", curves);
+  io::PlotPanel loss{"training loss", "epoch", "MSE (scaled)", std::nullopt, std::nullopt, false, {}};
+  loss.series = {{"train", ep, tl, {31, 119, 180}, true, {}}};
+  io::PlotPanel rm{"validation RMSE (mg/dL)", "epoch", "mg/dL", std::nullopt, std::nullopt, false, {}};
+  rm.series = {{"30 min", ep, v30, {31, 119, 180}, true, {}}, {"60 min", ep, v60, {214, 39, 40}, true, {}}};
+  io::save_plot(o.out / "curves.png", {loss, rm});
+
+  // Held-out patients: the LSTM against the three baselines on the same windows.
+  auto w_train_all = make_windows(train_all, o.history, kMaxHorizon).at;
+  auto ridge = RidgeForecaster::fit(train_all, w_train_all, o.history);
+  nlohmann::json card = {
+      {"task", "glucose-forecast"},
+      {"created", core::utc_timestamp()},
+      {"architecture", "lstm"},
+      {"history", o.history},
+      {"hidden", o.hidden},
+      {"layers", o.layers},
+      {"dropout", o.dropout},
+      {"time_of_day", o.time_of_day},
+      {"inputs", "last " + std::to_string(o.history) + " CGM readings 5 min apart (mg/dL), their 5-min changes" +
+                     std::string(o.time_of_day ? ", time of day" : "")},
+      {"outputs", "BG change 5..60 min ahead; reported at 30 and 60 min (mg/dL)"},
+      {"training",
+       {{"data", o.data.filename().string()}, {"patients_fit", fit.size()}, {"patients_validation", val.size()},
+        {"windows_fit", w_fit.size()}, {"windows_validation", w_val.size()}, {"epochs_run", ep.size()},
+        {"skip_straight_runs", o.skip_straight_runs},
+        {"best_epoch", best_epoch}, {"lr", o.lr}, {"batch_size", o.batch_size}, {"seed", o.seed},
+        {"validation_rmse_30", v30[best_epoch - 1]}, {"validation_rmse_60", v60[best_epoch - 1]}}},
+      {"split", {{"rule", "patients sorted by id; the last " + std::to_string(o.test_fraction) + " held out"},
+                 {"train_ids", nlohmann::json::array()}, {"test_ids", nlohmann::json::array()}}},
+      {"ridge_baseline", ridge.to_json()},
+      {"intended_use",
+       "Research decision support: 30/60-minute glucose forecasts from CGM alone for people with type 1 diabetes. "
+       "Not a medical device; not for dosing without clinician review."},
+      {"limits",
+       "Trained on CGM only (no insulin/carbs in these recordings); HUPA-UCM is partly linear interpolation of "
+       "15-minute FreeStyle Libre readings, which flatters every model - see the figures excluding straight runs. "
+       "Held-out set dominated by one long recording (HUPA0027P); compare per-patient means."},
+      {"software", core::software_versions()}};
+  for (const auto& s : train_all) card["split"]["train_ids"].push_back(s.id);
+  for (const auto& s : test) card["split"]["test_ids"].push_back(s.id);
+  if (!test.empty()) {
+    GlucoseForecaster f;
+    f.impl_->net = net;
+    f.impl_->history = o.history;
+    f.impl_->time_of_day = o.time_of_day;
+    auto w_test = make_windows(test, o.history, kMaxHorizon).at;
+    if (!w_test.empty()) {
+      std::vector<MethodAccuracy> m{evaluate_forecaster("lstm", f.as_batch(), test, w_test, o.history),
+                                    evaluate_forecaster("ridge", ridge_batch(ridge), test, w_test, o.history),
+                                    evaluate_forecaster("linear", linear_batch(o.history), test, w_test, o.history),
+                                    evaluate_forecaster("persistence", persistence_batch(o.history), test, w_test, o.history)};
+      core::write_json_file(o.out / "test_report.json", forecast_json(m));
+      core::write_file_atomic(o.out / "test_report.txt", format_forecast_table(m));
+      card["test"] = {{"patients", test.size()}, {"windows", w_test.size()},
+                      {"lstm_rmse_30", m[0].all.pooled[0].rmse}, {"lstm_rmse_60", m[0].all.pooled[1].rmse},
+                      {"ridge_rmse_30", m[1].all.pooled[0].rmse}, {"ridge_rmse_60", m[1].all.pooled[1].rmse},
+                      {"lstm_rmse_30_excluding_straight_runs", m[0].no_straight.pooled[0].rmse},
+                      {"lstm_rmse_60_excluding_straight_runs", m[0].no_straight.pooled[1].rmse},
+                      {"ridge_rmse_30_excluding_straight_runs", m[1].no_straight.pooled[0].rmse},
+                      {"ridge_rmse_60_excluding_straight_runs", m[1].no_straight.pooled[1].rmse}};
+    }
+  }
+  core::write_json_file(o.out / core::kModelCardFile, card);
+  return card;
+}
+
+}  // namespace medai::glucose
