@@ -1,6 +1,7 @@
 // medai glucose simulate | evaluate | recommend | train-forecaster | evaluate-forecaster | train-ppo
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdio>
 #include <sstream>
 #include <nlohmann/json.hpp>
@@ -132,6 +133,9 @@ void add_glucose_commands(CLI::App& app, GlobalOptions& g) {
                 "safety interventions %ld -> %s\n",
                 patient.params.name.c_str(), o->controller.c_str(), o->minutes, r.summary.tir_70_180, r.summary.tbr_70,
                 r.summary.tbr_54, r.summary.mean, r.insulin_total_u, r.safety.interventions(), o->out.string().c_str());
+    if (r.minutes_below_10 > 0)
+      std::printf("warning: BG was below 10 mg/dL for %ld minutes (a simulated catastrophe; counted as 10 in the metrics)\n",
+                  r.minutes_below_10);
   });
 
   // ---- evaluate
@@ -200,6 +204,7 @@ void add_glucose_commands(CLI::App& app, GlobalOptions& g) {
                      {"tbr54_mean", r.tbr54_mean}, {"tar180_mean", r.tar180_mean}, {"tar250_mean", r.tar250_mean},
                      {"mean_bg", r.mean_bg}, {"risk_index_mean", r.risk_mean},
                      {"patients_with_time_below_54", r.patients_with_any_below_54},
+                     {"patients_below_10", r.patients_below_10},
                      {"safety_interventions", r.safety_interventions}, {"decisions", r.decisions}});
       std::printf("%s\n", j.dump(2).c_str());
     } else {
@@ -207,6 +212,57 @@ void add_glucose_commands(CLI::App& app, GlobalOptions& g) {
                   static_cast<unsigned long long>(e->seed), glucose::format_results_table(results).c_str());
       if (!e->out.empty()) std::printf("results.csv and trace plots in %s\n", e->out.string().c_str());
     }
+  });
+
+  // ---- cohort
+  auto* co = glucose->add_subcommand("cohort", "simulate a cohort's CGM as CSV files (one per patient) for forecasting");
+  struct CohortOpts {
+    std::string patients = "all", controller = "basal-bolus";
+    PatientSources src;
+    int days = 14;
+    uint64_t seed = 1;
+    fs::path out;
+  };
+  auto c = std::make_shared<CohortOpts>();
+  co->add_option("--patients", c->patients, "names, or a group: adult, adolescent, child, all")->capture_default_str();
+  add_patient_options(co, c->src);
+  co->add_option("--controller", c->controller, "basal-bolus | pid | ppo:RUN")->capture_default_str();
+  co->add_option("--days", c->days)->capture_default_str();
+  co->add_option("--seed", c->seed, "random meals and sensor noise")->capture_default_str();
+  co->add_option("--out", c->out, "folder for <patient>.csv files: timestamp,glucose_value_mg_dl (5-min CGM)")->required();
+  co->callback([&g, c] {
+    core::init_runtime({g.threads, g.verbose, g.quiet});
+    if (c->days <= 0 || c->days > 3650) fail_invalid("--days must be 1..3650");
+    auto names = glucose::expand_patient_names(c->patients, c->src.params);
+    fs::create_directories(c->out);
+    for (size_t i = 0; i < names.size(); ++i) {
+      auto patient = glucose::load_virtual_patient(names[i], c->src.params, c->src.quest);
+      auto eo = env_options(c->src);
+      eo.seed = c->seed + 7919 * i;
+      glucose::GlucoseEnv env(patient, glucose::random_scenario(eo.seed, c->days), eo);
+      auto controller = make_controller(c->controller, patient);
+      glucose::SafetyConfig sc;
+      sc.enabled = !c->src.no_safety;
+      glucose::SafetyLayer safety(sc);
+      auto r = glucose::run_episode(env, *controller, safety, c->days * 1440);
+      std::string csv = "timestamp,glucose_value_mg_dl\n";
+      char buf[64];
+      for (size_t k = 4; k < r.trace.minute.size(); k += 5) {  // every 5 minutes (2025-01-01 00:05 onwards)
+        const int m = static_cast<int>(r.trace.minute[k]);
+        const int day = m / 1440, tod = m % 1440;
+        const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::year{2025} / 1 / 1} +
+                                              std::chrono::days{day}};
+        std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02d:%02d:00,%.1f\n", static_cast<int>(ymd.year()),
+                      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), tod / 60, tod % 60,
+                      r.trace.cgm[k]);
+        csv += buf;
+      }
+      std::string file = names[i];
+      for (char& ch : file)
+        if (ch == '#') ch = '_';
+      core::write_file_atomic(c->out / (file + ".csv"), csv);
+    }
+    std::printf("%zu patients x %d days of CGM written to %s\n", names.size(), c->days, c->out.string().c_str());
   });
 
   add_glucose_learning_commands(*glucose, g);

@@ -56,6 +56,14 @@ TEST(GlucoseCli, BadSchedulesAndUnknownPatientsAreNamed) {
 }
 
 namespace {
+// Basal rate (U/min) of a patient of the table: u2ss x BW / 6000.
+double glucose_params_row(const fs::path& csv, const std::string& name) {
+  auto t = io::read_csv(csv);
+  for (const auto& row : t.rows)
+    if (row[t.column("Name")] == name) return std::stod(row[t.column("u2ss")]) * std::stod(row[t.column("BW")]) / 6000;
+  throw std::runtime_error("no patient " + name);
+}
+
 std::string sim_tables() {
   const auto d = test::shared_data() / "t1d_simglucose";
   return " --params " + test::quote(d / "vpatient_params.csv") + " --quest " + test::quote(d / "Quest.csv") +
@@ -165,4 +173,41 @@ TEST(GlucoseCli, ForecasterAndPpoTrainEvaluateAndServeAsControllers) {
   expect_error(test::run_medai("glucose simulate --controller ppo:" + (dir / "fc").string() + " --minutes 10 --out " +
                                test::quote(dir / "x.csv")),
                "not a PPO insulin policy");
+}
+
+TEST(GlucoseCli, TrajectoriesAgreeWithSimglucosesModelIntegratedBySciPy) {
+  MEDAI_REQUIRE_DATA("t1d_simglucose/vpatient_params.csv");
+  if (test::run_command(test::python() + " -c 'import scipy'").exit_code != 0)
+    GTEST_SKIP() << "python3-scipy is not installed (scripts/install-deps installs it)";
+  test::TempDir dir;
+  const auto params = test::shared_data() / "t1d_simglucose" / "vpatient_params.csv";
+  const std::string ref = std::string(MEDAI_SOURCE_DIR) + "/bench/simglucose_reference.py";
+  for (const std::string name : {"adolescent#007", "child#010"}) {
+    SCOPED_TRACE(name);
+    auto p = glucose_params_row(params, name);
+    std::string csv = "minute,carbs_g,insulin_u_per_min\n";
+    for (int m = 0; m < 1440; ++m) {
+      const double carbs = m == 420 ? 45 : m == 720 ? 70 : m == 1080 ? 80 : 0;
+      csv += std::to_string(m) + "," + std::to_string(carbs) + "," + std::to_string(p + (carbs > 0 ? carbs / 12 : 0)) + "\n";
+    }
+    test::write_text(dir / "s.csv", csv);
+    auto r = test::run_medai("glucose simulate --patient '" + name + "' --params " + test::quote(params) + " --inputs " +
+                             test::quote(dir / "s.csv") + " --minutes 1440 --out " + test::quote(dir / "c.csv"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto py = test::run_command(test::python() + " " + test::quote(ref) + " trajectory " + test::quote(params) + " '" + name +
+                                "' " + test::quote(dir / "s.csv") + " 1440 1e-10");
+    ASSERT_EQ(py.exit_code, 0) << py.err;
+    test::write_text(dir / "p.csv", py.out);
+    auto c = io::read_csv(dir / "c.csv"), q = io::read_csv(dir / "p.csv");
+    ASSERT_EQ(c.rows.size(), q.rows.size());
+    double worst = 0, lo = 1e9, hi = 0;
+    for (size_t i = 0; i < c.rows.size(); ++i) {
+      const double a = std::stod(c.rows[i][1]), b = std::stod(q.rows[i][1]);
+      worst = std::max(worst, std::fabs(a - b));
+      lo = std::min(lo, a);
+      hi = std::max(hi, a);
+    }
+    EXPECT_GT(hi - lo, 50.0);    // the day has real excursions
+    EXPECT_LT(worst, 0.01) << "max |BG difference| over 24 h";  // the fidelity target
+  }
 }

@@ -134,7 +134,10 @@ EpisodeResult run_episode(GlucoseEnv& env, Controller& controller, SafetyLayer& 
     r.insulin_total_u += d.units(env.interval_min());
     r.carbs_total_g += obs.carbs_g;
     env.step(d);
-    bg.insert(bg.end(), env.last_step_bg().begin(), env.last_step_bg().end());
+    for (double g : env.last_step_bg()) {
+      if (g < 10) ++r.minutes_below_10;
+      bg.push_back(std::max(g, 10.0));
+    }
   }
   r.trace = env.trace();
   r.summary = metrics::glycemic_summary(bg);

@@ -77,7 +77,10 @@ class GlucoseEnv {
 
 struct EpisodeResult {
   Trace trace;
-  metrics::GlycemicSummary summary;  // of true BG, every minute
+  // Of true BG, every minute; BG below 10 mg/dL (the model's patient would not survive; simglucose
+  // ends its episodes there) enters the metrics as 10 and is counted separately.
+  metrics::GlycemicSummary summary;
+  long minutes_below_10 = 0;
   SafetyCounts safety;
   double insulin_total_u = 0, carbs_total_g = 0;
 };

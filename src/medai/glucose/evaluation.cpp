@@ -52,6 +52,7 @@ ControllerResult evaluate_controller(const std::string& name, const ControllerFa
     r.hbgi_mean += s.hbgi / n;
     r.risk_mean += s.risk_index / n;
     if (s.tbr_54 > 0) ++r.patients_with_any_below_54;
+    if (p.episode.minutes_below_10 > 0) ++r.patients_below_10;
     r.safety_interventions += p.episode.safety.interventions();
     r.decisions += p.episode.safety.decisions;
   }
@@ -76,23 +77,29 @@ std::string format_results_table(const std::vector<ControllerResult>& results) {
                   r.tar250_mean, r.mean_bg, r.cv_mean, r.lbgi_mean, r.hbgi_mean, r.risk_mean, r.safety_interventions);
     out += buf;
   }
+  for (const auto& r : results)
+    if (r.patients_below_10 > 0)
+      out += "warning: with " + r.controller + ", BG fell below 10 mg/dL in " + std::to_string(r.patients_below_10) +
+             " patient(s) (counted as 10 in the metrics; see minutes_below_10 in results.csv)\n";
   return out;
 }
 
 void write_results_csv(const std::filesystem::path& path, const std::vector<ControllerResult>& results) {
   std::string csv =
       "controller,patient,tir_70_180,tbr_70,tbr_54,tar_180,tar_250,mean_bg,sd,cv_percent,gmi,lbgi,hbgi,risk_index,"
-      "insulin_u_per_day,carbs_g_per_day,safety_decisions,safety_suspended,safety_dose_capped,safety_iob_limited\n";
+      "insulin_u_per_day,carbs_g_per_day,safety_decisions,safety_suspended,safety_dose_capped,safety_iob_limited,"
+      "minutes_below_10\n";
   char buf[512];
   for (const auto& r : results)
     for (const auto& p : r.patients) {
       const auto& s = p.episode.summary;
       const double days = p.episode.trace.minute.empty() ? 1 : p.episode.trace.minute.back() / 1440.0;
-      std::snprintf(buf, sizeof buf, "%s,%s,%.3f,%.3f,%.3f,%.3f,%.3f,%.2f,%.2f,%.2f,%.2f,%.3f,%.3f,%.3f,%.2f,%.1f,%ld,%ld,%ld,%ld\n",
+      std::snprintf(buf, sizeof buf, "%s,%s,%.3f,%.3f,%.3f,%.3f,%.3f,%.2f,%.2f,%.2f,%.2f,%.3f,%.3f,%.3f,%.2f,%.1f,%ld,%ld,%ld,%ld,%ld\n",
                     r.controller.c_str(), p.patient.c_str(), s.tir_70_180, s.tbr_70, s.tbr_54, s.tar_180, s.tar_250,
                     s.mean, s.sd, s.cv_percent, s.gmi_percent, s.lbgi, s.hbgi, s.risk_index,
                     p.episode.insulin_total_u / days, p.episode.carbs_total_g / days, p.episode.safety.decisions,
-                    p.episode.safety.suspended, p.episode.safety.dose_capped, p.episode.safety.iob_limited);
+                    p.episode.safety.suspended, p.episode.safety.dose_capped, p.episode.safety.iob_limited,
+                    p.episode.minutes_below_10);
       csv += buf;
     }
   core::write_file_atomic(path, csv);
@@ -133,7 +140,12 @@ void save_trace_plot(const std::filesystem::path& path, const Trace& t, const st
   io::PlotPanel p3{"meals", "hours", "carbs g", std::nullopt, std::nullopt, false, {}};
   p3.series = {meals};
   p3.bars = true;
-  if (!bg.x.empty()) p2.x_range = p3.x_range = p1.x_range = std::pair<double, double>{bg.x.front(), bg.x.back()};
+  if (!bg.x.empty()) p2.x_range = p3.x_range = p1.x_range = std::pair<double, double>{0.0, bg.x.back()};
+  double ins_max = 1, carbs_max = 10;
+  for (double v : ins.y) ins_max = std::max(ins_max, v);
+  for (double v : meals.y) carbs_max = std::max(carbs_max, v);
+  p2.y_range = std::pair<double, double>{0.0, ins_max * 1.05};
+  p3.y_range = std::pair<double, double>{0.0, carbs_max * 1.1};
   io::save_plot_stacked(path, {p1, p2, p3}, 960, {380, 200, 180});
 }
 

@@ -25,6 +25,7 @@ struct ControllerResult {
   double tbr70_mean = 0, tbr54_mean = 0, tar180_mean = 0, tar250_mean = 0, mean_bg = 0, cv_mean = 0;
   double lbgi_mean = 0, hbgi_mean = 0, risk_mean = 0;
   int patients_with_any_below_54 = 0;
+  int patients_below_10 = 0;  // BG fell below 10 mg/dL at least once: a simulated catastrophe
   long safety_interventions = 0, decisions = 0;
 };
 

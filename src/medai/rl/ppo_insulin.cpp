@@ -317,6 +317,7 @@ nlohmann::json train_ppo(const PpoOptions& o) {
       ev.push_back({{"controller", r.controller}, {"tir_median", r.tir_median}, {"tir_q1", r.tir_q1},
                     {"tir_q3", r.tir_q3}, {"tbr70_mean", r.tbr70_mean}, {"tbr54_mean", r.tbr54_mean},
                     {"tar180_mean", r.tar180_mean}, {"patients_with_time_below_54", r.patients_with_any_below_54},
+                    {"patients_below_10", r.patients_below_10},
                     {"risk_index_mean", r.risk_mean}, {"safety_interventions", r.safety_interventions}});
     card["evaluation"] = {{"days_per_patient", o.eval_days}, {"scenario", "random (held-out seeds)"}, {"results", ev}};
     core::write_file_atomic(o.out / "evaluation.txt", glucose::format_results_table(res));
