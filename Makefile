@@ -12,5 +12,6 @@ demo:
 	scripts/run-main $(DATA)
 bench: build
 	bench/run_image_bench.sh build/release
+	bench/run_glucose_bench.sh build/release
 clean:
 	rm -rf build
