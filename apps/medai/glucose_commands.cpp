@@ -229,7 +229,9 @@ void add_glucose_commands(CLI::App& app, GlobalOptions& g) {
   co->add_option("--controller", c->controller, "basal-bolus | pid | ppo:RUN")->capture_default_str();
   co->add_option("--days", c->days)->capture_default_str();
   co->add_option("--seed", c->seed, "random meals and sensor noise")->capture_default_str();
-  co->add_option("--out", c->out, "folder for <patient>.csv files: timestamp,glucose_value_mg_dl (5-min CGM)")->required();
+  co->add_option("--out", c->out,
+                 "folder for <patient>.csv files: timestamp,glucose_value_mg_dl,insulin_u,carbs_g (every 5 min)")
+      ->required();
   co->callback([&g, c] {
     core::init_runtime({g.threads, g.verbose, g.quiet});
     if (c->days <= 0 || c->days > 3650) fail_invalid("--days must be 1..3650");
@@ -245,16 +247,21 @@ void add_glucose_commands(CLI::App& app, GlobalOptions& g) {
       sc.enabled = !c->src.no_safety;
       glucose::SafetyLayer safety(sc);
       auto r = glucose::run_episode(env, *controller, safety, c->days * 1440);
-      std::string csv = "timestamp,glucose_value_mg_dl\n";
-      char buf[64];
+      std::string csv = "timestamp,glucose_value_mg_dl,insulin_u,carbs_g\n";
+      char buf[96];
       for (size_t k = 4; k < r.trace.minute.size(); k += 5) {  // every 5 minutes (2025-01-01 00:05 onwards)
+        double ins = 0, cho = 0;  // delivered / announced during the 5 minutes up to this reading
+        for (size_t j = k - 4; j <= k; ++j) {
+          ins += r.trace.insulin_u_per_min[j];
+          cho += r.trace.carbs_g[j];
+        }
         const int m = static_cast<int>(r.trace.minute[k]);
         const int day = m / 1440, tod = m % 1440;
         const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::year{2025} / 1 / 1} +
                                               std::chrono::days{day}};
-        std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02d:%02d:00,%.1f\n", static_cast<int>(ymd.year()),
+        std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02d:%02d:00,%.1f,%.4f,%.0f\n", static_cast<int>(ymd.year()),
                       static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), tod / 60, tod % 60,
-                      r.trace.cgm[k]);
+                      r.trace.cgm[k], ins, cho);
         csv += buf;
       }
       std::string file = names[i];

@@ -37,19 +37,24 @@ void add_forecaster_commands(CLI::App& glucose, GlobalOptions& g) {
   tr->add_option("--dropout", o->dropout, "dropout between LSTM layers")->capture_default_str();
   auto no_tod = std::make_shared<bool>(false);
   tr->add_flag("--no-time-of-day", *no_tod, "do not feed the clock time");
+  auto cgm_only = std::make_shared<bool>(false);
+  tr->add_flag("--cgm-only", *cgm_only, "ignore insulin_u/carbs_g columns even when every recording has them");
   auto keep_straight = std::make_shared<bool>(false);
   tr->add_flag("--train-on-straight-runs", *keep_straight,
                "also learn from windows touching straight-line (interpolated) runs longer than 1 h");
   tr->add_option("--history", o->history, "CGM readings fed to the model (5 min apart)")->capture_default_str();
   tr->add_option("--patience", o->patience, "epochs without validation gain before stopping")->capture_default_str();
   tr->add_option("--seed", o->seed)->capture_default_str();
+  tr->add_option("--ensemble", o->ensemble, "networks trained from consecutive seeds, predictions averaged")
+      ->capture_default_str();
   tr->add_option("--max-windows", o->max_windows, "cap on training windows (0 = all; for quick runs)")->capture_default_str();
   tr->add_flag("--json", *json_out, "print the model card as JSON");
-  tr->callback([&g, o, json_out, no_tod, keep_straight] {
+  tr->callback([&g, o, json_out, no_tod, keep_straight, cgm_only] {
     core::init_runtime({g.threads, g.verbose, g.quiet || *json_out});
     o->progress = !*json_out && !g.quiet;
     o->time_of_day = !*no_tod;
     o->skip_straight_runs = !*keep_straight;
+    o->use_insulin_and_carbs = !*cgm_only;
     auto card = glucose::train_forecaster(*o);
     if (*json_out) {
       std::printf("%s\n", card.dump(2).c_str());
@@ -189,10 +194,12 @@ void add_recommend_command(CLI::App& glucose, GlobalOptions& g) {
     std::shared_ptr<glucose::GlucoseForecaster> model;
     if (!o->forecaster.empty()) {
       model = std::make_shared<glucose::GlucoseForecaster>(glucose::GlucoseForecaster::load(o->forecaster));
-      fn = [model](const std::vector<double>& r, int64_t t) -> std::optional<std::array<double, 2>> {
-        if (static_cast<int>(r.size()) < model->history()) return std::nullopt;
-        std::vector<double> last(r.end() - model->history(), r.end());
-        return model->predict_one(last, t);
+      fn = [model](const std::vector<double>& r, int64_t t, const std::vector<double>& ins,
+                   const std::vector<double>& cho) -> std::optional<std::array<double, 2>> {
+        const auto n = model->history();
+        if (static_cast<int>(r.size()) < n) return std::nullopt;
+        std::vector<double> last(r.end() - n, r.end()), li(ins.end() - n, ins.end()), lc(cho.end() - n, cho.end());
+        return model->predict_one(last, t, li, lc);
       };
     }
     auto rec = glucose::recommend(history, p, o->carbs, fn, {}, !o->boluses_only);

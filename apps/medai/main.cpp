@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", global.quiet, "only warnings and errors on stderr");
   medai::app::add_image_commands(app, global);
   medai::app::add_glucose_commands(app, global);
+  medai::app::add_dicom_commands(app, global);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -37,6 +37,10 @@ int64_t parse_timestamp_minutes(const std::string& t) {
 CgmSeries read_cgm_csv(const std::filesystem::path& csv, const std::string& tcol, const std::string& gcol) {
   io::CsvTable t = io::read_csv(csv);
   const size_t tc = t.column(tcol), gc = t.column(gcol);
+  const auto ic = t.find_column("insulin_u"), cc = t.find_column("carbs_g");
+  if (ic.has_value() != cc.has_value())
+    fail_invalid(csv.string() + ": insulin_u and carbs_g come together (one is missing)");
+  std::vector<std::pair<double, double>> inputs;
   CgmSeries s;
   s.id = csv.stem().string();
   int64_t prev = std::numeric_limits<int64_t>::min();
@@ -64,14 +68,40 @@ CgmSeries read_cgm_csv(const std::filesystem::path& csv, const std::string& tcol
     if (v <= 0 || v > 1000)
       fail_invalid(where + ", field '" + gcol + "': " + g + " mg/dL is outside the physiological range (0-1000]");
     readings.emplace_back(minute, v);
+    if (ic) {
+      auto amount = [&](size_t c) {
+        const std::string& x = t.rows[r][c];
+        if (x.empty()) return 0.0;
+        size_t u = 0;
+        double a = std::numeric_limits<double>::quiet_NaN();
+        try {
+          a = std::stod(x, &u);
+        } catch (const std::exception&) {
+          u = 0;
+        }
+        if (u != x.size() || !std::isfinite(a) || a < 0)
+          fail_invalid(where + ", field '" + t.header[c] + "': '" + x + "' is not a non-negative amount");
+        return a;
+      };
+      inputs.emplace_back(amount(*ic), amount(*cc));
+    }
   }
   if (readings.empty()) fail_invalid(csv.string() + ": no readings");
   s.start_minute = readings.front().first;
   const int64_t last = (readings.back().first - s.start_minute + 2) / 5;
   s.mgdl.assign(static_cast<size_t>(last + 1), std::numeric_limits<double>::quiet_NaN());
-  for (const auto& [m, v] : readings) {
-    const int64_t slot = (m - s.start_minute + 2) / 5;  // nearest 5-minute slot
-    s.mgdl[static_cast<size_t>(slot)] = v;              // a later reading in the same slot wins
+  if (ic) {
+    s.insulin_u.assign(s.mgdl.size(), 0.0);
+    s.carbs_g.assign(s.mgdl.size(), 0.0);
+  }
+  for (size_t k = 0; k < readings.size(); ++k) {
+    const auto& [m, v] = readings[k];
+    const size_t slot = static_cast<size_t>((m - s.start_minute + 2) / 5);  // nearest 5-minute slot
+    s.mgdl[slot] = v;                                                        // a later reading in the same slot wins
+    if (ic) {
+      s.insulin_u[slot] += inputs[k].first;
+      s.carbs_g[slot] += inputs[k].second;
+    }
   }
   mark_straight_runs(s);
   return s;

@@ -15,13 +15,18 @@ struct CgmSeries {
   int64_t start_minute = 0;       // minutes since 1970-01-01 of the first slot
   std::vector<double> mgdl;       // one slot every 5 min; NaN where no reading
   std::vector<bool> straight;     // slot lies in a straight-line run longer than one hour
+  // Optional columns insulin_u and carbs_g (units delivered / grams eaten), summed per slot;
+  // empty when the file has neither (e.g. the real recordings here).
+  std::vector<double> insulin_u, carbs_g;
+  bool has_inputs() const { return !insulin_u.empty(); }
 };
 
 // "YYYY-MM-DD HH:MM[:SS]" -> minutes since 1970-01-01 (no time zone); throws on anything else.
 int64_t parse_timestamp_minutes(const std::string& text);
 
 // Reads one file. Errors name the file, the line and the field (unparseable time, NaN or
-// non-positive glucose, glucose above 1000 mg/dL, time going backwards).
+// non-positive glucose, glucose above 1000 mg/dL, time going backwards, negative or non-finite
+// insulin_u / carbs_g when those columns are present).
 CgmSeries read_cgm_csv(const std::filesystem::path& csv, const std::string& time_column = "timestamp",
                        const std::string& glucose_column = "glucose_value_mg_dl");
 // Every *.csv in `dir` except *metadata*, sorted by id.

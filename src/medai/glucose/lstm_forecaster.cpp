@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kFeatures = 4;    // scaled BG, scaled 5-min change, time of day (sin, cos)
+constexpr int kFeatures = 6;    // scaled BG, 5-min change, time of day (sin, cos), insulin, carbs
 constexpr int kOutputs = 12;    // BG change 5..60 min ahead
 constexpr double kCenter = 140, kScale = 60, kDiffScale = 10, kTargetScale = 30;
 constexpr const char* kWeightsFile = "forecaster.pt";
@@ -44,7 +44,9 @@ struct LstmNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(LstmNet);
 
-void fill_features(float* dst, const double* g, int history, int64_t last_minute, bool tod_on) {
+// `ins`, `carbs`: per-slot insulin (U) and carbohydrate (g) aligned with `g`, or null (zeros).
+void fill_features(float* dst, const double* g, int history, int64_t last_minute, bool tod_on,
+                   const double* ins = nullptr, const double* carbs = nullptr) {
   constexpr double kTwoPi = 6.283185307179586;
   for (int k = 0; k < history; ++k) {
     const int64_t minute = last_minute - 5 * static_cast<int64_t>(history - 1 - k);
@@ -53,16 +55,21 @@ void fill_features(float* dst, const double* g, int history, int64_t last_minute
     dst[k * kFeatures + 1] = static_cast<float>(k == 0 ? 0.0 : (g[k] - g[k - 1]) / kDiffScale);
     dst[k * kFeatures + 2] = tod_on ? static_cast<float>(std::sin(kTwoPi * tod)) : 0.0f;
     dst[k * kFeatures + 3] = tod_on ? static_cast<float>(std::cos(kTwoPi * tod)) : 0.0f;
+    dst[k * kFeatures + 4] = ins ? static_cast<float>(ins[k] / 2.0) : 0.0f;
+    dst[k * kFeatures + 5] = carbs ? static_cast<float>(carbs[k] / 50.0) : 0.0f;
   }
 }
 
-torch::Tensor features(const std::vector<CgmSeries>& s, const std::vector<Window>& w, int history, bool tod) {
+torch::Tensor features(const std::vector<CgmSeries>& s, const std::vector<Window>& w, int history, bool tod,
+                       bool inputs) {
   auto x = torch::empty({static_cast<int64_t>(w.size()), history, kFeatures});
   float* p = x.data_ptr<float>();
   for (size_t i = 0; i < w.size(); ++i) {
     const auto& [si, last] = w[i];
-    fill_features(p + i * history * kFeatures, s[si].mgdl.data() + last - history + 1, history,
-                  s[si].start_minute + 5 * static_cast<int64_t>(last), tod);
+    const int first = last - history + 1;
+    fill_features(p + i * history * kFeatures, s[si].mgdl.data() + first, history,
+                  s[si].start_minute + 5 * static_cast<int64_t>(last), tod,
+                  inputs ? s[si].insulin_u.data() + first : nullptr, inputs ? s[si].carbs_g.data() + first : nullptr);
   }
   return x;
 }
@@ -95,13 +102,26 @@ torch::Tensor run_batched(LstmNet& net, const torch::Tensor& x, int64_t batch = 
   return outs.empty() ? torch::empty({0, kOutputs}) : torch::cat(outs);
 }
 
+// Mean of the members' outputs (an ensemble of networks trained from different seeds).
+torch::Tensor ensemble_forward(std::vector<LstmNet>& nets, const torch::Tensor& x) {
+  torch::Tensor sum;
+  for (auto& n : nets) {
+    auto o = run_batched(n, x);
+    sum = sum.defined() ? sum + o : o;
+  }
+  return sum / static_cast<double>(nets.size());
+}
+
+std::string member_file(int k) { return k == 0 ? kWeightsFile : "forecaster_" + std::to_string(k) + ".pt"; }
+
 }  // namespace
 
 struct GlucoseForecaster::Impl {
-  LstmNet net{nullptr};
+  std::vector<LstmNet> nets;
   nlohmann::json card;
   int history = 24;
   bool time_of_day = true;
+  bool inputs = false;  // insulin and carbs channels learned
 };
 
 GlucoseForecaster::GlucoseForecaster() : impl_(std::make_unique<Impl>()) {}
@@ -118,18 +138,23 @@ GlucoseForecaster GlucoseForecaster::load(const fs::path& run) {
   try {
     f.impl_->history = c.at("history").get<int>();
     f.impl_->time_of_day = c.value("time_of_day", true);
-    f.impl_->net = LstmNet(c.at("hidden").get<int>(), c.at("layers").get<int>());
+    f.impl_->inputs = c.value("insulin_and_carbs", false);
+    const int members = c.value("ensemble", 1);
+    if (members < 1 || members > 32) fail_invalid(run.string() + "/model_card.json: 'ensemble' must be 1..32");
+    for (int k = 0; k < members; ++k) f.impl_->nets.emplace_back(c.at("hidden").get<int>(), c.at("layers").get<int>());
   } catch (const nlohmann::json::exception& e) {
     fail_invalid(run.string() + "/model_card.json: " + e.what());
   }
-  const fs::path w = run / kWeightsFile;
-  if (!fs::exists(w)) fail_not_found(w.string() + ": forecaster weights missing");
-  try {
-    torch::load(f.impl_->net, w.string());
-  } catch (const c10::Error& e) {
-    fail_invalid(w.string() + ": damaged or not a medai forecaster (" + e.what_without_backtrace() + ")");
+  for (size_t k = 0; k < f.impl_->nets.size(); ++k) {
+    const fs::path w = run / member_file(static_cast<int>(k));
+    if (!fs::exists(w)) fail_not_found(w.string() + ": forecaster weights missing");
+    try {
+      torch::load(f.impl_->nets[k], w.string());
+    } catch (const c10::Error& e) {
+      fail_invalid(w.string() + ": damaged or not a medai forecaster (" + e.what_without_backtrace() + ")");
+    }
+    f.impl_->nets[k]->eval();
   }
-  f.impl_->net->eval();
   return f;
 }
 
@@ -140,18 +165,31 @@ std::vector<std::array<double, 2>> GlucoseForecaster::predict(const std::vector<
                                                                const std::vector<Window>& w) const {
   std::vector<double> last;
   for (const auto& [si, l] : w) last.push_back(s[si].mgdl[l]);
-  return to_bg(run_batched(impl_->net, features(s, w, impl_->history, impl_->time_of_day)), last);
+  if (impl_->inputs)
+    for (const auto& x : s)
+      if (!x.has_inputs())
+        fail_invalid(x.id + ": this forecaster was trained with insulin and carbs; the recording has no insulin_u/carbs_g columns");
+  return to_bg(ensemble_forward(impl_->nets, features(s, w, impl_->history, impl_->time_of_day, impl_->inputs)), last);
 }
 
-std::array<double, 2> GlucoseForecaster::predict_one(const std::vector<double>& readings, int64_t last_minute) const {
+bool GlucoseForecaster::uses_insulin_and_carbs() const { return impl_->inputs; }
+
+std::array<double, 2> GlucoseForecaster::predict_one(const std::vector<double>& readings, int64_t last_minute,
+                                                     const std::vector<double>& insulin_u,
+                                                     const std::vector<double>& carbs_g) const {
   if (static_cast<int>(readings.size()) != impl_->history)
     fail_invalid("the forecaster needs the last " + std::to_string(impl_->history) + " CGM readings 5 min apart, got " +
                  std::to_string(readings.size()));
   for (double r : readings)
     if (!std::isfinite(r) || r <= 0) fail_invalid("a forecast needs finite positive CGM readings");
   auto x = torch::empty({1, impl_->history, kFeatures});
-  fill_features(x.data_ptr<float>(), readings.data(), impl_->history, last_minute, impl_->time_of_day);
-  return to_bg(run_batched(impl_->net, x), {readings.back()})[0];
+  const bool with = impl_->inputs && insulin_u.size() == readings.size() && carbs_g.size() == readings.size();
+  if (impl_->inputs && !with)
+    fail_invalid("this forecaster was trained with insulin and carbs: give them for each of the last " +
+                 std::to_string(impl_->history) + " readings");
+  fill_features(x.data_ptr<float>(), readings.data(), impl_->history, last_minute, impl_->time_of_day,
+                with ? insulin_u.data() : nullptr, with ? carbs_g.data() : nullptr);
+  return to_bg(ensemble_forward(impl_->nets, x), {readings.back()})[0];
 }
 
 BatchForecaster GlucoseForecaster::as_batch() const {
@@ -186,22 +224,36 @@ nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
   spdlog::info("forecaster: {} training patients ({} windows), {} validation patients ({} windows), {} test patients",
                fit.size(), w_fit.size(), val.size(), w_val.size(), test.size());
 
-  auto xf = features(fit, w_fit, o.history, o.time_of_day), yf = targets(fit, w_fit);
-  auto xv = features(val, w_val, o.history, o.time_of_day);
+  size_t with_inputs = 0;
+  for (const auto& x : train_all) with_inputs += x.has_inputs();
+  const bool inputs = o.use_insulin_and_carbs && with_inputs == train_all.size();
+  if (o.use_insulin_and_carbs && with_inputs > 0 && !inputs)
+    spdlog::warn("forecaster: only {} of {} training recordings have insulin_u/carbs_g columns; learning from CGM only",
+                 with_inputs, train_all.size());
+  auto xf = features(fit, w_fit, o.history, o.time_of_day, inputs), yf = targets(fit, w_fit);
+  auto xv = features(val, w_val, o.history, o.time_of_day, inputs);
   std::vector<double> last_v;
   for (const auto& [si, l] : w_val) last_v.push_back(val[si].mgdl[l]);
 
+  if (o.ensemble < 1 || o.ensemble > 32) fail_invalid("--ensemble must be 1..32");
+  std::vector<LstmNet> members;
+  std::vector<int> best_epochs;
+  std::string curves = "member,epoch,train_loss,val_rmse_30,val_rmse_60\n";
+  std::vector<double> ep0, tl0, v30_0, v60_0;
+  for (int member = 0; member < o.ensemble; ++member) {
+  torch::manual_seed(o.seed + member);
   LstmNet net(o.hidden, o.layers, o.dropout);
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
   const int64_t n = xf.size(0), steps_per_epoch = (n + o.batch_size - 1) / o.batch_size;
   const int64_t total_steps = steps_per_epoch * o.epochs;
-  std::string curves = "epoch,train_loss,val_rmse_30,val_rmse_60\n";
   std::vector<double> ep, tl, v30, v60;
   double best = 1e300;
   int best_epoch = 0, since_best = 0;
   std::vector<torch::Tensor> best_state;
   int64_t step = 0;
-  core::ProgressBar bar("train forecaster", total_steps, "batches", o.progress);
+  core::ProgressBar bar(o.ensemble > 1 ? "train forecaster " + std::to_string(member + 1) + "/" + std::to_string(o.ensemble)
+                                       : std::string("train forecaster"),
+                        total_steps, "batches", o.progress);
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
     net->train();
     auto perm = torch::randperm(n);
@@ -228,7 +280,7 @@ nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
     }
     const double r30 = std::sqrt(s30 / w_val.size()), r60 = std::sqrt(s60 / w_val.size());
     char buf[160];
-    std::snprintf(buf, sizeof buf, "%d,%.6f,%.4f,%.4f\n", epoch, loss_sum / steps_per_epoch, r30, r60);
+    std::snprintf(buf, sizeof buf, "%d,%d,%.6f,%.4f,%.4f\n", member, epoch, loss_sum / steps_per_epoch, r30, r60);
     curves += buf;
     ep.push_back(epoch); tl.push_back(loss_sum / steps_per_epoch); v30.push_back(r30); v60.push_back(r60);
     std::snprintf(buf, sizeof buf, "epoch %d val RMSE %.2f/%.2f", epoch, r30, r60);
@@ -252,14 +304,31 @@ nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
     for (size_t i = 0; i < params.size(); ++i) params[i].copy_(best_state[i]);
   }
   net->eval();
+  members.push_back(net);
+  best_epochs.push_back(best_epoch);
+  if (member == 0) {
+    ep0 = ep; tl0 = tl; v30_0 = v30; v60_0 = v60;
+  }
+  }  // ensemble members
+
+  // Validation RMSE of the whole ensemble.
+  auto pv = to_bg(ensemble_forward(members, xv), last_v);
+  double s30 = 0, s60 = 0;
+  for (size_t i = 0; i < w_val.size(); ++i) {
+    const auto& [si, l] = w_val[i];
+    s30 += std::pow(pv[i][0] - val[si].mgdl[l + 6], 2);
+    s60 += std::pow(pv[i][1] - val[si].mgdl[l + 12], 2);
+  }
+  const double val30 = std::sqrt(s30 / w_val.size()), val60 = std::sqrt(s60 / w_val.size());
 
   fs::create_directories(o.out);
-  core::write_atomic_with(o.out / kWeightsFile, [&](const fs::path& tmp) { torch::save(net, tmp.string()); });
+  for (int k = 0; k < o.ensemble; ++k)
+    core::write_atomic_with(o.out / member_file(k), [&](const fs::path& tmp) { torch::save(members[k], tmp.string()); });
   core::write_file_atomic(o.out / "curves.csv", curves);
-  io::PlotPanel loss{"training loss", "epoch", "MSE (scaled)", std::nullopt, std::nullopt, false, {}};
-  loss.series = {{"train", ep, tl, {31, 119, 180}, true, {}}};
-  io::PlotPanel rm{"validation RMSE (mg/dL)", "epoch", "mg/dL", std::nullopt, std::nullopt, false, {}};
-  rm.series = {{"30 min", ep, v30, {31, 119, 180}, true, {}}, {"60 min", ep, v60, {214, 39, 40}, true, {}}};
+  io::PlotPanel loss{"training loss (member 1)", "epoch", "MSE (scaled)", std::nullopt, std::nullopt, false, {}};
+  loss.series = {{"train", ep0, tl0, {31, 119, 180}, true, {}}};
+  io::PlotPanel rm{"validation RMSE (mg/dL, member 1)", "epoch", "mg/dL", std::nullopt, std::nullopt, false, {}};
+  rm.series = {{"30 min", ep0, v30_0, {31, 119, 180}, true, {}}, {"60 min", ep0, v60_0, {214, 39, 40}, true, {}}};
   io::save_plot(o.out / "curves.png", {loss, rm});
 
   // Held-out patients: the LSTM against the three baselines on the same windows.
@@ -268,21 +337,24 @@ nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
   nlohmann::json card = {
       {"task", "glucose-forecast"},
       {"created", core::utc_timestamp()},
-      {"architecture", "lstm"},
+      {"architecture", o.ensemble > 1 ? "ensemble of " + std::to_string(o.ensemble) + " LSTMs (mean)" : std::string("lstm")},
+      {"ensemble", o.ensemble},
       {"history", o.history},
       {"hidden", o.hidden},
       {"layers", o.layers},
       {"dropout", o.dropout},
       {"time_of_day", o.time_of_day},
+      {"insulin_and_carbs", inputs},
       {"inputs", "last " + std::to_string(o.history) + " CGM readings 5 min apart (mg/dL), their 5-min changes" +
-                     std::string(o.time_of_day ? ", time of day" : "")},
+                     std::string(o.time_of_day ? ", time of day" : "") +
+                     std::string(inputs ? ", insulin (U) and carbohydrate (g) per 5 min" : "")},
       {"outputs", "BG change 5..60 min ahead; reported at 30 and 60 min (mg/dL)"},
       {"training",
        {{"data", o.data.filename().string()}, {"patients_fit", fit.size()}, {"patients_validation", val.size()},
-        {"windows_fit", w_fit.size()}, {"windows_validation", w_val.size()}, {"epochs_run", ep.size()},
+        {"windows_fit", w_fit.size()}, {"windows_validation", w_val.size()}, {"best_epochs", best_epochs},
         {"skip_straight_runs", o.skip_straight_runs},
-        {"best_epoch", best_epoch}, {"lr", o.lr}, {"batch_size", o.batch_size}, {"seed", o.seed},
-        {"validation_rmse_30", v30[best_epoch - 1]}, {"validation_rmse_60", v60[best_epoch - 1]}}},
+        {"best_epoch", best_epochs.front()}, {"lr", o.lr}, {"batch_size", o.batch_size}, {"seed", o.seed},
+        {"validation_rmse_30", val30}, {"validation_rmse_60", val60}}},
       {"split", {{"rule", "patients sorted by id; the last " + std::to_string(o.test_fraction) + " held out"},
                  {"train_ids", nlohmann::json::array()}, {"test_ids", nlohmann::json::array()}}},
       {"ridge_baseline", ridge.to_json()},
@@ -298,9 +370,10 @@ nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
   for (const auto& s : test) card["split"]["test_ids"].push_back(s.id);
   if (!test.empty()) {
     GlucoseForecaster f;
-    f.impl_->net = net;
+    f.impl_->nets = members;
     f.impl_->history = o.history;
     f.impl_->time_of_day = o.time_of_day;
+    f.impl_->inputs = inputs;
     auto w_test = make_windows(test, o.history, kMaxHorizon).at;
     if (!w_test.empty()) {
       std::vector<MethodAccuracy> m{evaluate_forecaster("lstm", f.as_batch(), test, w_test, o.history),

@@ -25,9 +25,12 @@ struct ForecasterTrainOptions {
   // Learn (and select the epoch) only on windows that do not touch straight-line runs > 1 h:
   // gap fills teach a model to draw lines. Evaluation always reports both subsets.
   bool skip_straight_runs = true;
+  // Also feed insulin and carbohydrate per 5 min when every training recording has them.
+  bool use_insulin_and_carbs = true;
   int epochs = 12, batch_size = 256, patience = 4;
   double lr = 2e-3, weight_decay = 1e-5;
   uint64_t seed = 1;
+  int ensemble = 3;     // networks trained from seeds seed, seed+1, ...; predictions averaged
   int max_windows = 0;  // 0 = all training windows (a cap for smoke tests)
   bool progress = true;
 };
@@ -44,8 +47,12 @@ class GlucoseForecaster {
   const nlohmann::json& card() const;
   // BG at 30 and 60 min for each window.
   std::vector<std::array<double, 2>> predict(const std::vector<CgmSeries>& series, const std::vector<Window>& windows) const;
-  // From the last `history()` readings (oldest first) and the clock time of the last one.
-  std::array<double, 2> predict_one(const std::vector<double>& readings, int64_t last_minute_since_epoch) const;
+  // From the last `history()` readings (oldest first) and the clock time of the last one; a model
+  // trained with insulin and carbs needs them per reading slot (U, g).
+  std::array<double, 2> predict_one(const std::vector<double>& readings, int64_t last_minute_since_epoch,
+                                    const std::vector<double>& insulin_u = {},
+                                    const std::vector<double>& carbs_g = {}) const;
+  bool uses_insulin_and_carbs() const;
   BatchForecaster as_batch() const;
   struct Impl;
   friend nlohmann::json train_forecaster(const struct ForecasterTrainOptions&);

@@ -123,7 +123,17 @@ Recommendation recommend(const History& h, const PatientSettings& p, double carb
   r.iob_u = obs.iob_u;
   r.carbs_now_g = carbs;
   std::optional<std::array<double, 2>> fc;
-  if (forecaster) fc = forecaster(grid, t_last);
+  if (forecaster) {
+    std::vector<double> ins(grid.size(), 0.0), cho(grid.size(), 0.0);  // per reading slot, oldest first
+    for (size_t i = 0; i < h.minute.size(); ++i) {
+      const int64_t back = (t_last - h.minute[i] + 2) / 5;  // slots before the newest reading
+      if (h.minute[i] > t_last + 2 || back >= static_cast<int64_t>(grid.size())) continue;
+      const size_t slot = grid.size() - 1 - static_cast<size_t>(back);
+      ins[slot] += h.insulin_u[i];
+      cho[slot] += h.carbs_g[i];
+    }
+    fc = forecaster(grid, t_last, ins, cho);
+  }
   if (fc) {
     r.forecast = *fc;
     r.forecast_method = "lstm";

@@ -27,9 +27,12 @@ struct History {
 History read_history(const std::filesystem::path& csv);
 History parse_history(const std::string& csv_text, const std::string& source_name);
 
-// Returns BG at 30 and 60 min from the last readings (oldest first, 5 min apart) and the time of
-// the last one, or nothing when it cannot (too few readings).
-using ForecastFn = std::function<std::optional<std::array<double, 2>>(const std::vector<double>&, int64_t)>;
+// Returns BG at 30 and 60 min from the last readings (oldest first, 5 min apart), the time of the
+// last one, and the insulin (U) and carbs (g) logged in each reading's 5-minute slot; nothing when
+// it cannot (too few readings).
+using ForecastFn = std::function<std::optional<std::array<double, 2>>(
+    const std::vector<double>& readings, int64_t last_minute, const std::vector<double>& insulin_u,
+    const std::vector<double>& carbs_g)>;
 
 struct Recommendation {
   double cgm_mgdl = 0, trend_mgdl_per_min = 0, iob_u = 0, carbs_now_g = 0;

@@ -26,7 +26,7 @@ struct PpoOptions {
   glucose::EnvOptions env;                        // sensor / pump
   glucose::SafetyConfig safety;                   // applied while learning and when used
   int copies_per_patient = 4;                     // environments per patient
-  int iterations = 200;
+  int iterations = 300;
   int rollout_steps = 288;                        // one day at 5-minute control
   int episode_days = 1;
   int update_epochs = 5, minibatch = 2048;

@@ -70,6 +70,23 @@ TEST(CgmData, BadFilesNameTheLineAndField) {
   expect_error([&] { read_cgm_csv(f); }, {"timestamp"});
 }
 
+TEST(CgmData, InsulinAndCarbsColumnsAreSummedPerSlotAndChecked) {
+  test::TempDir dir;
+  test::write_text(dir / "s.csv", "timestamp,glucose_value_mg_dl,insulin_u,carbs_g\n2024-01-01 00:00:00,100,0.1,\n"
+                                  "2024-01-01 00:04:00,101,2,40\n2024-01-01 00:10:00,120,0.1,0\n");
+  auto s = read_cgm_csv(dir / "s.csv");
+  ASSERT_TRUE(s.has_inputs());
+  ASSERT_EQ(s.mgdl.size(), 3u);
+  EXPECT_NEAR(s.insulin_u[1], 2.0, 1e-12);  // 00:04 lands in the 00:05 slot
+  EXPECT_EQ(s.carbs_g[1], 40);
+  EXPECT_EQ(s.carbs_g[0], 0);
+  test::write_text(dir / "b.csv", "timestamp,glucose_value_mg_dl,insulin_u,carbs_g\n2024-01-01 00:00:00,100,-1,0\n");
+  expect_error([&] { read_cgm_csv(dir / "b.csv"); }, {"line 2", "insulin_u"});
+  test::write_text(dir / "c.csv", "timestamp,glucose_value_mg_dl,insulin_u\n2024-01-01 00:00:00,100,1\n");
+  expect_error([&] { read_cgm_csv(dir / "c.csv"); }, {"carbs_g"});
+  EXPECT_FALSE(series_of({1, 2}).has_inputs());
+}
+
 TEST(CgmData, StraightRunsLongerThanAnHourAreMarked) {
   std::vector<double> v;
   for (int i = 0; i < 10; ++i) v.push_back(100 + (i % 2) * 7);  // noisy

@@ -19,10 +19,10 @@ using namespace medai::glucose;
 
 namespace {
 // Meal-like bumps on a slow daily wave, plus sensor noise: predictable from the recent past.
-void write_patient(const std::filesystem::path& f, int seed) {
+void write_patient(const std::filesystem::path& f, int seed, bool inputs = false) {
   std::mt19937 rng(seed);
   std::normal_distribution<double> noise(0, 3);
-  std::string csv = "timestamp,glucose_value_mg_dl\n";
+  std::string csv = inputs ? "timestamp,glucose_value_mg_dl,insulin_u,carbs_g\n" : "timestamp,glucose_value_mg_dl\n";
   const int64_t start = parse_timestamp_minutes("2025-01-01 00:00");
   double bump = 0;
   for (int i = 0; i < 2000; ++i) {
@@ -31,9 +31,12 @@ void write_patient(const std::filesystem::path& f, int seed) {
     const double g = 130 + 30 * std::sin(i * 2 * M_PI / 288) + bump * (1 - std::exp(-(i % 60) / 6.0)) + noise(rng);
     const int64_t m = start + 5 * i;
     const int64_t day = m / 1440, mod = m % 1440;
-    char row[64];
-    std::snprintf(row, sizeof row, "2025-01-%02lld %02lld:%02lld:00,%.1f\n", static_cast<long long>(1 + day - start / 1440),
+    char row[96];
+    std::snprintf(row, sizeof row, "2025-01-%02lld %02lld:%02lld:00,%.1f", static_cast<long long>(1 + day - start / 1440),
                   static_cast<long long>(mod / 60), static_cast<long long>(mod % 60), g);
+    csv += row;
+    std::snprintf(row, sizeof row, inputs ? ",%.2f,%d\n" : "\n", i % 60 == 10 + seed % 7 ? 4.0 : 0.1,
+                  i % 60 == 10 + seed % 7 ? 50 : 0);
     csv += row;
   }
   test::write_text(f, csv);
@@ -51,6 +54,7 @@ TEST(LstmForecaster, LearnsSyntheticCgmBetterThanPersistenceAndReloads) {
   o.hidden = 32;
   o.layers = 1;
   o.epochs = 6;
+  o.ensemble = 2;
   o.progress = false;
   auto card = train_forecaster(o);
   ASSERT_TRUE(card.contains("test"));
@@ -59,9 +63,16 @@ TEST(LstmForecaster, LearnsSyntheticCgmBetterThanPersistenceAndReloads) {
   const double pers30 = report[3]["all_windows"]["30min"]["rmse"];
   EXPECT_EQ(report[3]["method"], "persistence");
   EXPECT_LT(lstm30, 0.8 * pers30) << "lstm " << lstm30 << " vs persistence " << pers30;
-  // Training loss went down.
+  // Training loss went down for each member of the ensemble.
   auto curves = io::read_csv(dir / "run" / "curves.csv");
-  EXPECT_LT(std::stod(curves.rows.back()[1]), std::stod(curves.rows.front()[1]));
+  for (const std::string member : {"0", "1"}) {
+    std::vector<double> loss;
+    for (const auto& row : curves.rows)
+      if (row[0] == member) loss.push_back(std::stod(row[2]));
+    ASSERT_GE(loss.size(), 2u);
+    EXPECT_LT(loss.back(), loss.front()) << "member " << member;
+  }
+  EXPECT_EQ(card["ensemble"], 2);
   // Reloaded, it predicts the same as in a batch.
   auto f = GlucoseForecaster::load(dir / "run");
   auto series = read_cgm_folder(dir / "cgm");
@@ -75,6 +86,33 @@ TEST(LstmForecaster, LearnsSyntheticCgmBetterThanPersistenceAndReloads) {
   EXPECT_NEAR(one[1], batch[3][1], 1e-3);
   EXPECT_THROW(f.predict_one({100, 110}, 0), Error);
   EXPECT_THROW(GlucoseForecaster::load(dir / "cgm"), Error);  // not a run folder
+}
+
+TEST(LstmForecaster, LearnsFromInsulinAndCarbsWhenEveryRecordingHasThem) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "cgm");
+  for (int p = 0; p < 4; ++p) write_patient(dir / "cgm" / ("Q0" + std::to_string(p) + ".csv"), p + 1, true);
+  ForecasterTrainOptions o;
+  o.data = dir / "cgm";
+  o.out = dir / "run";
+  o.test_fraction = 0.25;
+  o.hidden = 16;
+  o.layers = 1;
+  o.epochs = 2;
+  o.ensemble = 1;
+  o.progress = false;
+  auto card = train_forecaster(o);
+  EXPECT_TRUE(card["insulin_and_carbs"].get<bool>());
+  auto f = GlucoseForecaster::load(dir / "run");
+  EXPECT_TRUE(f.uses_insulin_and_carbs());
+  std::vector<double> g(f.history(), 120.0), zeros(f.history(), 0.0);
+  EXPECT_THROW(f.predict_one(g, 0), Error);  // inputs required
+  auto a = f.predict_one(g, 0, zeros, zeros);
+  EXPECT_TRUE(std::isfinite(a[0]) && std::isfinite(a[1]));
+  // CGM-only recordings are refused by such a model, with the reason.
+  write_patient(dir / "plain.csv", 9);
+  std::vector<CgmSeries> plain{read_cgm_csv(dir / "plain.csv")};
+  EXPECT_THROW(f.predict(plain, make_windows(plain, f.history(), kMaxHorizon).at), Error);
 }
 
 TEST(Ppo, ImprovesItsReturnFromAMisSetBasalAndLoadsAsAController) {
