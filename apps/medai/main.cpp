@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   medai::app::add_image_commands(app, global);
   medai::app::add_glucose_commands(app, global);
   medai::app::add_dicom_commands(app, global);
+  medai::app::add_server_commands(app, global);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

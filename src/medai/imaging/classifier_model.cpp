@@ -115,21 +115,27 @@ torch::Tensor ClassifierModel::input_tensor(const cv::Mat& unit_image) const {
   return torch::from_blob(x.ptr<float>(), {1, 1, s, s}, torch::kFloat).clone();
 }
 
-Prediction ClassifierModel::predict(const cv::Mat& unit_image) {
-  auto z = logits(input_tensor(unit_image));
-  auto probs = calibrated_probabilities(z)[0].contiguous();
-  Prediction p;
-  p.class_probabilities.assign(probs.data_ptr<double>(), probs.data_ptr<double>() + probs.numel());
-  p.probability = p.class_probabilities[positive_index()];
-  p.threshold = threshold();
-  auto names = class_names();
-  if (names.size() == 2) {
-    p.label = p.probability >= p.threshold ? names[positive_index()] : names[1 - positive_index()];
-  } else {
-    p.label = names[std::max_element(p.class_probabilities.begin(), p.class_probabilities.end()) -
-                    p.class_probabilities.begin()];
+Prediction ClassifierModel::predict(const cv::Mat& unit_image) { return predictions(logits(input_tensor(unit_image)))[0]; }
+
+std::vector<Prediction> ClassifierModel::predictions(const torch::Tensor& z) const {
+  auto all = calibrated_probabilities(z).contiguous();
+  const auto names = class_names();
+  std::vector<Prediction> out;
+  for (int64_t i = 0; i < all.size(0); ++i) {
+    auto probs = all[i].contiguous();
+    Prediction p;
+    p.class_probabilities.assign(probs.data_ptr<double>(), probs.data_ptr<double>() + probs.numel());
+    p.probability = p.class_probabilities[positive_index()];
+    p.threshold = threshold();
+    if (names.size() == 2) {
+      p.label = p.probability >= p.threshold ? names[positive_index()] : names[1 - positive_index()];
+    } else {
+      p.label = names[std::max_element(p.class_probabilities.begin(), p.class_probabilities.end()) -
+                      p.class_probabilities.begin()];
+    }
+    out.push_back(std::move(p));
   }
-  return p;
+  return out;
 }
 
 torch::Tensor ClassifierModel::dataset_logits(const data::ImageDataset& ds, const std::vector<size_t>& indices,

@@ -40,6 +40,8 @@ class ClassifierModel {
   // Calibrated positive-class probabilities from logits.
   std::vector<double> positive_probabilities(const torch::Tensor& logits) const;
   Prediction predict(const cv::Mat& unit_image);
+  // Label and calibrated probabilities for each row of a batch of logits.
+  std::vector<Prediction> predictions(const torch::Tensor& logits) const;
   // Logits for every listed sample of a dataset (threaded loading, progress bar).
   torch::Tensor dataset_logits(const data::ImageDataset& ds, const std::vector<size_t>& indices, int batch_size = 64,
                                bool progress = true);

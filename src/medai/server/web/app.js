@@ -1,0 +1,115 @@
+// medai web app: plain JS, no build step. The token lives in sessionStorage only.
+"use strict";
+const $ = (id) => document.getElementById(id);
+let token = sessionStorage.getItem("medai_token") || "";
+let cards = {};
+
+async function api(path, opts = {}) {
+  opts.headers = Object.assign({ Authorization: "Bearer " + token }, opts.headers || {});
+  const res = await fetch(path, opts);
+  const text = await res.text();
+  let body = null;
+  try { body = JSON.parse(text); } catch (e) { body = { error: { message: text } }; }
+  if (!res.ok) throw new Error((body.error && body.error.message) || ("HTTP " + res.status));
+  return body;
+}
+
+function show(id, on) { $(id).classList.toggle("hidden", !on); }
+
+async function signIn() {
+  token = $("token").value.trim() || token;
+  try {
+    const models = await api("/v1/models");
+    sessionStorage.setItem("medai_token", token);
+    show("signin", false); show("nav", true); show("xray", true);
+    $("who").textContent = "signed in";
+    const sel = $("model");
+    sel.innerHTML = "";
+    for (const m of models) {
+      const v = m.versions.find((x) => x.version === m.default_version);
+      if (!v || v.state !== "loaded") continue;
+      const o = document.createElement("option");
+      o.value = m.name; o.textContent = m.name + " (v" + m.default_version + ")";
+      sel.appendChild(o);
+    }
+  } catch (e) {
+    $("signin-error").textContent = "Sign-in failed: " + e.message;
+  }
+}
+
+async function analyse() {
+  $("xray-error").textContent = "";
+  const f = $("xray-file").files[0];
+  if (!f) { $("xray-error").textContent = "Choose a PNG, JPEG or DICOM file."; return; }
+  const name = $("model").value;
+  const isDicom = f.name.toLowerCase().endsWith(".dcm");
+  const type = isDicom ? "application/dicom" : (f.type || "application/octet-stream");
+  try {
+    const r = await api("/v1/models/" + encodeURIComponent(name) + "/predict?explain=1",
+                        { method: "POST", headers: { "Content-Type": type }, body: f });
+    if (!cards[name]) cards[name] = await api("/v1/models/" + encodeURIComponent(name));
+    const card = cards[name].card || {};
+    $("xray-cam").src = "data:image/png;base64," + r.gradcam_png_base64;
+    if (isDicom) { $("xray-image").src = $("xray-cam").src; $("xray-image-note").textContent = "DICOM: shown as de-identified by the server."; }
+    else { $("xray-image").src = URL.createObjectURL(f); $("xray-image-note").textContent = ""; }
+    const positive = r.probability >= r.threshold;
+    $("xray-label").textContent = r.label;
+    $("xray-label").className = "label " + (positive ? "pos" : "neg");
+    $("xray-prob").textContent = "Probability " + r.probability.toFixed(3) + " (operating threshold " + r.threshold.toFixed(3) + ")";
+    $("xray-model").textContent = "Model " + r.model.name + " v" + r.model.version + " - sha256 " + r.model.sha256.slice(0, 12);
+    $("card-use").textContent = card.intended_use || "not stated in the model card";
+    $("card-limits").textContent = card.limitations || card.limits || "not stated in the model card";
+    show("xray-result", true);
+  } catch (e) {
+    $("xray-error").textContent = e.message;
+  }
+}
+
+function drawChart(cgm, forecast) {
+  const c = $("chart"), g = c.getContext("2d");
+  g.clearRect(0, 0, c.width, c.height);
+  const x0 = Math.min(...cgm.map((p) => p.minute)), x1 = 60;
+  const px = (m) => 50 + (m - x0) / (x1 - x0) * (c.width - 70);
+  const py = (v) => c.height - 30 - (Math.min(Math.max(v, 40), 400) - 40) / 360 * (c.height - 50);
+  g.fillStyle = "#e3f4e3"; g.fillRect(px(x0), py(180), px(x1) - px(x0), py(70) - py(180));
+  g.strokeStyle = "#999"; g.strokeRect(px(x0), py(400), px(x1) - px(x0), py(40) - py(400));
+  g.fillStyle = "#333"; g.font = "12px sans-serif";
+  for (const v of [70, 180, 250, 400]) g.fillText(String(v), 10, py(v) + 4);
+  g.fillText("now", px(0) - 10, c.height - 10);
+  g.fillStyle = "#1f77b4";
+  for (const p of cgm) { g.beginPath(); g.arc(px(p.minute), py(p.mgdl), 2.5, 0, 7); g.fill(); }
+  g.fillStyle = "#d62728";
+  for (const [m, v] of [[30, forecast["30min"]], [60, forecast["60min"]]]) {
+    g.beginPath(); g.arc(px(m), py(v), 5, 0, 7); g.fill(); g.fillText(Math.round(v) + " mg/dL", px(m) - 30, py(v) - 8);
+  }
+}
+
+async function recommend() {
+  $("rec-error").textContent = "";
+  try {
+    const body = {
+      history: $("hist-text").value,
+      carbs_g: Number($("s-carbs").value),
+      settings: { basal_u_per_h: Number($("s-basal").value), cr: Number($("s-cr").value),
+                  cf: Number($("s-cf").value), tdi: Number($("s-tdi").value) },
+    };
+    const r = await api("/v1/glucose/recommend", { method: "POST", headers: { "Content-Type": "application/json" },
+                                                    body: JSON.stringify(body) });
+    drawChart(r.cgm, r.forecast_mgdl);
+    $("rec-dose").textContent = "Basal " + r.recommendation.basal_u_per_h.toFixed(2) + " U/h, bolus " +
+                                r.recommendation.bolus_u.toFixed(2) + " U now";
+    const ul = $("rec-reasons"); ul.innerHTML = "";
+    for (const reason of r.reasons) { const li = document.createElement("li"); li.textContent = reason; ul.appendChild(li); }
+    show("rec-result", true);
+  } catch (e) {
+    $("rec-error").textContent = e.message;
+  }
+}
+
+$("signin-btn").onclick = signIn;
+$("xray-btn").onclick = analyse;
+$("rec-btn").onclick = recommend;
+$("hist-file").onchange = async () => { const f = $("hist-file").files[0]; if (f) $("hist-text").value = await f.text(); };
+$("tab-xray").onclick = () => { show("xray", true); show("diabetes", false); $("tab-xray").classList.add("active"); $("tab-diabetes").classList.remove("active"); };
+$("tab-diabetes").onclick = () => { show("xray", false); show("diabetes", true); $("tab-diabetes").classList.add("active"); $("tab-xray").classList.remove("active"); };
+if (token) signIn();

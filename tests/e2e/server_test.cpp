@@ -1,0 +1,206 @@
+// medai serve end to end: a server on a free loopback port, driven with curl (HTTP stays in
+// server/), with a detector trained here on a small chest X-ray subset.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <thread>
+
+#include "e2e_support.h"
+#include "support/test_support.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace medai;
+
+namespace {
+
+class Server {
+ public:
+  Server(const fs::path& dir, const std::string& extra = "") : dir_(dir) {
+    auto r = test::run_command(test::medai_bin() + " serve --port 0 --models " + test::quote(dir / "models") + " --db " +
+                               test::quote(dir / "medai.db") + " " + extra + " > " + test::quote(dir / "serve.log") +
+                               " 2>&1 & echo $!");
+    pid_ = std::stoi(r.out);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const std::string log = test::read_text(dir / "serve.log");
+      const auto p = log.find("listening on port ");
+      if (p != std::string::npos) {
+        port_ = std::stoi(log.substr(p + 18));
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "server did not start: " << test::read_text(dir / "serve.log");
+  }
+  ~Server() { stop(); }
+  int stop() {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 200; ++i) {  // the server is not our child (started through a shell): poll
+      if (::kill(pid_, 0) != 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    const bool gone = ::kill(pid_, 0) != 0;
+    if (!gone) ::kill(pid_, SIGKILL);
+    pid_ = -1;
+    return gone ? status : -1;
+  }
+  void kill9() {
+    ::kill(pid_, SIGKILL);
+    for (int i = 0; i < 100 && ::kill(pid_, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    pid_ = -1;
+  }
+  // curl: returns (status, body).
+  std::pair<int, std::string> call(const std::string& method, const std::string& path, const std::string& token = "",
+                                   const std::string& data_file = "", const std::string& type = "") const {
+    std::string cmd = "curl -s -o " + test::quote(dir_ / "body.out") + " -w '%{http_code}' -X " + method;
+    if (!token.empty()) cmd += " -H 'Authorization: Bearer " + token + "'";
+    if (!type.empty()) cmd += " -H 'Content-Type: " + type + "'";
+    if (!data_file.empty()) cmd += " --data-binary @" + test::quote(data_file);
+    else if (method == "POST") cmd += " -d ''";
+    cmd += " 'http://127.0.0.1:" + std::to_string(port_) + path + "'";
+    auto r = test::run_command(cmd);
+    return {std::atoi(r.out.c_str()), fs::exists(dir_ / "body.out") ? test::read_text(dir_ / "body.out") : ""};
+  }
+  int port() const { return port_; }
+
+ private:
+  fs::path dir_;
+  int pid_ = -1, port_ = 0;
+};
+
+std::string token(const fs::path& dir, const std::string& role) {
+  auto r = test::run_medai("token create --role " + role + " --db " + test::quote(dir / "medai.db"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out.substr(0, r.out.find('\n'));
+}
+
+}  // namespace
+
+TEST(Server, AuthRolesPredictionsAuditAndABadInputBattery) {
+  if (test::subset_dir().empty()) GTEST_SKIP() << "shared chest X-ray data missing";
+  test::TempDir dir;
+  auto tr = test::run_medai("image train --data " + test::quote(test::subset_dir() / "subset.csv") + " --out " +
+                            test::quote(dir / "models" / "cxr") + " --size 64 --epochs 1 --batch 16 --seed 3 --val-fraction 0.25");
+  ASSERT_EQ(tr.exit_code, 0) << tr.err;
+  const std::string clin = token(dir.path(), "clinician"), admin = token(dir.path(), "admin");
+  ASSERT_EQ(clin.rfind("mdai_", 0), 0u);
+  Server s(dir.path());
+  ASSERT_GT(s.port(), 0);
+
+  // Public endpoints; everything else needs a token; roles.
+  EXPECT_EQ(s.call("GET", "/healthz").first, 200);
+  EXPECT_EQ(s.call("GET", "/readyz").first, 200);
+  auto api = s.call("GET", "/openapi.json");
+  EXPECT_EQ(api.first, 200);
+  EXPECT_EQ(json::parse(api.second)["openapi"], "3.0.3");
+  EXPECT_NE(s.call("GET", "/").second.find("Sign in"), std::string::npos);
+  auto no = s.call("GET", "/v1/models");
+  EXPECT_EQ(no.first, 401);
+  EXPECT_EQ(json::parse(no.second)["error"]["code"], "unauthorized");
+  EXPECT_EQ(s.call("GET", "/v1/models", "mdai_1_" + std::string(64, '0')).first, 401);
+  EXPECT_EQ(s.call("GET", "/v1/models", clin).first, 200);
+  EXPECT_EQ(s.call("GET", "/v1/admin/audit", clin).first, 403);
+  EXPECT_EQ(s.call("GET", "/v1/admin/audit", admin).first, 200);
+  auto card = s.call("GET", "/v1/models/cxr", clin);
+  ASSERT_EQ(card.first, 200);
+  EXPECT_TRUE(json::parse(card.second)["card"].contains("classes"));
+
+  // Predictions: PNG, and a DICOM that is de-identified on arrival.
+  const fs::path png = dir / "x.png";
+  cv::imwrite(png.string(), test::quadrant_image(96, 1, 7) * 255);
+  auto p = s.call("POST", "/v1/models/cxr/predict", clin, png.string(), "image/png");
+  ASSERT_EQ(p.first, 200) << p.second;
+  auto pj = json::parse(p.second);
+  EXPECT_TRUE(pj.contains("probability") && pj.contains("threshold") && pj["model"].contains("sha256"));
+  const fs::path dcm = test::shared_data() / "dicom" / "CT_small.dcm";
+  if (fs::exists(dcm)) {
+    auto d = s.call("POST", "/v1/models/cxr/predict?explain=1", clin, dcm.string(), "application/dicom");
+    ASSERT_EQ(d.first, 200) << d.second;
+    EXPECT_GT(json::parse(d.second)["gradcam_png_base64"].get<std::string>().size(), 100u);
+  }
+
+  // The battery: none of it may take the server down.
+  test::write_text(dir / "junk.dcm", std::string(128, '\0') + "DICM" + std::string(300, 'x'));
+  std::string dbytes = fs::exists(dcm) ? test::read_text(dcm) : std::string(2000, 'a');
+  test::write_text(dir / "trunc.dcm", dbytes.substr(0, dbytes.size() / 3));
+  std::string bomb = test::read_text(png);
+  bomb[16] = 0x00; bomb[17] = 0x01; bomb[18] = 0x86; bomb[19] = 0xA0;  // width 100000 in IHDR
+  bomb[20] = 0x00; bomb[21] = 0x01; bomb[22] = 0x86; bomb[23] = 0xA0;  // height 100000
+  test::write_text(dir / "bomb.png", bomb);
+  test::write_text(dir / "bad.json", "{\"history\": ");
+  test::write_text(dir / "big.bin", std::string(33u << 20, 'z'));
+  struct Case {
+    std::string method, path, file, type;
+    int status;
+  };
+  const std::vector<Case> cases{
+      {"POST", "/v1/models/cxr/predict", (dir / "junk.dcm").string(), "application/dicom", 422},
+      {"POST", "/v1/models/cxr/predict", (dir / "trunc.dcm").string(), "application/dicom", 422},
+      {"POST", "/v1/models/cxr/predict", (dir / "bomb.png").string(), "image/png", 400},
+      {"POST", "/v1/models/cxr/predict", png.string(), "text/plain", 415},
+      {"POST", "/v1/models/nope/predict", png.string(), "image/png", 404},
+      {"POST", "/v1/glucose/recommend", (dir / "bad.json").string(), "application/json", 400},
+      {"GET", "/v1/no/such/route", "", "", 404},
+  };
+  int n = 0;
+  for (int round = 0; round < 40; ++round)
+    for (const auto& c : cases) {
+      auto r = s.call(c.method, c.path, clin, c.file, c.type);
+      EXPECT_EQ(r.first, c.status) << c.path << " " << c.file << ": " << r.second;
+      EXPECT_NO_THROW(json::parse(r.second)) << r.second;
+      ++n;
+    }
+  auto big = s.call("POST", "/v1/models/cxr/predict", clin, (dir / "big.bin").string(), "image/png");
+  EXPECT_EQ(big.first, 413);
+  EXPECT_GE(n, 280);
+  EXPECT_EQ(s.call("GET", "/healthz").first, 200);
+  EXPECT_EQ(s.call("POST", "/v1/models/cxr/predict", clin, png.string(), "image/png").first, 200);
+
+  // Glucose decision support over HTTP.
+  std::string hist = "{\"history\": \"timestamp,cgm_mgdl\\n";
+  for (int i = 0; i < 12; ++i) hist += "2026-01-01 07:" + std::string(i < 2 ? "0" : "") + std::to_string(i * 5) + ":00,180\\n";
+  hist += "\", \"carbs_g\": 40, \"settings\": {\"basal_u_per_h\": 1, \"cr\": 10, \"cf\": 40, \"tdi\": 40}}";
+  test::write_text(dir / "rec.json", hist);
+  auto rec = s.call("POST", "/v1/glucose/recommend", clin, (dir / "rec.json").string(), "application/json");
+  ASSERT_EQ(rec.first, 200) << rec.second;
+  EXPECT_NEAR(json::parse(rec.second)["recommendation"]["bolus_u"].get<double>(), 4.0 + 1.0, 1e-9);
+
+  // Admin: unload -> 409, load -> 200; both audited.
+  EXPECT_EQ(s.call("POST", "/v1/admin/models/cxr/unload", clin).first, 403);
+  EXPECT_EQ(s.call("POST", "/v1/admin/models/cxr/unload", admin).first, 200);
+  EXPECT_EQ(s.call("POST", "/v1/models/cxr/predict", clin, png.string(), "image/png").first, 409);
+  EXPECT_EQ(s.call("POST", "/v1/admin/models/cxr/load", admin).first, 200);
+  EXPECT_EQ(s.call("POST", "/v1/models/cxr/predict", clin, png.string(), "image/png").first, 200);
+  auto metrics = s.call("GET", "/metrics");
+  EXPECT_NE(metrics.second.find("medai_requests_total{route=\"predict\",status=\"200\"}"), std::string::npos);
+  EXPECT_NE(metrics.second.find("medai_batch_size_total"), std::string::npos);
+  EXPECT_EQ(s.stop(), 0);
+
+  // The audit trail: one row per prediction and admin action, no secrets, no patient identifiers.
+  auto exp = test::run_medai("audit export --format json --db " + test::quote(dir / "medai.db"));
+  ASSERT_EQ(exp.exit_code, 0) << exp.err;
+  auto rows = json::parse(exp.out);
+  int predictions = 0, admin_rows = 0;
+  for (const auto& r : rows) {
+    predictions += r["action"] == "predict";
+    admin_rows += r["action"].get<std::string>().rfind("model.", 0) == 0;
+  }
+  EXPECT_EQ(predictions, 3 + (fs::exists(dcm) ? 1 : 0));  // refused requests are not predictions
+  EXPECT_EQ(admin_rows, 2);
+  EXPECT_EQ(exp.out.find(clin.substr(clin.rfind('_') + 1)), std::string::npos);  // never the secret
+  if (fs::exists(dcm)) {
+    const std::string dump = test::run_command("dcmdump " + test::quote(dcm)).out;
+    const auto pn = dump.find("(0010,0010) PN [");
+    if (pn != std::string::npos) {
+      const std::string name = dump.substr(pn + 16, dump.find(']', pn) - pn - 16);
+      EXPECT_EQ(exp.out.find(name), std::string::npos) << "patient name in the audit trail";
+    }
+  }
+}
