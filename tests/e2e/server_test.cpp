@@ -204,3 +204,128 @@ TEST(Server, AuthRolesPredictionsAuditAndABadInputBattery) {
     }
   }
 }
+
+TEST(Server, KillNineDuringABurstLosesNoAcknowledgedPredictionAndTheStoreStaysSound) {
+  if (test::subset_dir().empty()) GTEST_SKIP() << "shared chest X-ray data missing";
+  test::TempDir dir;
+  auto tr = test::run_medai("image train --data " + test::quote(test::subset_dir() / "subset.csv") + " --out " +
+                            test::quote(dir / "models" / "cxr") + " --size 64 --epochs 1 --batch 16 --seed 4 --val-fraction 0.25");
+  ASSERT_EQ(tr.exit_code, 0) << tr.err;
+  const std::string clin = token(dir.path(), "clinician");
+  auto s = std::make_unique<Server>(dir.path());
+  ASSERT_GT(s->port(), 0);
+  const fs::path png = dir / "x.png";
+  cv::imwrite(png.string(), test::quadrant_image(96, 2, 9) * 255);
+  fs::create_directories(dir / "burst");
+  // Four concurrent clients, 60 requests each, in the background.
+  const std::string url = "http://127.0.0.1:" + std::to_string(s->port()) + "/v1/models/cxr/predict";
+  std::string script;
+  for (int c = 0; c < 4; ++c)
+    script += "(for i in $(seq 1 60); do curl -s -m 20 -o " + test::quote(dir / "burst") + "/r" + std::to_string(c) +
+              "_$i.json -w '%{http_code}' -H 'Authorization: Bearer " + clin + "' -H 'Content-Type: image/png' --data-binary @" +
+              test::quote(png) + " " + url + " > " + test::quote(dir / "burst") + "/c" + std::to_string(c) + "_$i; done) & ";
+  test::run_command("bash -c " + test::quote(script + "wait") + " > /dev/null 2>&1 & echo started");
+  // Kill -9 once some predictions have been answered.
+  for (int i = 0; i < 400; ++i) {
+    int done = 0;
+    for (const auto& e : fs::directory_iterator(dir / "burst")) done += e.path().filename().string()[0] == 'c';
+    if (done >= 30) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  s->kill9();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the clients' remaining calls fail fast
+  int acknowledged = 0;
+  for (const auto& e : fs::directory_iterator(dir / "burst"))
+    if (e.path().filename().string()[0] == 'c' && test::read_text(e.path()) == "200") ++acknowledged;
+  EXPECT_GT(acknowledged, 0);
+  auto integrity = test::run_command("sqlite3 " + test::quote(dir / "medai.db") + " 'PRAGMA integrity_check'");
+  EXPECT_EQ(integrity.out, "ok\n") << integrity.err;
+  // Restarted, it serves again and its audit trail holds every acknowledged prediction.
+  Server again(dir.path());
+  EXPECT_EQ(again.call("GET", "/healthz").first, 200);
+  auto rows = json::parse(test::run_medai("audit export --format json --db " + test::quote(dir / "medai.db")).out);
+  int predictions = 0;
+  for (const auto& r : rows) predictions += r["action"] == "predict";
+  EXPECT_GE(predictions, acknowledged);
+  EXPECT_LE(predictions, acknowledged + 4);  // at most one in flight per client when killed
+}
+
+TEST(Server, WebAppWorksInHeadlessChromium) {
+  if (test::subset_dir().empty()) GTEST_SKIP() << "shared chest X-ray data missing";
+  const fs::path browser_dir = fs::path(MEDAI_SOURCE_DIR) / "tests" / "browser";
+  if (!fs::exists("/usr/bin/chromium") || !fs::exists(browser_dir / "node_modules" / "playwright-core") ||
+      test::run_command("node --version").exit_code != 0)
+    GTEST_SKIP() << "chromium, node or playwright-core missing (scripts/install-deps installs them)";
+  test::TempDir dir;
+  auto tr = test::run_medai("image train --data " + test::quote(test::subset_dir() / "subset.csv") + " --out " +
+                            test::quote(dir / "models" / "cxr") + " --size 64 --epochs 1 --batch 16 --seed 5 --val-fraction 0.25");
+  ASSERT_EQ(tr.exit_code, 0) << tr.err;
+  const std::string clin = token(dir.path(), "clinician");
+  Server s(dir.path());
+  ASSERT_GT(s.port(), 0);
+  const fs::path png = dir / "film.png";
+  cv::Mat film;
+  test::quadrant_image(128, 0, 3).convertTo(film, CV_8U, 255);
+  cv::imwrite(png.string(), film);
+  std::string hist = "timestamp,cgm_mgdl,insulin_u,carbs_g\n";
+  for (int i = 0; i < 36; ++i) {
+    char row[80];
+    std::snprintf(row, sizeof row, "2026-03-01 %02d:%02d:00,%d,%s,\n", 6 + i * 5 / 60, i * 5 % 60, 150 + (i % 12) * 3,
+                  i == 10 ? "2" : "");
+    hist += row;
+  }
+  test::write_text(dir / "history.csv", hist);
+  const fs::path artifacts = fs::path(MEDAI_BINARY_DIR) / "test-artifacts";
+  fs::create_directories(artifacts);
+  auto r = test::run_command("node " + test::quote(browser_dir / "ui_test.mjs") + " http://127.0.0.1:" +
+                             std::to_string(s.port()) + "/ " + clin + " " + test::quote(png) + " " +
+                             test::quote(dir / "history.csv") + " " + test::quote(artifacts));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_GT(fs::file_size(artifacts / "ui-xray.png"), 10000u);
+  EXPECT_GT(fs::file_size(artifacts / "ui-diabetes.png"), 10000u);
+}
+
+TEST(Server, AFullQueueAnswers503WithRetryAfterAndTlsServesHttps) {
+  if (test::subset_dir().empty()) GTEST_SKIP() << "shared chest X-ray data missing";
+  test::TempDir dir;
+  auto tr = test::run_medai("image train --data " + test::quote(test::subset_dir() / "subset.csv") + " --out " +
+                            test::quote(dir / "models" / "cxr" / "2") + " --size 64 --epochs 1 --batch 16 --seed 6 --val-fraction 0.25");
+  ASSERT_EQ(tr.exit_code, 0) << tr.err;
+  const std::string clin = token(dir.path(), "clinician");
+  {
+    Server s(dir.path(), "--queue 1 --max-batch 32 --max-delay-ms 1500");
+    ASSERT_GT(s.port(), 0);
+    const fs::path png = dir / "x.png";
+    cv::imwrite(png.string(), test::quadrant_image(96, 3, 2) * 255);
+    std::string script;
+    for (int c = 0; c < 6; ++c)
+      script += "curl -s -o /dev/null -D " + test::quote(dir / ("h" + std::to_string(c))) + " -w '%{http_code}\\n' -H 'Authorization: Bearer " +
+                clin + "' -H 'Content-Type: image/png' --data-binary @" + test::quote(png) + " http://127.0.0.1:" +
+                std::to_string(s.port()) + "/v1/models/cxr/predict & ";
+    auto r = test::run_command("bash -c " + test::quote(script + "wait"));
+    EXPECT_NE(r.out.find("200"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("503"), std::string::npos) << r.out;
+    bool retry_after = false;
+    for (int c = 0; c < 6; ++c) retry_after |= test::read_text(dir / ("h" + std::to_string(c))).find("Retry-After: 1") != std::string::npos;
+    EXPECT_TRUE(retry_after);
+    // Version "2" is the default (highest); an unknown version is a 404.
+    auto models = json::parse(s.call("GET", "/v1/models", clin).second);
+    EXPECT_EQ(models[0]["default_version"], "2");
+    EXPECT_EQ(s.call("GET", "/v1/models/cxr?version=9", clin).first, 404);
+    // Simulation over HTTP.
+    test::write_text(dir / "sim.json", "{\"minutes\": 600, \"scenario\": \"07:00 45\", \"controller\": \"basal-bolus\"}");
+    auto sim = s.call("POST", "/v1/glucose/simulate", clin, (dir / "sim.json").string(), "application/json");
+    ASSERT_EQ(sim.first, 200) << sim.second;
+    EXPECT_EQ(json::parse(sim.second)["bg_mgdl"].size(), 600u);
+  }
+  if (test::run_command("openssl version").exit_code != 0) GTEST_SKIP() << "openssl missing: TLS not tested";
+  auto cert = test::run_command("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " +
+                                test::quote(dir / "key.pem") + " -out " + test::quote(dir / "cert.pem") + " 2>&1");
+  ASSERT_EQ(cert.exit_code, 0) << cert.out;
+  Server tls(dir.path(), "--tls-cert " + test::quote(dir / "cert.pem") + " --tls-key " + test::quote(dir / "key.pem"));
+  ASSERT_GT(tls.port(), 0);
+  auto r = test::run_command("curl -s -k https://127.0.0.1:" + std::to_string(tls.port()) + "/healthz");
+  EXPECT_NE(r.out.find("\"ok\""), std::string::npos) << r.out << r.err;
+  auto plain = test::run_command("curl -s -m 5 http://127.0.0.1:" + std::to_string(tls.port()) + "/healthz");
+  EXPECT_EQ(plain.out.find("\"ok\""), std::string::npos);
+}

@@ -45,7 +45,9 @@ void Batcher::loop() {
       std::unique_lock<std::mutex> l(mu_);
       cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
       if (stop_ && queue_.empty()) return;
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(max_delay_ms_);
+      // A lone request after a lone batch (no concurrency) runs at once; otherwise wait for companions.
+      const bool lonely = queue_.size() == 1 && last_batch_ <= 1;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(lonely ? 0 : max_delay_ms_);
       while (!stop_ && static_cast<int>(queue_.size()) < max_batch_ &&
              cv_.wait_until(l, deadline) != std::cv_status::timeout) {
       }
@@ -54,6 +56,7 @@ void Batcher::loop() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      last_batch_ = n + static_cast<int>(queue_.size());  // demand seen at this batch
     }
     if (batch.empty()) continue;
     try {

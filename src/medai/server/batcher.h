@@ -41,6 +41,7 @@ class Batcher {
   std::condition_variable cv_;
   std::deque<Job> queue_;
   bool stop_ = false;
+  int last_batch_ = 0;
   std::thread worker_;
 };
 

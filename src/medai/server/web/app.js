@@ -57,8 +57,9 @@ async function analyse() {
     $("xray-label").className = "label " + (positive ? "pos" : "neg");
     $("xray-prob").textContent = "Probability " + r.probability.toFixed(3) + " (operating threshold " + r.threshold.toFixed(3) + ")";
     $("xray-model").textContent = "Model " + r.model.name + " v" + r.model.version + " - sha256 " + r.model.sha256.slice(0, 12);
-    $("card-use").textContent = card.intended_use || "not stated in the model card";
-    $("card-limits").textContent = card.limitations || card.limits || "not stated in the model card";
+    const text = (v) => Array.isArray(v) ? v.join(" ") : (v || "");
+    $("card-use").textContent = text(card.intended_use) || "not stated in the model card";
+    $("card-limits").textContent = text(card.limitations || card.limits) || "not stated in the model card";
     show("xray-result", true);
   } catch (e) {
     $("xray-error").textContent = e.message;
@@ -80,7 +81,7 @@ function drawChart(cgm, forecast) {
   for (const p of cgm) { g.beginPath(); g.arc(px(p.minute), py(p.mgdl), 2.5, 0, 7); g.fill(); }
   g.fillStyle = "#d62728";
   for (const [m, v] of [[30, forecast["30min"]], [60, forecast["60min"]]]) {
-    g.beginPath(); g.arc(px(m), py(v), 5, 0, 7); g.fill(); g.fillText(Math.round(v) + " mg/dL", px(m) - 30, py(v) - 8);
+    g.beginPath(); g.arc(px(m), py(v), 5, 0, 7); g.fill(); g.fillText(Math.round(v) + " mg/dL", px(m) - 60, py(v) - 8);
   }
 }
 

@@ -1,0 +1,69 @@
+// The clinician's web app end to end in headless Chromium (Debian's /usr/bin/chromium, driven by
+// playwright-core): sign in with a token, upload a chest X-ray, see label / probability /
+// threshold / Grad-CAM / the model card's intended use; then the diabetes page: paste a history,
+// get the chart and the recommendation with its reasons. Screenshots go to OUT_DIR.
+//   node ui_test.mjs URL TOKEN IMAGE HISTORY_CSV OUT_DIR
+import { chromium } from "playwright-core";
+import fs from "node:fs";
+
+const [url, token, image, historyCsv, outDir] = process.argv.slice(2);
+if (!outDir) {
+  console.error("usage: node ui_test.mjs URL TOKEN IMAGE HISTORY_CSV OUT_DIR");
+  process.exit(2);
+}
+const fail = (msg) => { console.error("FAIL: " + msg); process.exitCode = 1; };
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+  page.on("pageerror", (e) => fail("page error: " + e.message));
+  await page.goto(url);
+
+  // A wrong token is refused on the page.
+  await page.fill("#token", "mdai_1_wrong");
+  await page.click("#signin-btn");
+  await page.waitForFunction(() => document.getElementById("signin-error").textContent.length > 0);
+
+  await page.fill("#token", token);
+  await page.click("#signin-btn");
+  await page.waitForSelector("#nav:not(.hidden)", { timeout: 15000 });
+
+  await page.setInputFiles("#xray-file", image);
+  await page.click("#xray-btn");
+  await page.waitForSelector("#xray-result:not(.hidden)", { timeout: 60000 });
+  const label = (await page.textContent("#xray-label")).trim();
+  const prob = await page.textContent("#xray-prob");
+  const cam = await page.getAttribute("#xray-cam", "src");
+  const use = await page.textContent("#card-use");
+  if (!label) fail("no label shown");
+  if (!/Probability 0?\.\d+|Probability 1\.0/.test(prob) || !/threshold/.test(prob)) fail("probability/threshold missing: " + prob);
+  if (!cam || !cam.startsWith("data:image/png;base64,")) fail("no Grad-CAM overlay");
+  if (!use || use.startsWith("not stated")) fail("model card's intended use missing");
+  await page.screenshot({ path: outDir + "/ui-xray.png", fullPage: true });
+
+  await page.click("#tab-diabetes");
+  await page.fill("#hist-text", fs.readFileSync(historyCsv, "utf8"));
+  await page.fill("#s-carbs", "45");
+  await page.click("#rec-btn");
+  await page.waitForSelector("#rec-result:not(.hidden)", { timeout: 15000 });
+  const dose = await page.textContent("#rec-dose");
+  const reasons = await page.$$eval("#rec-reasons li", (li) => li.length);
+  const inked = await page.evaluate(() => {
+    const c = document.getElementById("chart");
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return n;
+  });
+  if (!/bolus \d+\.\d+ U/.test(dose)) fail("no dose: " + dose);
+  if (reasons < 4) fail("only " + reasons + " reasons");
+  if (inked < 1000) fail("the chart is empty");
+  await page.screenshot({ path: outDir + "/ui-diabetes.png", fullPage: true });
+  console.log(JSON.stringify({ label, prob, dose, reasons, chart_pixels: inked }));
+} finally {
+  await browser.close();
+}
