@@ -191,17 +191,9 @@ void add_recommend_command(CLI::App& glucose, GlobalOptions& g) {
     p.target_mgdl = o->target;
     auto history = glucose::read_history(o->history);
     glucose::ForecastFn fn;
-    std::shared_ptr<glucose::GlucoseForecaster> model;
-    if (!o->forecaster.empty()) {
-      model = std::make_shared<glucose::GlucoseForecaster>(glucose::GlucoseForecaster::load(o->forecaster));
-      fn = [model](const std::vector<double>& r, int64_t t, const std::vector<double>& ins,
-                   const std::vector<double>& cho) -> std::optional<std::array<double, 2>> {
-        const auto n = model->history();
-        if (static_cast<int>(r.size()) < n) return std::nullopt;
-        std::vector<double> last(r.end() - n, r.end()), li(ins.end() - n, ins.end()), lc(cho.end() - n, cho.end());
-        return model->predict_one(last, t, li, lc);
-      };
-    }
+    if (!o->forecaster.empty())
+      fn = glucose::forecast_fn(
+          std::make_shared<glucose::GlucoseForecaster>(glucose::GlucoseForecaster::load(o->forecaster)));
     auto rec = glucose::recommend(history, p, o->carbs, fn, {}, !o->boluses_only);
     if (o->json)
       std::printf("%s\n", rec.to_json().dump(2).c_str());

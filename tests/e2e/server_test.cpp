@@ -292,6 +292,13 @@ TEST(Server, AFullQueueAnswers503WithRetryAfterAndTlsServesHttps) {
                             test::quote(dir / "models" / "cxr" / "2") + " --size 64 --epochs 1 --batch 16 --seed 6 --val-fraction 0.25");
   ASSERT_EQ(tr.exit_code, 0) << tr.err;
   const std::string clin = token(dir.path(), "clinician");
+  const fs::path d1 = test::shared_data() / "cgm" / "d1namo";
+  const bool with_forecaster = fs::exists(d1);
+  if (with_forecaster) {  // a (tiny) forecaster in the repository serves /v1/glucose/recommend
+    auto f = test::run_medai("glucose train-forecaster --data " + test::quote(d1) + " --out " +
+                             test::quote(dir / "models" / "forecaster") + " --epochs 1 --hidden 8 --layers 1 --ensemble 1");
+    ASSERT_EQ(f.exit_code, 0) << f.err;
+  }
   {
     Server s(dir.path(), "--queue 1 --max-batch 32 --max-delay-ms 1500");
     ASSERT_GT(s.port(), 0);
@@ -310,6 +317,7 @@ TEST(Server, AFullQueueAnswers503WithRetryAfterAndTlsServesHttps) {
     EXPECT_TRUE(retry_after);
     // Version "2" is the default (highest); an unknown version is a 404.
     auto models = json::parse(s.call("GET", "/v1/models", clin).second);
+    EXPECT_EQ(models[0]["name"], "cxr");
     EXPECT_EQ(models[0]["default_version"], "2");
     EXPECT_EQ(s.call("GET", "/v1/models/cxr?version=9", clin).first, 404);
     // Simulation over HTTP.
@@ -317,6 +325,19 @@ TEST(Server, AFullQueueAnswers503WithRetryAfterAndTlsServesHttps) {
     auto sim = s.call("POST", "/v1/glucose/simulate", clin, (dir / "sim.json").string(), "application/json");
     ASSERT_EQ(sim.first, 200) << sim.second;
     EXPECT_EQ(json::parse(sim.second)["bg_mgdl"].size(), 600u);
+    if (with_forecaster) {  // 2.5 h of readings: the LSTM forecasts
+      std::string hist = "{\"history\": \"timestamp,cgm_mgdl\\n";
+      for (int i = 0; i < 30; ++i) {
+        char row[48];
+        std::snprintf(row, sizeof row, "2026-01-01 %02d:%02d:00,%d\\n", 6 + i * 5 / 60, i * 5 % 60, 140 + i);
+        hist += row;
+      }
+      hist += "\", \"settings\": {\"basal_u_per_h\": 1, \"cr\": 10, \"cf\": 40, \"tdi\": 40}}";
+      test::write_text(dir / "rec.json", hist);
+      auto rec = s.call("POST", "/v1/glucose/recommend", clin, (dir / "rec.json").string(), "application/json");
+      ASSERT_EQ(rec.first, 200) << rec.second;
+      EXPECT_EQ(json::parse(rec.second)["forecast_method"], "lstm");
+    }
   }
   if (test::run_command("openssl version").exit_code != 0) GTEST_SKIP() << "openssl missing: TLS not tested";
   auto cert = test::run_command("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " +

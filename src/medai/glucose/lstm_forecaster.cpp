@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
+#include <mutex>
 #include <random>
 
 #include "medai/core/atomic_file.h"
@@ -190,6 +191,22 @@ std::array<double, 2> GlucoseForecaster::predict_one(const std::vector<double>& 
   fill_features(x.data_ptr<float>(), readings.data(), impl_->history, last_minute, impl_->time_of_day,
                 with ? insulin_u.data() : nullptr, with ? carbs_g.data() : nullptr);
   return to_bg(ensemble_forward(impl_->nets, x), {readings.back()})[0];
+}
+
+ForecastFn forecast_fn(std::shared_ptr<GlucoseForecaster> model) {
+  auto mu = std::make_shared<std::mutex>();
+  return [model, mu](const std::vector<double>& r, int64_t t, const std::vector<double>& ins,
+                     const std::vector<double>& cho) -> std::optional<std::array<double, 2>> {
+    const auto n = static_cast<size_t>(model->history());
+    if (r.size() < n) return std::nullopt;
+    std::vector<double> last(r.end() - n, r.end()), li, lc;
+    if (model->uses_insulin_and_carbs() && ins.size() == r.size() && cho.size() == r.size()) {
+      li.assign(ins.end() - n, ins.end());
+      lc.assign(cho.end() - n, cho.end());
+    }
+    std::lock_guard<std::mutex> lock(*mu);
+    return model->predict_one(last, t, li, lc);
+  };
 }
 
 BatchForecaster GlucoseForecaster::as_batch() const {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "medai/glucose/forecast.h"
+#include "medai/glucose/recommend.h"
 
 namespace medai::glucose {
 
@@ -60,6 +61,10 @@ class GlucoseForecaster {
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// The forecaster as decision support's ForecastFn (serialised: safe to call from many threads);
+// it declines (nullopt) when fewer than history() gap-free readings are given.
+ForecastFn forecast_fn(std::shared_ptr<GlucoseForecaster> model);
 
 // Trains, evaluates on the held-out patients against the three baselines and writes the run
 // folder (forecaster.pt, model_card.json, curves.csv/png, test_report.json/txt); returns the card.

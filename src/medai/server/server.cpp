@@ -18,6 +18,7 @@
 #include "medai/core/run_folder.h"
 #include "medai/core/sha256.h"
 #include "medai/glucose/environment.h"
+#include "medai/glucose/lstm_forecaster.h"
 #include "medai/glucose/recommend.h"
 #include "medai/imaging/classifier_model.h"
 #include "medai/io/dicom_deid.h"
@@ -229,6 +230,15 @@ int run_server(const ServerOptions& o, const std::function<void(int)>& on_listen
   Repository repo(o.models, o, metrics);
   repo.scan();
   repo.load_all();
+  glucose::ForecastFn forecaster;  // the repository's glucose forecaster, if it has one
+  if (auto dir = repo.forecaster()) {
+    try {
+      forecaster = glucose::forecast_fn(std::make_shared<glucose::GlucoseForecaster>(glucose::GlucoseForecaster::load(*dir)));
+      spdlog::info("glucose forecaster {} loaded for /v1/glucose/recommend", dir->filename().string());
+    } catch (const std::exception& e) {
+      spdlog::error("glucose forecaster {}: {}; recommendations use the linear trend", dir->string(), e.what());
+    }
+  }
   std::string secret = o.deid_secret;
   if (secret.empty()) {
     std::random_device rd;
@@ -395,7 +405,7 @@ int run_server(const ServerOptions& o, const std::function<void(int)>& on_listen
               if (!body.contains("history") || !body["history"].is_string())
                 http_fail(400, "invalid_input", "'history' must be CSV text: timestamp,cgm_mgdl[,insulin_u][,carbs_g]");
               auto h = glucose::parse_history(body["history"].get<std::string>(), "history");
-              auto rec = glucose::recommend(h, p, body.value("carbs_g", 0.0), nullptr);
+              auto rec = glucose::recommend(h, p, body.value("carbs_g", 0.0), forecaster);
               json out = rec.to_json();
               json cgm = json::array();
               for (size_t i = 0; i < h.minute.size(); ++i)
