@@ -56,15 +56,8 @@ CgmSeries read_cgm_csv(const std::filesystem::path& csv, const std::string& tcol
     if (minute < prev) fail_invalid(where + ", field '" + tcol + "': time goes backwards");
     prev = minute;
     const std::string& g = t.rows[r][gc];
-    size_t used = 0;
-    double v = std::numeric_limits<double>::quiet_NaN();
-    try {
-      v = std::stod(g, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (g.empty() || used != g.size() || !std::isfinite(v))
-      fail_invalid(where + ", field '" + gcol + "': '" + g + "' is not a glucose value");
+    const double v = io::parse_number(g).value_or(std::numeric_limits<double>::quiet_NaN());
+    if (!std::isfinite(v)) fail_invalid(where + ", field '" + gcol + "': '" + g + "' is not a glucose value");
     if (v <= 0 || v > 1000)
       fail_invalid(where + ", field '" + gcol + "': " + g + " mg/dL is outside the physiological range (0-1000]");
     readings.emplace_back(minute, v);
@@ -72,14 +65,8 @@ CgmSeries read_cgm_csv(const std::filesystem::path& csv, const std::string& tcol
       auto amount = [&](size_t c) {
         const std::string& x = t.rows[r][c];
         if (x.empty()) return 0.0;
-        size_t u = 0;
-        double a = std::numeric_limits<double>::quiet_NaN();
-        try {
-          a = std::stod(x, &u);
-        } catch (const std::exception&) {
-          u = 0;
-        }
-        if (u != x.size() || !std::isfinite(a) || a < 0)
+        const double a = io::parse_number(x).value_or(std::numeric_limits<double>::quiet_NaN());
+        if (!std::isfinite(a) || a < 0)
           fail_invalid(where + ", field '" + t.header[c] + "': '" + x + "' is not a non-negative amount");
         return a;
       };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "medai/core/error.h"
@@ -23,14 +24,8 @@ const std::vector<std::string>& row_of(const io::CsvTable& t, const std::string&
 
 double num(const io::CsvTable& t, const std::vector<std::string>& row, const std::string& col) {
   const std::string& s = row[t.column(col)];
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != s.size() || !std::isfinite(v))
+  const double v = io::parse_number(s).value_or(std::numeric_limits<double>::quiet_NaN());
+  if (!std::isfinite(v))
     fail_invalid(t.source.string() + ": field '" + col + "' of " + row[t.column("Name")] + ": '" + s +
                  "' is not a finite number");
   return v;

@@ -113,6 +113,15 @@ torch::Tensor ensemble_forward(std::vector<LstmNet>& nets, const torch::Tensor& 
   return sum / static_cast<double>(nets.size());
 }
 
+// RMSE (mg/dL) at 30 and 60 min of forecasts for the given windows.
+std::array<double, 2> rmse_at_horizons(const std::vector<std::array<double, 2>>& pred, const std::vector<CgmSeries>& s,
+                                       const std::vector<Window>& w) {
+  std::array<double, 2> sq{};
+  for (size_t i = 0; i < w.size(); ++i)
+    for (int h = 0; h < 2; ++h) sq[h] += std::pow(pred[i][h] - s[w[i].first].mgdl[w[i].second + kHorizonSteps[h]], 2);
+  return {std::sqrt(sq[0] / w.size()), std::sqrt(sq[1] / w.size())};
+}
+
 std::string member_file(int k) { return k == 0 ? kWeightsFile : "forecaster_" + std::to_string(k) + ".pt"; }
 
 }  // namespace
@@ -288,14 +297,7 @@ nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
       bar.advance();
     }
     net->eval();
-    auto pv = to_bg(run_batched(net, xv), last_v);
-    double s30 = 0, s60 = 0;
-    for (size_t i = 0; i < w_val.size(); ++i) {
-      const auto& [si, l] = w_val[i];
-      s30 += std::pow(pv[i][0] - val[si].mgdl[l + 6], 2);
-      s60 += std::pow(pv[i][1] - val[si].mgdl[l + 12], 2);
-    }
-    const double r30 = std::sqrt(s30 / w_val.size()), r60 = std::sqrt(s60 / w_val.size());
+    const auto [r30, r60] = rmse_at_horizons(to_bg(run_batched(net, xv), last_v), val, w_val);
     char buf[160];
     std::snprintf(buf, sizeof buf, "%d,%d,%.6f,%.4f,%.4f\n", member, epoch, loss_sum / steps_per_epoch, r30, r60);
     curves += buf;
@@ -329,14 +331,7 @@ nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
   }  // ensemble members
 
   // Validation RMSE of the whole ensemble.
-  auto pv = to_bg(ensemble_forward(members, xv), last_v);
-  double s30 = 0, s60 = 0;
-  for (size_t i = 0; i < w_val.size(); ++i) {
-    const auto& [si, l] = w_val[i];
-    s30 += std::pow(pv[i][0] - val[si].mgdl[l + 6], 2);
-    s60 += std::pow(pv[i][1] - val[si].mgdl[l + 12], 2);
-  }
-  const double val30 = std::sqrt(s30 / w_val.size()), val60 = std::sqrt(s60 / w_val.size());
+  const auto [val30, val60] = rmse_at_horizons(to_bg(ensemble_forward(members, xv), last_v), val, w_val);
 
   fs::create_directories(o.out);
   for (int k = 0; k < o.ensemble; ++k)

@@ -28,16 +28,10 @@ double field_number(const io::CsvTable& t, size_t r, size_t c, bool allow_empty,
     if (!allow_empty) fail_invalid(where + ": empty");
     return 0;
   }
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != s.size()) fail_invalid(where + ": '" + s + "' is not a number");
-  if (!std::isfinite(v)) fail_invalid(where + ": '" + s + "' is not a finite number");
-  return v;
+  const auto v = io::parse_number(s);
+  if (!v) fail_invalid(where + ": '" + s + "' is not a number");
+  if (!std::isfinite(*v)) fail_invalid(where + ": '" + s + "' is not a finite number");
+  return *v;
 }
 
 History from_table(const io::CsvTable& t) {

@@ -14,14 +14,9 @@ namespace {
 double number(const io::CsvTable& t, size_t r, size_t c) {
   const std::string& s = t.rows[r][c];
   const std::string where = t.source.string() + ": line " + std::to_string(r + 2) + ", field '" + t.header[c] + "'";
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(s, &used);
-  } catch (const std::exception&) {
-    fail_invalid(where + ": '" + s + "' is not a number");
-  }
-  if (used != s.size()) fail_invalid(where + ": '" + s + "' is not a number");
+  const auto parsed = io::parse_number(s);
+  if (!parsed) fail_invalid(where + ": '" + s + "' is not a number");
+  const double v = *parsed;
   if (!std::isfinite(v)) fail_invalid(where + ": must be a finite number, got '" + s + "'");
   if (v < 0) fail_invalid(where + ": must not be negative, got " + s);
   return v;

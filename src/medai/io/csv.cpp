@@ -101,4 +101,16 @@ std::string csv_escape(const std::string& f) {
   return out + "\"";
 }
 
+std::optional<double> parse_number(const std::string& text) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used != text.size()) return std::nullopt;
+  return v;
+}
+
 }  // namespace medai::io

@@ -19,5 +19,8 @@ struct CsvTable {
 CsvTable read_csv(const std::filesystem::path& path);
 CsvTable parse_csv(const std::string& text, const std::filesystem::path& source);
 std::string csv_escape(const std::string& field);
+// The whole of `text` read as a number (std::stod: "nan" and "inf" included, so callers decide
+// about finiteness); nothing when it is empty, partly a number, or out of range.
+std::optional<double> parse_number(const std::string& text);
 
 }  // namespace medai::io
