@@ -187,7 +187,6 @@ void add_recommend_command(CLI::App& glucose, GlobalOptions& g) {
       p.correction_mgdl_per_u = o->cf;
       p.total_daily_insulin_u = o->tdi;
     }
-    if (!(o->target >= 80 && o->target <= 200)) fail_invalid("--target must be 80-200 mg/dL");
     p.target_mgdl = o->target;
     auto history = glucose::read_history(o->history);
     glucose::ForecastFn fn;

@@ -29,11 +29,23 @@ void start(const GlobalOptions& g, bool json_out) {
   spdlog::info("medai 0.1.0 ({}, torch threads {})", core::runtime_summary(), torch::get_num_threads());
 }
 
-cv::Mat read_unit(const fs::path& file) { return io::display_frame(io::read_image(file)); }
+// One frame in [0, 1]; header values ignored with a fallback are reported on stderr and kept
+// for the JSON answer.
+struct UnitImage {
+  cv::Mat unit;
+  std::vector<std::string> warnings;
+};
+UnitImage read_unit(const fs::path& file) {
+  io::Image img = io::read_image(file);
+  for (const auto& w : img.warnings) std::fprintf(stderr, "warning: %s: %s\n", file.string().c_str(), w.c_str());
+  return {io::display_frame(img), img.warnings};
+}
 
-json prediction_json(const fs::path& file, const imaging::Prediction& p, const imaging::ClassifierModel& m) {
+json prediction_json(const fs::path& file, const imaging::Prediction& p, const imaging::ClassifierModel& m,
+                     const std::vector<std::string>& warnings) {
   return {{"file", file.string()}, {"label", p.label}, {"probability", p.probability}, {"threshold", p.threshold},
-          {"positive_class", m.class_names()[m.positive_index()]}, {"class_probabilities", p.class_probabilities}};
+          {"positive_class", m.class_names()[m.positive_index()]}, {"class_probabilities", p.class_probabilities},
+          {"warnings", warnings}};
 }
 
 }  // namespace
@@ -108,8 +120,9 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
     auto model = imaging::ClassifierModel::load(*p_model);
     json out = json::array();
     for (const auto& f : *p_files) {
-      auto p = model.predict(read_unit(f));
-      if (*p_json) out.push_back(prediction_json(f, p, model));
+      const UnitImage u = read_unit(f);
+      auto p = model.predict(u.unit);
+      if (*p_json) out.push_back(prediction_json(f, p, model, u.warnings));
       else std::printf("%s\t%s\tp=%.4f\tthreshold=%.4f\n", f.string().c_str(), p.label.c_str(), p.probability, p.threshold);
     }
     if (*p_json) std::cout << out.dump(2) << "\n";
@@ -128,11 +141,11 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
   expl->callback([&g, x_model, x_file, x_out, x_class, x_json] {
     start(g, *x_json);
     auto model = imaging::ClassifierModel::load(*x_model);
-    cv::Mat unit = read_unit(*x_file);
-    auto ex = imaging::explain_image(model, unit, *x_class);
+    const UnitImage u = read_unit(*x_file);
+    auto ex = imaging::explain_image(model, u.unit, *x_class);
     io::write_png(*x_out, ex.overlay);
     if (*x_json) {
-      json j = prediction_json(*x_file, ex.prediction, model);
+      json j = prediction_json(*x_file, ex.prediction, model, u.warnings);
       j["heatmap"] = x_out->string();
       j["explained_class"] = model.class_names()[ex.target_class];
       std::cout << j.dump(2) << "\n";

@@ -29,7 +29,10 @@ void add_server_commands(CLI::App& app, GlobalOptions& g) {
   serve->add_option("--queue", o->queue_capacity, "requests queued per model before 503")->capture_default_str();
   serve->add_option("--max-body-bytes", o->max_body_bytes, "largest request body (413 beyond)")->capture_default_str();
   serve->add_option("--timeout-s", o->timeout_s)->capture_default_str();
-  serve->add_option("--http-threads", o->threads)->capture_default_str();
+  serve->add_option("--http-threads", o->threads, "HTTP worker threads kept warm")->capture_default_str();
+  serve->add_option("--max-connections", o->max_connections,
+                    "connections served at once (one thread each; idle or slow clients cannot starve the rest)")
+      ->capture_default_str();
   serve->add_flag("--no-batching", *no_batching, "one request per forward pass (for comparisons)");
   serve->callback([&g, o, no_batching] {
     core::init_runtime({g.threads, g.verbose, g.quiet});

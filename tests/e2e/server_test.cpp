@@ -21,6 +21,7 @@ namespace {
 class Server {
  public:
   Server(const fs::path& dir, const std::string& extra = "") : dir_(dir) {
+    fs::remove(dir / "serve.log");  // a previous server's log would give its (dead) port
     auto r = test::run_command(test::medai_bin() + " serve --port 0 --models " + test::quote(dir / "models") + " --db " +
                                test::quote(dir / "medai.db") + " " + extra + " > " + test::quote(dir / "serve.log") +
                                " 2>&1 & echo $!");
@@ -172,10 +173,10 @@ TEST(Server, AuthRolesPredictionsAuditAndABadInputBattery) {
   ASSERT_EQ(rec.first, 200) << rec.second;
   EXPECT_NEAR(json::parse(rec.second)["recommendation"]["bolus_u"].get<double>(), 4.0 + 1.0, 1e-9);
 
-  // Admin: unload -> 409, load -> 200; both audited.
+  // Admin: unload -> 503 (retry later), load -> 200; both audited.
   EXPECT_EQ(s.call("POST", "/v1/admin/models/cxr/unload", clin).first, 403);
   EXPECT_EQ(s.call("POST", "/v1/admin/models/cxr/unload", admin).first, 200);
-  EXPECT_EQ(s.call("POST", "/v1/models/cxr/predict", clin, png.string(), "image/png").first, 409);
+  EXPECT_EQ(s.call("POST", "/v1/models/cxr/predict", clin, png.string(), "image/png").first, 503);
   EXPECT_EQ(s.call("POST", "/v1/admin/models/cxr/load", admin).first, 200);
   EXPECT_EQ(s.call("POST", "/v1/models/cxr/predict", clin, png.string(), "image/png").first, 200);
   auto metrics = s.call("GET", "/metrics");

@@ -17,11 +17,17 @@ constexpr Row kTable[] = {
     {ErrorCode::Dicom, "dicom_error", 5, 422},
     {ErrorCode::Unsupported, "unsupported", 6, 415},
     {ErrorCode::Internal, "internal", 70, 500},
+    {ErrorCode::Unauthorized, "unauthorized", 7, 401},
+    {ErrorCode::Forbidden, "forbidden", 8, 403},
+    {ErrorCode::Conflict, "conflict", 9, 409},
+    {ErrorCode::Unavailable, "unavailable", 10, 503},
+    {ErrorCode::Timeout, "timeout", 11, 504},
+    {ErrorCode::PayloadTooLarge, "payload_too_large", 12, 413},
 };
 const Row& row(ErrorCode code) {
   for (const auto& r : kTable)
     if (r.code == code) return r;
-  return kTable[5];
+  return kTable[5];  // Internal
 }
 }  // namespace
 
@@ -33,5 +39,6 @@ void fail_invalid(const std::string& message) { throw Error(ErrorCode::InvalidIn
 void fail_not_found(const std::string& message) { throw Error(ErrorCode::NotFound, message); }
 void fail_io(const std::string& message) { throw Error(ErrorCode::Io, message); }
 void fail_unsupported(const std::string& message) { throw Error(ErrorCode::Unsupported, message); }
+void fail(ErrorCode code, const std::string& message) { throw Error(code, message); }
 
 }  // namespace medai

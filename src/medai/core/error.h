@@ -7,7 +7,20 @@
 
 namespace medai {
 
-enum class ErrorCode { InvalidInput, NotFound, Io, Dicom, Unsupported, Internal };
+enum class ErrorCode {
+  InvalidInput,
+  NotFound,
+  Io,
+  Dicom,
+  Unsupported,
+  Internal,
+  Unauthorized,     // no or an unknown credential
+  Forbidden,        // a known credential without the needed role
+  Conflict,         // the request contradicts the current state
+  Unavailable,      // temporarily unable (queue full, model not loaded, draining): retry later
+  Timeout,          // did not finish in the allowed time
+  PayloadTooLarge,  // a body or file above the configured limit
+};
 
 class Error : public std::runtime_error {
  public:
@@ -29,5 +42,6 @@ int http_status(ErrorCode code);
 [[noreturn]] void fail_not_found(const std::string& message);
 [[noreturn]] void fail_io(const std::string& message);
 [[noreturn]] void fail_unsupported(const std::string& message);
+[[noreturn]] void fail(ErrorCode code, const std::string& message);
 
 }  // namespace medai

@@ -10,6 +10,10 @@
 namespace medai::glucose {
 
 namespace {
+// The grid holds one slot per 5 minutes of the span: bound it before allocating.
+constexpr int64_t kMaxGapMinutes = 30LL * 24 * 60;
+constexpr int64_t kMaxSpanMinutes = 5LL * 366 * 24 * 60;
+
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {  // Howard Hinnant's algorithm
   y -= m <= 2;
   const int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -54,6 +58,9 @@ CgmSeries read_cgm_csv(const std::filesystem::path& csv, const std::string& tcol
       fail_invalid(where + ", field '" + tcol + "': " + e.what());
     }
     if (minute < prev) fail_invalid(where + ", field '" + tcol + "': time goes backwards");
+    if (prev != std::numeric_limits<int64_t>::min() && minute - prev > kMaxGapMinutes)
+      fail_invalid(where + ", field '" + tcol + "': time jumps " + std::to_string((minute - prev) / 1440) +
+                   " days forward (a mistyped date? recordings may pause for at most 30 days)");
     prev = minute;
     const std::string& g = t.rows[r][gc];
     const double v = io::parse_number(g).value_or(std::numeric_limits<double>::quiet_NaN());
@@ -74,6 +81,8 @@ CgmSeries read_cgm_csv(const std::filesystem::path& csv, const std::string& tcol
     }
   }
   if (readings.empty()) fail_invalid(csv.string() + ": no readings");
+  if (readings.back().first - readings.front().first > kMaxSpanMinutes)
+    fail_invalid(csv.string() + ": readings span more than 5 years (the 5-minute grid would not fit in memory)");
   s.start_minute = readings.front().first;
   const int64_t last = (readings.back().first - s.start_minute + 2) / 5;
   s.mgdl.assign(static_cast<size_t>(last + 1), std::numeric_limits<double>::quiet_NaN());

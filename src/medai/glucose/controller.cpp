@@ -9,6 +9,17 @@
 
 namespace medai::glucose {
 
+namespace {
+std::string fmt_range(double lo, double hi) {
+  char buf[64];
+  if (lo == hi)
+    std::snprintf(buf, sizeof buf, "%g", lo);
+  else
+    std::snprintf(buf, sizeof buf, "%g-%g", lo, hi);
+  return buf;
+}
+}  // namespace
+
 double Observation::trend_mgdl_per_min() const {
   const int n_total = static_cast<int>(cgm_history.size());
   const int want = std::max(2, 30 / std::max(1, interval_min) + 1);
@@ -21,6 +32,20 @@ double Observation::trend_mgdl_per_min() const {
   }
   double den = n * sxx - sx * sx;
   return den == 0 ? 0 : (n * sxy - sx * sy) / den;
+}
+
+void validate_settings(const PatientSettings& p) {
+  auto check = [](double v, double lo, double hi, const char* field, const char* unit) {
+    if (!std::isfinite(v) || v < lo || v > hi)
+      fail_invalid(std::string("patient setting '") + field + "' must be " + fmt_range(lo, hi) + " " + unit + ", got " +
+                   (std::isfinite(v) ? fmt_range(v, v) : std::string("a non-finite value")));
+  };
+  if (!(p.basal_u_per_min > 0)) fail_invalid("patient setting 'basal_u_per_h' must be positive");
+  check(p.basal_u_per_min * 60, 0.01, 10, "basal_u_per_h", "U/h");
+  check(p.carb_ratio_g_per_u, 1, 150, "cr", "g/U");
+  check(p.correction_mgdl_per_u, 5, 500, "cf", "mg/dL per U");
+  check(p.total_daily_insulin_u, 1, 300, "tdi", "U");
+  check(p.target_mgdl, 80, 200, "target", "mg/dL");
 }
 
 Dose BasalBolusController::decide(const Observation& obs, const PatientSettings& p) {

@@ -17,6 +17,9 @@ struct PatientSettings {
   double total_daily_insulin_u = 40;
   double target_mgdl = 140;
 };
+// Throws InvalidInput naming the field (basal_u_per_h, cr, cf, tdi, target) when a setting is
+// not finite, not positive or outside a plausible range. Used by every caller (CLI, server).
+void validate_settings(const PatientSettings& p);
 
 // What a controller sees at each control step.
 struct Observation {

@@ -134,7 +134,7 @@ struct GlucoseForecaster::Impl {
   bool inputs = false;  // insulin and carbs channels learned
 };
 
-GlucoseForecaster::GlucoseForecaster() : impl_(std::make_unique<Impl>()) {}
+GlucoseForecaster::GlucoseForecaster() : impl_(std::make_shared<Impl>()) {}
 GlucoseForecaster::~GlucoseForecaster() = default;
 GlucoseForecaster::GlucoseForecaster(GlucoseForecaster&&) noexcept = default;
 GlucoseForecaster& GlucoseForecaster::operator=(GlucoseForecaster&&) noexcept = default;
@@ -171,15 +171,22 @@ GlucoseForecaster GlucoseForecaster::load(const fs::path& run) {
 int GlucoseForecaster::history() const { return impl_->history; }
 const nlohmann::json& GlucoseForecaster::card() const { return impl_->card; }
 
-std::vector<std::array<double, 2>> GlucoseForecaster::predict(const std::vector<CgmSeries>& s,
-                                                               const std::vector<Window>& w) const {
+namespace {
+std::vector<std::array<double, 2>> predict_windows(GlucoseForecaster::Impl& impl, const std::vector<CgmSeries>& s,
+                                                   const std::vector<Window>& w) {
   std::vector<double> last;
   for (const auto& [si, l] : w) last.push_back(s[si].mgdl[l]);
-  if (impl_->inputs)
+  if (impl.inputs)
     for (const auto& x : s)
       if (!x.has_inputs())
         fail_invalid(x.id + ": this forecaster was trained with insulin and carbs; the recording has no insulin_u/carbs_g columns");
-  return to_bg(ensemble_forward(impl_->nets, features(s, w, impl_->history, impl_->time_of_day, impl_->inputs)), last);
+  return to_bg(ensemble_forward(impl.nets, features(s, w, impl.history, impl.time_of_day, impl.inputs)), last);
+}
+}  // namespace
+
+std::vector<std::array<double, 2>> GlucoseForecaster::predict(const std::vector<CgmSeries>& s,
+                                                               const std::vector<Window>& w) const {
+  return predict_windows(*impl_, s, w);
 }
 
 bool GlucoseForecaster::uses_insulin_and_carbs() const { return impl_->inputs; }
@@ -219,7 +226,9 @@ ForecastFn forecast_fn(std::shared_ptr<GlucoseForecaster> model) {
 }
 
 BatchForecaster GlucoseForecaster::as_batch() const {
-  return [this](const std::vector<CgmSeries>& s, const std::vector<Window>& w) { return predict(s, w); };
+  return [impl = impl_](const std::vector<CgmSeries>& s, const std::vector<Window>& w) {
+    return predict_windows(*impl, s, w);
+  };
 }
 
 nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
@@ -371,10 +380,14 @@ nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
                  {"train_ids", nlohmann::json::array()}, {"test_ids", nlohmann::json::array()}}},
       {"ridge_baseline", ridge.to_json()},
       {"intended_use",
-       "Research decision support: 30/60-minute glucose forecasts from CGM alone for people with type 1 diabetes. "
+       std::string("Research decision support: 30/60-minute glucose forecasts from ") +
+           (inputs ? "CGM, insulin and carbohydrate records" : "CGM alone") + " for people with type 1 diabetes. "
        "Not a medical device; not for dosing without clinician review."},
       {"limits",
-       "Trained on CGM only (no insulin/carbs in these recordings); HUPA-UCM is partly linear interpolation of "
+       std::string(inputs ? "Trained on CGM with insulin and carbohydrate records, which must be given (per 5-minute slot) "
+                            "at prediction time; "
+                          : "Trained on CGM only (no insulin/carbs in these recordings); ") +
+           "HUPA-UCM is partly linear interpolation of "
        "15-minute FreeStyle Libre readings, which flatters every model - see the figures excluding straight runs. "
        "Held-out set dominated by one long recording (HUPA0027P); compare per-patient means."},
       {"software", core::software_versions()}};

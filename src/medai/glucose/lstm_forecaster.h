@@ -54,12 +54,14 @@ class GlucoseForecaster {
                                     const std::vector<double>& insulin_u = {},
                                     const std::vector<double>& carbs_g = {}) const;
   bool uses_insulin_and_carbs() const;
+  // A callable that shares this forecaster's networks: it stays valid after the forecaster is
+  // moved or destroyed.
   BatchForecaster as_batch() const;
   struct Impl;
   friend nlohmann::json train_forecaster(const struct ForecasterTrainOptions&);
 
  private:
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;  // shared with as_batch() callables
 };
 
 // The forecaster as decision support's ForecastFn (serialised: safe to call from many threads);

@@ -1,6 +1,7 @@
 #include "medai/glucose/recommend.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -34,7 +35,14 @@ double field_number(const io::CsvTable& t, size_t r, size_t c, bool allow_empty,
   return *v;
 }
 
+// A history is recent data from one person: rows more than a day apart, or dated beyond the
+// clock (with a month's slack for time zones and clock drift), are refused as mistyped.
+constexpr int64_t kMaxHistoryGapMinutes = 24 * 60;
+constexpr int64_t kFutureToleranceMinutes = 31LL * 24 * 60;
+
 History from_table(const io::CsvTable& t) {
+  const int64_t now_minutes =
+      std::chrono::duration_cast<std::chrono::minutes>(std::chrono::system_clock::now().time_since_epoch()).count();
   const size_t tc = t.column("timestamp"), gc = t.column("cgm_mgdl");
   const auto ic = t.find_column("insulin_u"), cc = t.find_column("carbs_g");
   History h;
@@ -47,6 +55,11 @@ History from_table(const io::CsvTable& t) {
       fail_invalid(where + ", field 'timestamp': " + e.what());
     }
     if (!h.minute.empty() && m < h.minute.back()) fail_invalid(where + ", field 'timestamp': time goes backwards");
+    if (!h.minute.empty() && m - h.minute.back() > kMaxHistoryGapMinutes)
+      fail_invalid(where + ", field 'timestamp': time jumps " + std::to_string((m - h.minute.back()) / 1440) +
+                   " days forward from the previous row (a mistyped date?)");
+    if (m > now_minutes + kFutureToleranceMinutes)
+      fail_invalid(where + ", field 'timestamp': " + t.rows[r][tc] + " lies in the future");
     bool empty = false;
     double g = field_number(t, r, gc, true, empty);
     if (!empty && (g < 20 || g > 600))
@@ -72,7 +85,9 @@ History parse_history(const std::string& text, const std::string& name) { return
 
 Recommendation recommend(const History& h, const PatientSettings& p, double carbs_now, const ForecastFn& forecaster,
                          const SafetyConfig& safety_config, bool history_includes_basal) {
-  if (!std::isfinite(carbs_now) || carbs_now < 0) fail_invalid("--carbs must be a non-negative number of grams");
+  validate_settings(p);
+  if (!std::isfinite(carbs_now) || carbs_now < 0 || carbs_now > 300)
+    fail_invalid("carbs about to be eaten must be 0-300 g");
   // Readings on a 5-minute grid ending at the last reading.
   int last_idx = -1;
   for (int i = static_cast<int>(h.minute.size()) - 1; i >= 0 && last_idx < 0; --i)

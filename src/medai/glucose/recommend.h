@@ -17,8 +17,9 @@ namespace medai::glucose {
 
 // History CSV: timestamp (YYYY-MM-DD HH:MM[:SS]), cgm_mgdl (empty when no reading at that time),
 // and optional insulin_u (units delivered then) and carbs_g (eaten then). Errors name the file,
-// line and field: missing columns, unparseable times, times going backwards, NaN or
-// non-numbers, negative insulin or carbs, CGM outside 20-600 mg/dL.
+// line and field: missing columns, unparseable times, times going backwards, jumping more than a
+// day forward or lying in the future, NaN or non-numbers, negative insulin or carbs, CGM
+// outside 20-600 mg/dL.
 struct History {
   std::vector<int64_t> minute;  // minutes since 1970-01-01
   std::vector<std::optional<double>> cgm;

@@ -28,6 +28,10 @@ struct J2kFrame {
   bool is_signed = false;
   std::vector<int32_t> samples;  // height x width x components, interleaved
 };
-J2kFrame decode_j2k(const uint8_t* data, size_t size, const std::string& name);
+// What the DICOM header declares: the codestream's header must agree before anything is decoded.
+struct J2kExpected {
+  int width = 0, height = 0, components = 0;
+};
+J2kFrame decode_j2k(const uint8_t* data, size_t size, const std::string& name, const J2kExpected* expected = nullptr);
 
 }  // namespace medai::io

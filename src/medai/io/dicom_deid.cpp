@@ -2,18 +2,18 @@
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcostrmb.h>
 #include <dcmtk/dcmdata/dctk.h>
 #include <dcmtk/oflog/oflog.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <set>
-#include <unistd.h>
 #include <vector>
 
 #include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
 #include "medai/core/sha256.h"
+#include "medai/io/dicom_dataset.h"
 
 namespace medai::io {
 
@@ -55,6 +55,7 @@ const std::set<uint32_t>& emptied_tags() {
   return s;
 }
 
+constexpr const char* kDeidMethod = "medai: PS3.15 Basic Application Confidentiality Profile";
 constexpr uint32_t kPatientName = t(0x0010, 0x0010), kPatientId = t(0x0010, 0x0020);
 
 std::string to_decimal(unsigned __int128 v) {
@@ -132,7 +133,6 @@ void clean(DcmItem* item, const std::string& secret, DeidReport& r) {
 }
 
 DeidReport run(DcmFileFormat& ff, const std::string& secret) {
-  if (secret.size() < 8) fail_invalid("de-identification secret must have at least 8 characters");
   DeidReport r;
   clean(ff.getDataset(), secret, r);
   // File meta information: the instance UID follows the dataset's.
@@ -142,7 +142,7 @@ DeidReport run(DcmFileFormat& ff, const std::string& secret) {
     meta->putAndInsertString(DCM_MediaStorageSOPInstanceUID, sop.c_str());
   DcmDataset* ds = ff.getDataset();
   ds->putAndInsertString(DCM_PatientIdentityRemoved, "YES");
-  ds->putAndInsertString(DCM_DeidentificationMethod, "medai: DICOM PS3.15 Basic Application Level Confidentiality Profile");
+  ds->putAndInsertString(DCM_DeidentificationMethod, kDeidMethod);  // LO: at most 64 characters
   if (r.pseudonym.empty()) {
     ds->putAndInsertString(DCM_PatientID, "MEDAI-UNKNOWN");
     ds->putAndInsertString(DCM_PatientName, "ANONYMOUS");
@@ -151,17 +151,38 @@ DeidReport run(DcmFileFormat& ff, const std::string& secret) {
 }
 
 std::string save_to_string(DcmFileFormat& ff, const std::string& name) {
-  // DCMTK writes files; go through a private temporary file and read it back.
-  char tmpl[] = "/tmp/medai-deid-XXXXXX";
-  int fd = mkstemp(tmpl);
-  if (fd < 0) fail_io("cannot create a temporary file for " + name);
-  close(fd);
-  const OFCondition c = ff.saveFile(tmpl, EXS_Unknown);
-  std::string bytes;
-  if (c.good()) bytes = core::read_file(tmpl);
-  std::remove(tmpl);
+  E_TransferSyntax xfer = ff.getDataset()->getOriginalXfer();
+  if (xfer == EXS_Unknown) xfer = EXS_LittleEndianExplicit;
+  std::string out;
+  std::vector<char> buf(1 << 20);
+  DcmOutputBufferStream stream(buf.data(), static_cast<offile_off_t>(buf.size()));
+  ff.transferInit();
+  OFCondition c = EC_StreamNotifyClient;
+  while (c == EC_StreamNotifyClient) {
+    c = ff.write(stream, xfer, EET_UndefinedLength, nullptr, EGL_recalcGL, EPD_noChange, 0, 0, 0, EWM_fileformat);
+    void* p = nullptr;
+    offile_off_t n = 0;
+    stream.flushBuffer(p, n);
+    out.append(static_cast<const char*>(p), static_cast<size_t>(n));
+  }
+  // A deflated transfer syntax leaves the tail of the zlib stream in the filter until flushed.
+  for (int guard = 0; c.good() && !stream.isFlushed() && guard < 1000000; ++guard) {
+    stream.flush();
+    void* p = nullptr;
+    offile_off_t n = 0;
+    stream.flushBuffer(p, n);
+    out.append(static_cast<const char*>(p), static_cast<size_t>(n));
+  }
+  ff.transferEnd();
   if (c.bad()) throw Error(ErrorCode::Dicom, name + ": cannot write the de-identified DICOM (" + c.text() + ")");
-  return bytes;
+  return out;
+}
+
+DeidReport deidentify_parsed(DcmFileFormat& ff, const std::string& bytes, const std::string& name,
+                             const std::string& secret) {
+  if (secret.size() < 8) fail_invalid("de-identification secret must have at least 8 characters");
+  parse_dicom(bytes, name, ff);
+  return run(ff, secret);
 }
 
 }  // namespace
@@ -181,23 +202,19 @@ DeidReport deidentify_dicom_file(const std::filesystem::path& in, const std::fil
 
 std::string deidentify_dicom_bytes(const std::string& bytes, const std::string& name, const std::string& secret,
                                    DeidReport* report) {
-  if (bytes.size() < 132) throw Error(ErrorCode::Dicom, name + ": too short to be a DICOM file");
-  static const bool quiet = [] {
-    OFLog::configure(OFLogger::FATAL_LOG_LEVEL);  // DCMTK's warnings would reach stderr
-    return true;
-  }();
-  (void)quiet;
-  DcmInputBufferStream in;
-  in.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
-  in.setEos();
   DcmFileFormat ff;
-  ff.transferInit();
-  const OFCondition c = ff.read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
-  ff.transferEnd();
-  if (c.bad()) throw Error(ErrorCode::Dicom, name + ": not a readable DICOM file (" + c.text() + ")");
-  DeidReport r = run(ff, secret);
+  const DeidReport r = deidentify_parsed(ff, bytes, name, secret);
   if (report) *report = r;
   return save_to_string(ff, name);
+}
+
+DeidentifiedDicom deidentify_and_decode_dicom(const std::string& bytes, const std::string& name, const std::string& secret) {
+  DcmFileFormat ff;
+  DeidentifiedDicom out;
+  out.report = deidentify_parsed(ff, bytes, name, secret);
+  out.bytes = save_to_string(ff, name);                 // before decoding changes the representation
+  out.pixels = decode_dataset(ff.getDataset(), name);  // the same parsed dataset
+  return out;
 }
 
 }  // namespace medai::io

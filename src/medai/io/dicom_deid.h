@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <string>
 
+#include "medai/io/dicom.h"
+
 namespace medai::io {
 
 struct DeidReport {
@@ -22,6 +24,15 @@ DeidReport deidentify_dicom_file(const std::filesystem::path& in, const std::fil
 // The same for bytes in memory (the server's path); returns the de-identified file's bytes.
 std::string deidentify_dicom_bytes(const std::string& bytes, const std::string& name, const std::string& secret,
                                    DeidReport* report = nullptr);
+
+// The server's path: parses the upload once, de-identifies it in memory, keeps the de-identified
+// file's bytes (for the audit hash) and decodes the pixels from that same dataset.
+struct DeidentifiedDicom {
+  std::string bytes;
+  DicomPixels pixels;
+  DeidReport report;
+};
+DeidentifiedDicom deidentify_and_decode_dicom(const std::string& bytes, const std::string& name, const std::string& secret);
 
 // Tags (group << 16 | element) the profile removes or replaces, for tests and documentation.
 bool deid_is_identifying_tag(uint32_t tag);

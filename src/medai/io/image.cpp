@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -52,10 +53,59 @@ Image decode_image(const std::string& bytes, const std::string& name) {
   }
 }
 
+namespace {
+// The frame header (SOFn) of a JPEG stream: width, height and components, read before decoding
+// so an absurd declared size is refused without allocating. Throws naming `name`.
+struct JpegFrame {
+  int width = 0, height = 0, components = 0;
+};
+JpegFrame jpeg_frame_header(const std::string& b, const std::string& name) {
+  auto u = [&](size_t i) { return static_cast<unsigned>(static_cast<unsigned char>(b[i])); };
+  size_t i = 2;  // after SOI
+  while (i + 4 <= b.size()) {
+    if (u(i) != 0xFF) fail_invalid(name + ": corrupt JPEG (marker expected at byte " + std::to_string(i) + ")");
+    const unsigned marker = u(i + 1);
+    if (marker == 0xFF) {  // fill byte
+      ++i;
+      continue;
+    }
+    if (marker == 0xD8 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) {  // no length
+      i += 2;
+      continue;
+    }
+    const size_t len = (u(i + 2) << 8) | u(i + 3);
+    if (len < 2 || i + 2 + len > b.size()) break;
+    const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+    if (sof) {
+      if (len < 8) fail_invalid(name + ": corrupt JPEG (frame header too short)");
+      return {static_cast<int>((u(i + 7) << 8) | u(i + 8)), static_cast<int>((u(i + 5) << 8) | u(i + 6)),
+              static_cast<int>(u(i + 9))};
+    }
+    if (marker == 0xDA || marker == 0xD9) break;  // scan data before any frame header
+    i += 2 + len;
+  }
+  fail_invalid(name + ": corrupt or truncated JPEG (no frame header)");
+}
+}  // namespace
+
 Image read_jpeg(const std::string& bytes, const std::string& name) {
-  cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-  cv::Mat m = cv::imdecode(buf, cv::IMREAD_UNCHANGED);
+  const JpegFrame fh = jpeg_frame_header(bytes, name);
+  if (fh.width <= 0 || fh.height <= 0 || fh.components <= 0)
+    fail_invalid(name + ": JPEG frame header declares " + std::to_string(fh.width) + "x" + std::to_string(fh.height) +
+                 " pixels with " + std::to_string(fh.components) + " components");
+  if (static_cast<int64_t>(fh.width) * fh.height * fh.components > kMaxPixels)
+    fail_invalid(name + ": JPEG declares " + std::to_string(fh.width) + "x" + std::to_string(fh.height) +
+                 " pixels, over the limit of " + std::to_string(kMaxPixels) + " samples");
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) fail_invalid(name + ": JPEG file too large");
+  cv::Mat m;
+  try {
+    cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+    m = cv::imdecode(buf, cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception&) {
+    m.release();
+  }
   if (m.empty()) fail_invalid(name + ": corrupt or truncated JPEG (decoder failed)");
+  if (m.cols != fh.width || m.rows != fh.height) fail_invalid(name + ": corrupt JPEG (decoded size differs from its header)");
   Image img;
   img.format = "jpeg";
   img.width = m.cols;
@@ -99,7 +149,8 @@ cv::Mat display_frame(const Image& image, int frame) {
   }
   if (image.lut && !image.lut->table.empty()) {
     const auto& lut = *image.lut;
-    double scale = 1.0 / ((1 << lut.bits) - 1);
+    const int bits = std::clamp(lut.bits, 1, 16);  // readers refuse other values; never shift past 31
+    double scale = 1.0 / static_cast<double>((1u << bits) - 1);
     int64_t last = static_cast<int64_t>(lut.table.size()) - 1;
     for (size_t i = 0; i < n; ++i) {
       int64_t idx = std::clamp<int64_t>(static_cast<int64_t>(std::lround(dst[i])) - lut.first_mapped, 0, last);

@@ -38,6 +38,9 @@ struct Image {
   bool invert = false;              // MONOCHROME1: high values are dark
   std::string format;               // "png", "jpeg", "dicom", "nifti"
   std::map<std::string, std::string> meta;  // modality, photometric, transfer syntax, ...
+  // Header values that were unusable and ignored with a standard fallback (e.g. an invalid VOI
+  // window): the image is still meaningful, but callers pass these on (stderr, JSON `warnings`).
+  std::vector<std::string> warnings;
 
   size_t frame_size() const { return static_cast<size_t>(width) * height * channels; }
   const float* frame_data(int f) const { return pixels.data() + frame_size() * f; }
@@ -64,6 +67,8 @@ Image read_jpeg(const std::string& bytes, const std::string& name);
 Image read_nifti(const std::filesystem::path& path);
 
 // Largest image medai agrees to decode (guards against decompression bombs).
-inline constexpr int64_t kMaxPixels = 64LL * 1024 * 1024;
+inline constexpr int64_t kMaxPixels = 64LL * 1024 * 1024;     // samples (pixels x channels x frames)
+inline constexpr int64_t kMaxDecodedBytes = 1LL << 30;         // memory one decode may hold at once
+inline constexpr int64_t kMaxCompressedInflate = 1LL << 30;    // a gzip stream may inflate to at most this
 
 }  // namespace medai::io

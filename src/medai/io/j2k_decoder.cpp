@@ -6,6 +6,7 @@
 
 #include "medai/core/error.h"
 #include "medai/io/dicom.h"
+#include "medai/io/image.h"
 
 namespace medai::io {
 
@@ -41,7 +42,7 @@ OPJ_BOOL mem_seek(OPJ_OFF_T n, void* user) {
 void quiet(const char*, void*) {}
 }  // namespace
 
-J2kFrame decode_j2k(const uint8_t* data, size_t size, const std::string& name) {
+J2kFrame decode_j2k(const uint8_t* data, size_t size, const std::string& name, const J2kExpected* expected) {
   if (size < 4) throw Error(ErrorCode::Dicom, name + ": JPEG 2000 fragment is empty");
   bool jp2 = size >= 12 && std::memcmp(data + 4, "jP  ", 4) == 0;
   opj_codec_t* codec = opj_create_decompress(jp2 ? OPJ_CODEC_JP2 : OPJ_CODEC_J2K);
@@ -61,10 +62,27 @@ J2kFrame decode_j2k(const uint8_t* data, size_t size, const std::string& name) {
   opj_stream_set_seek_function(stream, mem_seek);
 
   opj_image_t* image = nullptr;
-  bool ok = opj_read_header(stream, codec, &image) && opj_decode(codec, stream, image) &&
-            opj_end_decompress(codec, stream);
+  bool ok = opj_read_header(stream, codec, &image) && image && image->numcomps > 0;
+  std::string mismatch;  // the header is checked against the DICOM attributes before decoding
+  if (ok) {
+    const int64_t w = static_cast<int64_t>(image->x1) - image->x0, h = static_cast<int64_t>(image->y1) - image->y0;
+    if (expected && (w != expected->width || h != expected->height || static_cast<int>(image->numcomps) != expected->components))
+      mismatch = "JPEG 2000 codestream is " + std::to_string(w) + "x" + std::to_string(h) + " with " +
+                 std::to_string(image->numcomps) + " components but Rows/Columns/SamplesPerPixel say " +
+                 std::to_string(expected->height) + "x" + std::to_string(expected->width) + " with " +
+                 std::to_string(expected->components);
+    else if (w <= 0 || h <= 0 || w * h * image->numcomps > kMaxPixels)
+      mismatch = "JPEG 2000 codestream declares " + std::to_string(w) + "x" + std::to_string(h) + " pixels, over the limit";
+    for (OPJ_UINT32 c = 0; mismatch.empty() && c < image->numcomps; ++c)
+      if (image->comps[c].prec < 1 || image->comps[c].prec > 31) mismatch = "JPEG 2000 component precision out of range";
+  }
+  if (ok && mismatch.empty()) ok = opj_decode(codec, stream, image) && opj_end_decompress(codec, stream);
   opj_stream_destroy(stream);
   opj_destroy_codec(codec);
+  if (!mismatch.empty()) {
+    opj_image_destroy(image);
+    throw Error(ErrorCode::Dicom, name + ": " + mismatch);
+  }
   if (!ok || !image || image->numcomps == 0) {
     if (image) opj_image_destroy(image);
     throw Error(ErrorCode::Dicom, name + ": JPEG 2000 pixel data could not be decoded");
@@ -81,6 +99,10 @@ J2kFrame decode_j2k(const uint8_t* data, size_t size, const std::string& name) {
     if (image->comps[c].w != image->comps[0].w || image->comps[c].h != image->comps[0].h) {
       opj_image_destroy(image);
       throw Error(ErrorCode::Unsupported, name + ": subsampled JPEG 2000 components are not supported");
+    }
+    if (!image->comps[c].data) {
+      opj_image_destroy(image);
+      throw Error(ErrorCode::Dicom, name + ": JPEG 2000 pixel data could not be decoded (component missing)");
     }
     for (size_t i = 0; i < n; ++i) f.samples[i * f.components + c] = image->comps[c].data[i];
   }

@@ -19,7 +19,14 @@ std::string read_maybe_gz(const std::filesystem::path& path) {
   std::string out;
   char buf[1 << 16];
   int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) out.append(buf, n);
+  while ((n = gzread(f, buf, sizeof buf)) > 0) {
+    out.append(buf, n);
+    if (static_cast<int64_t>(out.size()) > kMaxCompressedInflate) {
+      gzclose(f);
+      fail_invalid(path.string() + ": inflates to more than " + std::to_string(kMaxCompressedInflate >> 20) +
+                   " MiB (a NIfTI volume that large is refused)");
+    }
+  }
   int err = 0;
   const char* msg = gzerror(f, &err);
   gzclose(f);
@@ -62,11 +69,20 @@ Image read_nifti(const std::filesystem::path& path) {
   float vox_offset = get<float>(b, 108, swap);
   float scl_slope = get<float>(b, 112, swap), scl_inter = get<float>(b, 116, swap);
   if (dim[0] < 2 || dim[0] > 7) fail_invalid(name + ": dim[0]=" + std::to_string(dim[0]) + " is invalid");
-  int64_t nx = dim[1], ny = dim[2], nz = dim[0] >= 3 ? dim[3] : 1, nt = 1;
-  for (int i = 4; i <= dim[0]; ++i) nt *= std::max<int16_t>(dim[i], 1);
-  if (nx <= 0 || ny <= 0 || nz <= 0) fail_invalid(name + ": non-positive dimensions");
-  const int64_t count = nx * ny * nz * nt;
-  if (count > kMaxPixels) fail_invalid(name + ": volume too large");
+  const int64_t nx = dim[1], ny = dim[2], nz = dim[0] >= 3 ? dim[3] : 1;
+  if (nx <= 0 || ny <= 0 || nz <= 0)
+    fail_invalid(name + ": dim[1..3] = " + std::to_string(nx) + "x" + std::to_string(ny) + "x" + std::to_string(nz) +
+                 " has a non-positive dimension");
+  // Each factor is at most 32767, so the running product is checked before it can overflow.
+  int64_t count = nx * ny * nz, nt = 1;
+  for (int i = 4; i <= dim[0]; ++i) {
+    const int64_t d = std::max<int16_t>(dim[i], 1);
+    nt *= d;
+    count *= d;
+    if (count > kMaxPixels) break;
+  }
+  if (count > kMaxPixels)
+    fail_invalid(name + ": dim[] declares more than " + std::to_string(kMaxPixels) + " voxels (volume too large)");
   int bytes = 0;
   switch (datatype) {
     case 2: case 256: bytes = 1; break;            // uint8, int8
@@ -75,20 +91,25 @@ Image read_nifti(const std::filesystem::path& path) {
     case 64: bytes = 8; break;                     // float64
     default: fail_unsupported(name + ": NIfTI datatype " + std::to_string(datatype));
   }
-  size_t off = static_cast<size_t>(vox_offset);
-  if (off < 348 || off + static_cast<size_t>(count) * bytes > b.size())
+  if (!std::isfinite(vox_offset) || vox_offset < 348 || vox_offset > static_cast<float>(b.size()))
+    fail_invalid(name + ": vox_offset " + std::to_string(vox_offset) + " is outside the file (348.." +
+                 std::to_string(b.size()) + ")");
+  const size_t off = static_cast<size_t>(vox_offset);
+  if (off + static_cast<size_t>(count) * bytes > b.size())
     fail_invalid(name + ": voxel data truncated (needs " + std::to_string(count * bytes) + " bytes at offset " +
                  std::to_string(off) + ", file has " + std::to_string(b.size()) + ")");
   Image img;
   img.format = "nifti";
   img.width = static_cast<int>(nx);
   img.height = static_cast<int>(ny);
-  img.frames = static_cast<int>(nz * nt);
+  img.frames = static_cast<int>(nz * nt);  // <= count <= kMaxPixels: fits an int
   img.spacing_x_mm = pixdim[1] > 0 ? pixdim[1] : 1;
   img.spacing_y_mm = pixdim[2] > 0 ? pixdim[2] : 1;
   img.spacing_z_mm = pixdim[3] > 0 ? pixdim[3] : 1;
   img.pixels.resize(count);
   const bool scale = scl_slope != 0 && std::isfinite(scl_slope);
+  if (scale && !std::isfinite(scl_inter))
+    fail_invalid(name + ": scl_inter is not a finite number (every voxel would be meaningless)");
   for (int64_t i = 0; i < count; ++i) {
     size_t p = off + i * bytes;
     double v = 0;

@@ -1,7 +1,8 @@
 #pragma once
 // `medai serve`: the clinical inference server (REST API, dynamic batching for image models,
 // token auth with roles, audit trail, DICOM de-identification on arrival, Prometheus metrics,
-// the web app). No httplib type leaks out of this folder.
+// the web app). Layout: http_bridge (the only httplib code), api (request/response, middleware),
+// routes/<area>.cpp, model_repository, batcher, store, metrics. No httplib type leaks out.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -20,7 +21,8 @@ struct ServerOptions {
   int queue_capacity = 64;          // per model; beyond it: 503 + Retry-After
   size_t max_body_bytes = 32u << 20;
   int timeout_s = 30;               // read/write timeouts and a predict's deadline
-  int threads = 8;                  // HTTP worker threads
+  int threads = 8;                  // HTTP worker threads kept warm
+  int max_connections = 256;        // connections served at once (a thread each); more wait
   std::string deid_secret;          // keys DICOM UID remapping (default: random per start)
   bool batching = true;
 };

@@ -108,7 +108,7 @@ std::optional<TokenInfo> Store::verify(const std::string& token) {
   // mdai_<id>_<64 hex>
   if (token.size() < 8 || token.rfind("mdai_", 0) != 0) return std::nullopt;
   const size_t us = token.find('_', 5);
-  if (us == std::string::npos || us == 5 || us > 25) return std::nullopt;
+  if (us == std::string::npos || us == 5 || us > 5 + 18) return std::nullopt;  // <= 18 digits: no overflow
   int64_t id = 0;
   for (size_t i = 5; i < us; ++i) {
     if (token[i] < '0' || token[i] > '9') return std::nullopt;

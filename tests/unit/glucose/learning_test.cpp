@@ -79,6 +79,13 @@ TEST(LstmForecaster, LearnsSyntheticCgmBetterThanPersistenceAndReloads) {
   auto w = make_windows(series, f.history(), kMaxHorizon).at;
   w.resize(5);
   auto batch = f.predict(series, w);
+  {  // as_batch() shares the networks: it still works after the forecaster is moved away
+    auto fn = f.as_batch();
+    GlucoseForecaster moved = std::move(f);
+    auto again = fn(series, w);
+    EXPECT_NEAR(again[3][0], batch[3][0], 1e-6);
+    f = std::move(moved);
+  }
   const auto& [si, last] = w[3];
   std::vector<double> hist(series[si].mgdl.begin() + last - f.history() + 1, series[si].mgdl.begin() + last + 1);
   auto one = f.predict_one(hist, series[si].start_minute + 5 * last);
@@ -103,6 +110,9 @@ TEST(LstmForecaster, LearnsFromInsulinAndCarbsWhenEveryRecordingHasThem) {
   o.progress = false;
   auto card = train_forecaster(o);
   EXPECT_TRUE(card["insulin_and_carbs"].get<bool>());
+  // The card says what the model was trained on (it said "CGM only" before).
+  EXPECT_EQ(card["limits"].get<std::string>().find("CGM only"), std::string::npos) << card["limits"];
+  EXPECT_NE(card["intended_use"].get<std::string>().find("insulin"), std::string::npos);
   auto f = GlucoseForecaster::load(dir / "run");
   EXPECT_TRUE(f.uses_insulin_and_carbs());
   std::vector<double> g(f.history(), 120.0), zeros(f.history(), 0.0);

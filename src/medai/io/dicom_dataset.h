@@ -1,0 +1,19 @@
+#pragma once
+// Private to io/: the parsed-dataset entry points shared by the DICOM reader and the
+// de-identifier, so an upload is parsed once, de-identified in memory and decoded from that
+// same dataset. Only io/ files that already include DCMTK include this.
+#include <string>
+
+#include "medai/io/dicom.h"
+
+class DcmFileFormat;
+class DcmDataset;
+
+namespace medai::io {
+
+// Parses bytes into `ff`; Dicom errors name `name` ("not a DICOM file", "truncated or damaged").
+void parse_dicom(const std::string& bytes, const std::string& name, DcmFileFormat& ff);
+// Decodes the pixels of a parsed dataset (may change its representation to uncompressed).
+DicomPixels decode_dataset(DcmDataset* ds, const std::string& name);
+
+}  // namespace medai::io

@@ -1,0 +1,90 @@
+#pragma once
+// The server's own request/response types and route table. Routes (server/routes/<area>.cpp)
+// and the middleware see only these; the httplib bridge (http_bridge.cpp) converts to and from
+// the wire. Tests and fuzz harnesses call handle() in-process, without a socket.
+#include <functional>
+#include <map>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "medai/glucose/recommend.h"
+#include "medai/server/server.h"
+#include "medai/server/store.h"
+
+namespace medai::server {
+
+class Metrics;
+class ModelRepository;
+
+struct Request {
+  std::string method, path;
+  std::vector<std::string> matches;          // regex groups of the route pattern (matches[0]: whole path)
+  std::map<std::string, std::string> params;  // query parameters
+  std::map<std::string, std::string> headers; // names lower-cased
+  std::string body;
+  std::optional<TokenInfo> who;  // set by the middleware when the route needs a role
+
+  std::string param(const std::string& name) const;
+  std::string header(const std::string& lower_case_name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string body, content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  void json(int status, const nlohmann::json& body);
+};
+
+// Everything a route may use; owned by run_server (or by a test).
+struct ServerContext {
+  const ServerOptions& options;
+  Store& store;
+  Metrics& metrics;
+  ModelRepository& models;
+  glucose::ForecastFn forecaster;  // the repository's glucose forecaster, if any
+  std::string deid_secret;
+  std::function<bool()> draining = [] { return false; };
+
+  struct AuditModel {
+    std::string name, version, sha256;
+  };
+  // One audit row, written synchronously before the answer is sent.
+  void audit(const Request& req, const std::string& action, const std::string& route, const nlohmann::json& output,
+             double latency_ms, const std::string& input_sha256 = "", const AuditModel& model = {});
+};
+
+using Handler = std::function<void(const Request&, Response&)>;
+
+struct Route {
+  std::string method;   // GET or POST
+  std::string pattern;  // ECMAScript regex over the path, e.g. /v1/models/([^/]+)
+  std::string name;     // metrics and log label
+  std::optional<Role> role;  // nothing: public
+  Handler handler;
+};
+
+// Each area registers its routes (the list reads as the API's table of contents).
+void register_system_routes(ServerContext& ctx, std::vector<Route>& routes);
+void register_image_routes(ServerContext& ctx, std::vector<Route>& routes);
+void register_glucose_routes(ServerContext& ctx, std::vector<Route>& routes);
+void register_admin_routes(ServerContext& ctx, std::vector<Route>& routes);
+std::vector<Route> all_routes(ServerContext& ctx);
+
+// The middleware: authentication and role check before the handler, every failure as a JSON
+// error whose status comes from the ErrorCode table, and the request counted in the metrics.
+void handle(ServerContext& ctx, const Route& route, Request& req, Response& res);
+
+// Parses a JSON request body; anything but a JSON object is InvalidInput naming the route.
+nlohmann::json parse_json_body(const Request& req, const std::string& what);
+
+// Typed fields of a JSON body: `fallback` when absent, InvalidInput naming the field when it has
+// another type (or, for numbers, is not finite).
+double body_number(const nlohmann::json& body, const std::string& field, double fallback);
+std::string body_string(const nlohmann::json& body, const std::string& field, const std::string& fallback);
+
+// Milliseconds since `t0` (steady clock, as returned by now_ms()).
+double now_ms();
+
+}  // namespace medai::server

@@ -1,0 +1,120 @@
+// Image model routes: the repository's models and their cards, and prediction (PNG, JPEG or
+// DICOM; DICOM is de-identified in memory on arrival and decoded from that same dataset).
+#include <opencv2/imgcodecs.hpp>
+#include <nlohmann/json.hpp>
+
+#include "medai/core/error.h"
+#include "medai/core/sha256.h"
+#include "medai/imaging/classifier_model.h"
+#include "medai/io/dicom.h"
+#include "medai/io/dicom_deid.h"
+#include "medai/io/image.h"
+#include "medai/server/api.h"
+#include "medai/server/batcher.h"
+#include "medai/server/model_repository.h"
+
+namespace medai::server {
+
+using nlohmann::json;
+
+namespace {
+
+std::string base64(const std::vector<unsigned char>& in) {
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (in[i] << 16) | (in[i + 1] << 8) | in[i + 2];
+    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
+  }
+  if (i + 1 == in.size()) {
+    const unsigned v = in[i] << 16;
+    out += {k[v >> 18], k[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    const unsigned v = (in[i] << 16) | (in[i + 1] << 8);
+    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+struct Upload {
+  io::Image image;
+  std::string sha256;  // of what was kept: the de-identified DICOM, or the image bytes
+};
+
+Upload decode_upload(const Request& req, const std::string& secret) {
+  const std::string ct = req.header("content-type");
+  const std::string base = ct.substr(0, ct.find(';'));
+  if (!base.empty() && base != "application/dicom" && base != "image/png" && base != "image/jpeg" &&
+      base != "application/octet-stream")
+    fail_unsupported("Content-Type '" + base + "': send image/png, image/jpeg or application/dicom");
+  if (req.body.empty()) fail_invalid("empty body: send the image bytes");
+  const bool has_preamble = req.body.size() >= 132 && req.body.compare(128, 4, "DICM") == 0;
+  Upload u;
+  if (has_preamble || base == "application/dicom") {
+    auto d = io::deidentify_and_decode_dicom(req.body, "upload", secret);
+    u.sha256 = core::sha256_hex(d.bytes);
+    u.image = std::move(d.pixels.image);
+  } else {
+    u.sha256 = core::sha256_hex(req.body);
+    u.image = io::decode_image(req.body, "upload");
+  }
+  return u;
+}
+
+void predict(ServerContext& ctx, const Request& req, Response& res) {
+  const double t0 = now_ms();
+  auto lm = ctx.models.acquire(req.matches.at(1), req.param("version"));  // kept alive until we answer
+  Upload up = decode_upload(req, ctx.deid_secret);
+  cv::Mat unit = io::display_frame(up.image);
+  json out;
+  imaging::Prediction p;
+  if (req.param("explain") == "1") {
+    std::lock_guard<std::mutex> l(lm->explain_mu);
+    auto ex = imaging::explain_image(*lm->model, unit);
+    p = ex.prediction;
+    std::vector<unsigned char> png;
+    cv::imencode(".png", ex.overlay, png);
+    out["gradcam_png_base64"] = base64(png);
+  } else {
+    std::future<imaging::Prediction> f;
+    try {
+      f = lm->batcher->submit(lm->model->input_tensor(unit));
+    } catch (const QueueFull&) {
+      fail(ErrorCode::Unavailable, "the model's queue is full; retry shortly");
+    }
+    if (f.wait_for(std::chrono::seconds(ctx.options.timeout_s)) != std::future_status::ready)
+      fail(ErrorCode::Timeout, "prediction did not finish in time");
+    p = f.get();
+  }
+  const double ms = now_ms() - t0;
+  out.update({{"label", p.label},
+              {"probability", p.probability},
+              {"threshold", p.threshold},
+              {"class_probabilities", p.class_probabilities},
+              {"classes", lm->model->class_names()},
+              {"model", {{"name", lm->name}, {"version", lm->version}, {"sha256", lm->sha256}}},
+              {"input_sha256", up.sha256},
+              {"warnings", up.image.warnings},
+              {"latency_ms", ms}});
+  json logged = {{"label", p.label}, {"probability", p.probability}, {"threshold", p.threshold}};
+  if (!up.image.warnings.empty()) logged["warnings"] = up.image.warnings;
+  ctx.audit(req, "predict", "predict", logged, ms, up.sha256, {lm->name, lm->version, lm->sha256});  // before answering
+  res.json(200, out);
+}
+
+}  // namespace
+
+void register_image_routes(ServerContext& ctx, std::vector<Route>& routes) {
+  routes.push_back({"GET", "/v1/models", "models", Role::Clinician,
+                    [&ctx](const Request&, Response& res) { res.json(200, ctx.models.list()); }});
+  routes.push_back({"GET", R"(/v1/models/([^/]+))", "model_card", Role::Clinician, [&ctx](const Request& req, Response& res) {
+                      auto v = ctx.models.info(req.matches.at(1), req.param("version"));
+                      res.json(200, {{"name", v.name}, {"version", v.version}, {"state", v.state},
+                                     {"sha256", v.sha256}, {"card", v.card}});
+                    }});
+  routes.push_back({"POST", R"(/v1/models/([^/]+)/predict)", "predict", Role::Clinician,
+                    [&ctx](const Request& req, Response& res) { predict(ctx, req, res); }});
+}
+
+}  // namespace medai::server
