@@ -351,3 +351,42 @@ TEST(Server, AFullQueueAnswers503WithRetryAfterAndTlsServesHttps) {
   auto plain = test::run_command("curl -s -m 5 http://127.0.0.1:" + std::to_string(tls.port()) + "/healthz");
   EXPECT_EQ(plain.out.find("\"ok\""), std::string::npos);
 }
+
+TEST(Server, IdleAndSlowConnectionsDoNotStarveAPrediction) {
+  if (test::subset_dir().empty()) GTEST_SKIP() << "shared chest X-ray data missing";
+  test::TempDir dir;
+  auto tr = test::run_medai("image train --data " + test::quote(test::subset_dir() / "subset.csv") + " --out " +
+                            test::quote(dir / "models" / "cxr") + " --size 64 --epochs 1 --batch 16 --seed 7 --val-fraction 0.25");
+  ASSERT_EQ(tr.exit_code, 0) << tr.err;
+  const std::string clin = token(dir.path(), "clinician");
+  Server s(dir.path());
+  ASSERT_GT(s.port(), 0);
+  const fs::path png = dir / "x.png";
+  cv::imwrite(png.string(), test::quadrant_image(96, 1, 4) * 255);
+  // 64 connections that send nothing and 16 that send one byte a second, for 12 s.
+  test::write_text(dir / "hold.py",
+                   "import socket, sys, time\n"
+                   "port = int(sys.argv[1]); idle = []; slow = []\n"
+                   "for i in range(64): idle.append(socket.create_connection(('127.0.0.1', port)))\n"
+                   "for i in range(16):\n"
+                   "  c = socket.create_connection(('127.0.0.1', port)); c.send(b'P'); slow.append(c)\n"
+                   "open(sys.argv[2], 'w').write('open')\n"
+                   "end = time.time() + 20\n"
+                   "while time.time() < end:\n"
+                   "  for c in slow:\n"
+                   "    try: c.send(b'O')\n"
+                   "    except OSError: pass\n"
+                   "  time.sleep(1)\n");
+  test::run_command(test::python() + " " + test::quote(dir / "hold.py") + " " + std::to_string(s.port()) + " " +
+                    test::quote(dir / "opened") + " > /dev/null 2>&1 &");
+  for (int i = 0; i < 400 && !fs::exists(dir / "opened"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(fs::exists(dir / "opened"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  for (int k = 0; k < 3; ++k) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = s.call("POST", "/v1/models/cxr/predict", clin, png.string(), "image/png");
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(r.first, 200) << r.second;
+    EXPECT_LT(sec, 2.0) << "a prediction waited behind idle connections";
+  }
+}

@@ -33,7 +33,7 @@ const std::set<uint32_t>& removed_tags() {
       t(0x0010, 0x1020), t(0x0010, 0x1030), t(0x0010, 0x1040), t(0x0010, 0x1060), t(0x0010, 0x1080),
       t(0x0010, 0x1081), t(0x0010, 0x1090), t(0x0010, 0x2000), t(0x0010, 0x2110), t(0x0010, 0x2150),
       t(0x0010, 0x2152), t(0x0010, 0x2154), t(0x0010, 0x2160), t(0x0010, 0x2180), t(0x0010, 0x21A0),
-      t(0x0010, 0x21B0), t(0x0010, 0x21D0), t(0x0010, 0x21F0), t(0x0010, 0x4000), t(0x0018, 0x1000),
+      t(0x0010, 0x21B0), t(0x0010, 0x21D0), t(0x0010, 0x21F0), t(0x0010, 0x4000),
       t(0x0018, 0x1004), t(0x0018, 0x1005), t(0x0018, 0x1007), t(0x0018, 0x1400), t(0x0018, 0x4000),
       t(0x0018, 0x700A), t(0x0020, 0x4000), t(0x0020, 0x9158), t(0x0032, 0x1032), t(0x0032, 0x1033),
       t(0x0032, 0x1060), t(0x0032, 0x4000), t(0x0038, 0x0010), t(0x0038, 0x0300), t(0x0038, 0x0400),
@@ -52,6 +52,12 @@ const std::set<uint32_t>& removed_tags() {
 const std::set<uint32_t>& emptied_tags() {
   static const std::set<uint32_t> s{t(0x0008, 0x0050), t(0x0008, 0x0090), t(0x0010, 0x0030), t(0x0010, 0x0040),
                                     t(0x0020, 0x0010), t(0x0008, 0x0020), t(0x0008, 0x0030)};
+  return s;
+}
+
+// Replaced with a dummy value (D): identifying, but Type 1 where the IOD has them.
+const std::set<uint32_t>& dummy_tags() {
+  static const std::set<uint32_t> s{t(0x0018, 0x1000)};  // DeviceSerialNumber
   return s;
 }
 
@@ -117,10 +123,20 @@ void clean(DcmItem* item, const std::string& secret, DeidReport& r) {
       r.pseudonym = "MEDAI-" + keyed_hex(secret, "patient", v.c_str()).substr(0, 16);
       el->putString(r.pseudonym.c_str());
       ++r.replaced;
-    } else if (emptied_tags().count(key) || vr == EVR_PN || vr == EVR_DA || vr == EVR_DT || vr == EVR_TM) {
-      // Other people's names and every date/time are emptied (no longitudinal-dates option).
+    } else if (emptied_tags().count(key) || vr == EVR_PN) {
+      // Type 2 identifiers and other people's names are emptied.
       el->putString("");
       ++r.replaced;
+    } else if (vr == EVR_DA || vr == EVR_DT || vr == EVR_TM || dummy_tags().count(key)) {
+      // Every other date/time and device identifier gets one dummy value (PS3.15 action D):
+      // some are Type 1 (ContentDate in enhanced objects, DeviceSerialNumber in Enhanced General
+      // Equipment) and may be neither empty nor absent. No longitudinal-dates option.
+      OFString v;
+      el->getOFStringArray(v);
+      if (!v.empty()) {
+        el->putString(vr == EVR_DA ? "19000101" : vr == EVR_TM ? "000000" : vr == EVR_DT ? "19000101000000" : "0");
+        ++r.replaced;
+      }
     } else if (vr == EVR_UI) {
       OFString v;
       el->getOFStringArray(v);
@@ -188,7 +204,8 @@ DeidReport deidentify_parsed(DcmFileFormat& ff, const std::string& bytes, const 
 }  // namespace
 
 bool deid_is_identifying_tag(uint32_t tag) {
-  return removed_tags().count(tag) || emptied_tags().count(tag) || tag == kPatientName || tag == kPatientId;
+  return removed_tags().count(tag) || emptied_tags().count(tag) || dummy_tags().count(tag) || tag == kPatientName ||
+         tag == kPatientId;
 }
 
 DeidReport deidentify_dicom_file(const std::filesystem::path& in, const std::filesystem::path& out,

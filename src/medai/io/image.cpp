@@ -89,6 +89,10 @@ JpegFrame jpeg_frame_header(const std::string& b, const std::string& name) {
 }  // namespace
 
 Image read_jpeg(const std::string& bytes, const std::string& name) {
+  // OpenCV picks its decoder by signature: without the JPEG one, bytes with "DICM" at offset 128
+  // would reach GDCM, which aborts the process on malformed input (found by fuzzing).
+  if (bytes.size() < 4 || bytes.compare(0, 3, "\xFF\xD8\xFF") != 0)
+    fail_invalid(name + ": not a JPEG file (no start-of-image marker)");
   const JpegFrame fh = jpeg_frame_header(bytes, name);
   if (fh.width <= 0 || fh.height <= 0 || fh.components <= 0)
     fail_invalid(name + ": JPEG frame header declares " + std::to_string(fh.width) + "x" + std::to_string(fh.height) +

@@ -29,9 +29,9 @@ std::string read_maybe_gz(const std::filesystem::path& path) {
   }
   int err = 0;
   const char* msg = gzerror(f, &err);
+  const std::string why = msg ? msg : "";  // gzerror's text lives in the stream: copy before closing
   gzclose(f);
-  if (n < 0 || (err != Z_OK && err != Z_STREAM_END))
-    fail_invalid(path.string() + ": corrupt gzip stream (" + std::string(msg ? msg : "") + ")");
+  if (n < 0 || (err != Z_OK && err != Z_STREAM_END)) fail_invalid(path.string() + ": corrupt gzip stream (" + why + ")");
   return out;
 }
 

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <set>
+#include <sstream>
+
 #include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
 #include "medai/io/csv.h"
@@ -72,4 +75,36 @@ TEST(DicomDeid, UidsAreRemappedConsistentlyPerSecret) {
   EXPECT_THROW(io::deidentify_dicom_bytes(bytes.substr(0, 400), "x", "secret-one"), Error);
   EXPECT_THROW(io::deidentify_dicom_bytes(bytes, "x", "short"), Error);
   EXPECT_TRUE(io::deid_is_identifying_tag(0x00100010));
+}
+
+namespace {
+// dciodvfy's "Error" lines for a file (dicom3tools, an independent validator), without the
+// values they quote.
+std::set<std::string> validator_errors(const std::filesystem::path& file) {
+  auto r = test::run_command("dciodvfy " + test::quote(file) + " 2>&1");
+  std::set<std::string> out;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("Error", 0) == 0) out.insert(line);
+  return out;
+}
+}  // namespace
+
+TEST(DicomDeid, ADeidentifiedFileHasNoValidatorErrorItsOriginalDidNotHave) {
+  MEDAI_REQUIRE_DATA("dicom/manifest.csv");
+  ASSERT_EQ(test::run_command("command -v dciodvfy").exit_code, 0)
+      << "dciodvfy (Debian dicom3tools) missing: scripts/install-deps installs it";
+  const auto dir = test::shared_data() / "dicom";
+  test::TempDir out;
+  int checked = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() != ".dcm") continue;
+    SCOPED_TRACE(e.path().filename().string());
+    const auto deid = out / e.path().filename();
+    io::deidentify_dicom_file(e.path(), deid, "a-test-secret");
+    const auto before = validator_errors(e.path());
+    for (const auto& err : validator_errors(deid)) EXPECT_TRUE(before.count(err)) << "new: " << err;
+    ++checked;
+  }
+  EXPECT_GE(checked, 20);
 }
