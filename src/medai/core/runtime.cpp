@@ -41,4 +41,6 @@ std::string runtime_summary() {
          " malloc_mmap_threshold=" + (g_malloc_tuned ? std::string("1GiB") : std::string("default"));
 }
 
+void release_free_memory() { malloc_trim(0); }
+
 }  // namespace medai::core

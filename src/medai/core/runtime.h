@@ -18,5 +18,9 @@ void init_runtime(const RuntimeSettings& settings);
 int runtime_threads();
 // A short description of the settings applied, for logs and model cards.
 std::string runtime_summary();
+// Hands freed heap memory back to the system (every malloc arena). init_runtime raises glibc's
+// trim threshold so training keeps its buffers; a long-running server calls this after dropping
+// something large (a model version) so its resident memory does not ratchet up.
+void release_free_memory();
 
 }  // namespace medai::core

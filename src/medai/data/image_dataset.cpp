@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <regex>
 
 #include "medai/core/error.h"
 #include "medai/core/sha256.h"
@@ -129,12 +128,19 @@ bool is_image_file(const fs::path& p) {
   return false;
 }
 
+// Hand-written rather than std::regex: libstdc++'s regex recurses per character and overflowed
+// the stack on a long file name (found by fuzzing the CSV index).
 std::string patient_id_from_filename(const std::string& stem) {
-  static const std::regex person(R"(^(person\d+)_.*)");
-  static const std::regex numbered(R"(^(.*)-\d+$)");
-  std::smatch m;
-  if (std::regex_match(stem, m, person)) return m[1];
-  if (std::regex_match(stem, m, numbered) && m[1].length() > 0) return m[1];
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (stem.rfind("person", 0) == 0) {  // person<digits>_...
+    size_t i = 6;
+    while (i < stem.size() && digit(stem[i])) ++i;
+    if (i > 6 && i < stem.size() && stem[i] == '_') return stem.substr(0, i);
+  }
+  const size_t dash = stem.rfind('-');  // <prefix>-<digits>
+  if (dash != std::string::npos && dash > 0 && dash + 1 < stem.size() &&
+      std::all_of(stem.begin() + static_cast<long>(dash) + 1, stem.end(), digit))
+    return stem.substr(0, dash);
   return stem;
 }
 

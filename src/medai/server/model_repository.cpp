@@ -4,6 +4,7 @@
 
 #include "medai/core/error.h"
 #include "medai/core/run_folder.h"
+#include "medai/core/runtime.h"
 #include "medai/core/sha256.h"
 #include "medai/imaging/classifier_model.h"
 #include "medai/server/batcher.h"
@@ -179,6 +180,8 @@ VersionInfo ModelRepository::load(const std::string& name, const std::string& ve
     set_state_metric(e);
     out = info_of(e);
   }
+  old.reset();  // the previous version goes once the last request holding it answers
+  core::release_free_memory();
   spdlog::info("model {} version {} loaded", name, v);
   return out;
 }
@@ -197,6 +200,8 @@ VersionInfo ModelRepository::unload(const std::string& name, const std::string& 
     set_state_metric(e);
     out = info_of(e);
   }
+  old.reset();
+  core::release_free_memory();
   spdlog::info("model {} version {} unloaded", name, out.version);
   return out;
 }

@@ -206,6 +206,12 @@ TEST(ModelRepository, ARequestKeepsItsVersionAliveAcrossAReload) {
   auto q = now->batcher->submit(now->model->input_tensor(img)).get();
   EXPECT_NEAR(p.probability, q.probability, 1e-6);
   EXPECT_EQ(held->sha256, now->sha256);
+  // Once the last request lets go, the old version (network, batcher thread) is gone.
+  std::weak_ptr<LoadedModel> old = held;
+  std::weak_ptr<imaging::ClassifierModel> old_net = held->model;
+  held.reset();
+  EXPECT_TRUE(old.expired());
+  EXPECT_TRUE(old_net.expired());
 }
 
 TEST(ModelRepository, AFailedLoadKeepsTheServingVersionAndSaysWhy) {
