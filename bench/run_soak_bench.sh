@@ -10,6 +10,7 @@ RUN=${1:?model run folder (e.g. runs/pneumonia-r18)}
 IMAGE=${2:?an image to send (PNG or JPEG)}
 BUILD=${3:-build/release}
 SECS=${4:-600}
+RELOAD_S=${RELOAD_S:-5}  # seconds between admin reloads (0: none, to tell traffic from reload growth)
 M="$BUILD/apps/medai/medai"
 TMP=$(mktemp -d)
 trap 'kill $(cat "$TMP/pid" 2>/dev/null) 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
@@ -44,8 +45,8 @@ rss() { awk '/VmRSS/ {print $2 / 1024}' "/proc/$(cat "$TMP/pid")/status"; }
 wrk -t 2 -c 32 -d 10s --timeout 10s -s "$TMP/mix.lua" "http://127.0.0.1:$PORT" > /dev/null
 before=$(rss)
 ( end=$((SECONDS + SECS)); reloads=0; bad=0
-  while [ $SECONDS -lt $end ]; do
-    sleep 5
+  while [ "$RELOAD_S" -gt 0 ] && [ $SECONDS -lt $end ]; do
+    sleep "$RELOAD_S"
     code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $ADMIN" -d '' \
            "http://127.0.0.1:$PORT/v1/admin/models/model/reload")
     reloads=$((reloads + 1)); [ "$code" = 200 ] || bad=$((bad + 1))
@@ -62,5 +63,5 @@ failed=$(awk '/Non-2xx/ {n += $5} /Socket errors/ {gsub(",", ""); n += $4 + $6 +
 read -r reloads reload_bad < "$TMP/reloads"
 printf "soak %ss c=32 (60%% predict, 30%% recommend, 10%% metrics): %s requests, %s req/s, p50 %s, p99 %s, failed %s\n" \
   "$SECS" "$reqs" "$rps" "$p50" "$p99" "$failed"
-printf "reloads every 5 s: %s (%s failed); RSS %.0f MB -> %.0f MB (%+.1f %%)\n" "$reloads" "$reload_bad" "$before" "$after" \
+printf "reloads every %s s: %s (%s failed); RSS %.0f MB -> %.0f MB (%+.1f %%)\n" "$RELOAD_S" "$reloads" "$reload_bad" "$before" "$after" \
   "$(awk -v a="$before" -v b="$after" 'BEGIN {print (b - a) / a * 100}')"

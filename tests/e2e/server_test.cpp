@@ -76,6 +76,15 @@ class Server {
   int pid_ = -1, port_ = 0;
 };
 
+// A small detector (subset, 64 px, one epoch) trained into `out`.
+testing::AssertionResult train_small_detector(const fs::path& out, int seed) {
+  auto tr = test::run_medai("image train --data " + test::quote(test::subset_dir() / "subset.csv") + " --out " +
+                            test::quote(out) + " --size 64 --epochs 1 --batch 16 --val-fraction 0.25 --seed " +
+                            std::to_string(seed));
+  if (tr.exit_code == 0) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << tr.err;
+}
+
 std::string token(const fs::path& dir, const std::string& role) {
   auto r = test::run_medai("token create --role " + role + " --db " + test::quote(dir / "medai.db"));
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -87,9 +96,7 @@ std::string token(const fs::path& dir, const std::string& role) {
 TEST(Server, AuthRolesPredictionsAuditAndABadInputBattery) {
   if (test::subset_dir().empty()) GTEST_SKIP() << "shared chest X-ray data missing";
   test::TempDir dir;
-  auto tr = test::run_medai("image train --data " + test::quote(test::subset_dir() / "subset.csv") + " --out " +
-                            test::quote(dir / "models" / "cxr") + " --size 64 --epochs 1 --batch 16 --seed 3 --val-fraction 0.25");
-  ASSERT_EQ(tr.exit_code, 0) << tr.err;
+  ASSERT_TRUE(train_small_detector(dir / "models" / "cxr", 3));
   const std::string clin = token(dir.path(), "clinician"), admin = token(dir.path(), "admin");
   ASSERT_EQ(clin.rfind("mdai_", 0), 0u);
   Server s(dir.path());
@@ -209,9 +216,7 @@ TEST(Server, AuthRolesPredictionsAuditAndABadInputBattery) {
 TEST(Server, KillNineDuringABurstLosesNoAcknowledgedPredictionAndTheStoreStaysSound) {
   if (test::subset_dir().empty()) GTEST_SKIP() << "shared chest X-ray data missing";
   test::TempDir dir;
-  auto tr = test::run_medai("image train --data " + test::quote(test::subset_dir() / "subset.csv") + " --out " +
-                            test::quote(dir / "models" / "cxr") + " --size 64 --epochs 1 --batch 16 --seed 4 --val-fraction 0.25");
-  ASSERT_EQ(tr.exit_code, 0) << tr.err;
+  ASSERT_TRUE(train_small_detector(dir / "models" / "cxr", 4));
   const std::string clin = token(dir.path(), "clinician");
   auto s = std::make_unique<Server>(dir.path());
   ASSERT_GT(s->port(), 0);
@@ -258,9 +263,7 @@ TEST(Server, WebAppWorksInHeadlessChromium) {
       test::run_command("node --version").exit_code != 0)
     GTEST_SKIP() << "chromium, node or playwright-core missing (scripts/install-deps installs them)";
   test::TempDir dir;
-  auto tr = test::run_medai("image train --data " + test::quote(test::subset_dir() / "subset.csv") + " --out " +
-                            test::quote(dir / "models" / "cxr") + " --size 64 --epochs 1 --batch 16 --seed 5 --val-fraction 0.25");
-  ASSERT_EQ(tr.exit_code, 0) << tr.err;
+  ASSERT_TRUE(train_small_detector(dir / "models" / "cxr", 5));
   const std::string clin = token(dir.path(), "clinician");
   Server s(dir.path());
   ASSERT_GT(s.port(), 0);
@@ -289,9 +292,7 @@ TEST(Server, WebAppWorksInHeadlessChromium) {
 TEST(Server, AFullQueueAnswers503WithRetryAfterAndTlsServesHttps) {
   if (test::subset_dir().empty()) GTEST_SKIP() << "shared chest X-ray data missing";
   test::TempDir dir;
-  auto tr = test::run_medai("image train --data " + test::quote(test::subset_dir() / "subset.csv") + " --out " +
-                            test::quote(dir / "models" / "cxr" / "2") + " --size 64 --epochs 1 --batch 16 --seed 6 --val-fraction 0.25");
-  ASSERT_EQ(tr.exit_code, 0) << tr.err;
+  ASSERT_TRUE(train_small_detector(dir / "models" / "cxr" / "2", 6));
   const std::string clin = token(dir.path(), "clinician");
   const fs::path d1 = test::shared_data() / "cgm" / "d1namo";
   const bool with_forecaster = fs::exists(d1);
@@ -355,9 +356,7 @@ TEST(Server, AFullQueueAnswers503WithRetryAfterAndTlsServesHttps) {
 TEST(Server, IdleAndSlowConnectionsDoNotStarveAPrediction) {
   if (test::subset_dir().empty()) GTEST_SKIP() << "shared chest X-ray data missing";
   test::TempDir dir;
-  auto tr = test::run_medai("image train --data " + test::quote(test::subset_dir() / "subset.csv") + " --out " +
-                            test::quote(dir / "models" / "cxr") + " --size 64 --epochs 1 --batch 16 --seed 7 --val-fraction 0.25");
-  ASSERT_EQ(tr.exit_code, 0) << tr.err;
+  ASSERT_TRUE(train_small_detector(dir / "models" / "cxr", 7));
   const std::string clin = token(dir.path(), "clinician");
   Server s(dir.path());
   ASSERT_GT(s.port(), 0);

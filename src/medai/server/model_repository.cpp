@@ -146,18 +146,26 @@ VersionInfo ModelRepository::load(const std::string& name, const std::string& ve
   std::string v;
   fs::path dir;
   nlohmann::json card;
+  std::shared_ptr<LoadedModel> current;
   {
     std::shared_lock lock(mu_);
     Entry& e = find(name, version);
     if (e.state == "listed") return info_of(e);
     v = e.version;
     dir = e.dir;
+    current = e.loaded;
   }
   std::shared_ptr<LoadedModel> fresh;
   try {  // the slow part, with no repository lock held
     card = core::read_model_card(dir);
-    auto model = std::make_shared<imaging::ClassifierModel>(imaging::ClassifierModel::load(dir));
     const std::string sha = core::sha256_file(dir / imaging::kWeightsFile);
+    if (current && current->sha256 == sha && current->card == card) {  // nothing changed on disk
+      std::shared_lock lock(mu_);
+      spdlog::info("model {} version {} unchanged on disk: kept as loaded", name, v);
+      return info_of(find(name, v));
+    }
+    current.reset();
+    auto model = std::make_shared<imaging::ClassifierModel>(imaging::ClassifierModel::load(dir));
     Metrics* m = metrics_;
     fresh = std::make_shared<LoadedModel>(name, v, dir, card, std::move(model), sha, batching_,
                                           [m](int n) { if (m) m->observe_batch(n); });

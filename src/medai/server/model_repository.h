@@ -62,7 +62,9 @@ class ModelRepository {
   nlohmann::json list();
 
   // Load builds the new version outside the lock and swaps it in; a failed load leaves the
-  // previous state untouched and throws. Reload = load over a loaded version (no gap).
+  // previous state untouched and throws. Reload = load over a loaded version (no gap). When the
+  // weights and the card on disk are unchanged, a reload keeps the loaded version as it is:
+  // building one costs seconds and libtorch keeps memory (~1-3 MB) per network built.
   VersionInfo load(const std::string& name, const std::string& version = "");
   VersionInfo unload(const std::string& name, const std::string& version = "");
   VersionInfo reload(const std::string& name, const std::string& version = "") { return load(name, version); }

@@ -144,6 +144,7 @@ TEST(Batcher, GroupsConcurrentRequestsAndAnswersEachWithItsOwnPrediction) {
   std::vector<std::future<imaging::Prediction>> f;
   for (auto& t : inputs) f.push_back(b.submit(t));
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(f[i].get().probability, alone[i], 1e-5) << i;
+  std::lock_guard l(mu);
   int total = 0;
   for (int n : sizes) total += n;
   EXPECT_EQ(total, 4);
@@ -192,24 +193,36 @@ TEST(ModelRepository, DefaultIsTheHighestLoadedVersionAndUnloadIsA503) {
 }
 
 TEST(ModelRepository, ARequestKeepsItsVersionAliveAcrossAReload) {
-  ModelRepository repo(repository(), {});
+  test::TempDir dir;
+  fs::create_directories(dir / "m" / "x");
+  fs::copy(repository() / "cxr" / "1", dir / "m" / "x" / "1", fs::copy_options::recursive);
+  ModelRepository repo(dir / "m", {});
   repo.scan();
   repo.load_all();
-  auto held = repo.acquire("cxr", "1");
-  const LoadedModel* before = held.get();
-  repo.reload("cxr", "1");
-  auto now = repo.acquire("cxr", "1");
-  EXPECT_NE(now.get(), before);  // swapped
   cv::Mat img;
   test::quadrant_image(48, 0, 3).convertTo(img, CV_32F);
-  auto p = held->batcher->submit(held->model->input_tensor(img)).get();  // the old one still works
-  auto q = now->batcher->submit(now->model->input_tensor(img)).get();
-  EXPECT_NEAR(p.probability, q.probability, 1e-6);
-  EXPECT_EQ(held->sha256, now->sha256);
+  auto predict = [&](const std::shared_ptr<LoadedModel>& lm) {
+    return lm->batcher->submit(lm->model->input_tensor(img)).get().probability;
+  };
+  // Unchanged files: the loaded version is kept (nothing to rebuild).
+  auto held = repo.acquire("x");
+  EXPECT_EQ(repo.reload("x").state, "loaded");
+  auto same = repo.acquire("x");
+  EXPECT_EQ(same.get(), held.get());
+  // New weights on disk: a new network; a request holding the old version still gets its answers.
+  fs::copy_file(repository() / "cxr" / "2" / "model.pt", dir / "m" / "x" / "1" / "model.pt",
+                fs::copy_options::overwrite_existing);
+  repo.reload("x");
+  auto now = repo.acquire("x");
+  EXPECT_NE(now->model.get(), held->model.get());
+  EXPECT_NE(now->sha256, held->sha256);
+  const double p_old = predict(held), p_new = predict(now);
+  EXPECT_GT(std::abs(p_old - p_new), 1e-7);
   // Once the last request lets go, the old version (network, batcher thread) is gone.
   std::weak_ptr<LoadedModel> old = held;
   std::weak_ptr<imaging::ClassifierModel> old_net = held->model;
   held.reset();
+  same.reset();
   EXPECT_TRUE(old.expired());
   EXPECT_TRUE(old_net.expired());
 }
@@ -295,7 +308,7 @@ TEST(Routes, ErrorsComeFromTheOneTableAndJsonBodiesAreChecked) {
   EXPECT_TRUE(retry);
 }
 
-// 8 clients predict and recommend for 20 s while an admin reloads version 2 and unloads/loads
+// 8 clients predict and recommend for 20 s while an admin reloads version 2 (unchanged: kept) and unloads/loads
 // version 1 every 200 ms: no crash, no 5xx but the documented 503 for an unloaded version, and
 // every 200 carries the version whose weights produced its probability.
 TEST(ServerStress, PredictionsRacingReloadsAlwaysAnswerWithTheVersionThatProducedThem) {
