@@ -77,6 +77,12 @@ std::string body_string(const json& body, const std::string& field, const std::s
   return it->get<std::string>();
 }
 
+void send_error(Response& res, ErrorCode code, const std::string& message) {
+  res.headers.clear();
+  res.json(http_status(code), {{"error", {{"code", std::string(error_code_name(code))}, {"message", message}}}});
+  if (code == ErrorCode::Unavailable) res.headers.emplace_back("Retry-After", "1");
+}
+
 namespace {
 void authenticate(ServerContext& ctx, const Route& route, Request& req) {
   if (!route.role) return;
@@ -87,11 +93,6 @@ void authenticate(ServerContext& ctx, const Route& route, Request& req) {
   if (*route.role == Role::Admin && req.who->role != Role::Admin) fail(ErrorCode::Forbidden, "this needs an admin token");
 }
 
-void send_error(Response& res, ErrorCode code, const std::string& message) {
-  res.headers.clear();
-  res.json(http_status(code), {{"error", {{"code", std::string(error_code_name(code))}, {"message", message}}}});
-  if (code == ErrorCode::Unavailable) res.headers.emplace_back("Retry-After", "1");
-}
 }  // namespace
 
 void handle(ServerContext& ctx, const Route& route, Request& req, Response& res) {

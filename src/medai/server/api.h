@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "medai/core/error.h"
 #include "medai/glucose/recommend.h"
 #include "medai/server/server.h"
 #include "medai/server/store.h"
@@ -75,6 +76,10 @@ std::vector<Route> all_routes(ServerContext& ctx);
 // The middleware: authentication and role check before the handler, every failure as a JSON
 // error whose status comes from the ErrorCode table, and the request counted in the metrics.
 void handle(ServerContext& ctx, const Route& route, Request& req, Response& res);
+
+// The one JSON error answer: {"error": {"code", "message"}}, the status from the ErrorCode table,
+// Retry-After on Unavailable. The middleware and the bridge's own failures both use it.
+void send_error(Response& res, ErrorCode code, const std::string& message);
 
 // Parses a JSON request body; anything but a JSON object is InvalidInput naming the route.
 nlohmann::json parse_json_body(const Request& req, const std::string& what);

@@ -8,7 +8,6 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "medai/core/error.h"
@@ -92,9 +91,9 @@ void write_back(const Response& in, httplib::Response& out) {
 }
 
 void json_error(httplib::Response& res, ErrorCode code, const std::string& message) {
-  res.status = http_status(code);
-  const nlohmann::json j = {{"error", {{"code", std::string(error_code_name(code))}, {"message", message}}}};
-  res.set_content(j.dump(), "application/json");
+  Response r;
+  send_error(r, code, message);
+  write_back(r, res);
 }
 
 }  // namespace

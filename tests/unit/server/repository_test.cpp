@@ -51,6 +51,16 @@ const fs::path& repository() {
   return root;
 }
 
+// A repository of its own (model "x", version 1 = a copy of cxr/1), loaded; tests may change its files.
+std::unique_ptr<ModelRepository> own_copy_of_version_1(const test::TempDir& dir) {
+  fs::create_directories(dir / "m" / "x");
+  fs::copy(repository() / "cxr" / "1", dir / "m" / "x" / "1", fs::copy_options::recursive);
+  auto repo = std::make_unique<ModelRepository>(dir / "m", BatchingOptions{});
+  repo->scan();
+  repo->load_all();
+  return repo;
+}
+
 std::string png_bytes(int quadrant, uint64_t seed) {
   cv::Mat img;
   test::quadrant_image(48, quadrant, seed).convertTo(img, CV_8U, 255);
@@ -194,11 +204,8 @@ TEST(ModelRepository, DefaultIsTheHighestLoadedVersionAndUnloadIsA503) {
 
 TEST(ModelRepository, ARequestKeepsItsVersionAliveAcrossAReload) {
   test::TempDir dir;
-  fs::create_directories(dir / "m" / "x");
-  fs::copy(repository() / "cxr" / "1", dir / "m" / "x" / "1", fs::copy_options::recursive);
-  ModelRepository repo(dir / "m", {});
-  repo.scan();
-  repo.load_all();
+  auto owned = own_copy_of_version_1(dir);
+  ModelRepository& repo = *owned;
   cv::Mat img;
   test::quadrant_image(48, 0, 3).convertTo(img, CV_32F);
   auto predict = [&](const std::shared_ptr<LoadedModel>& lm) {
@@ -229,11 +236,8 @@ TEST(ModelRepository, ARequestKeepsItsVersionAliveAcrossAReload) {
 
 TEST(ModelRepository, AFailedLoadKeepsTheServingVersionAndSaysWhy) {
   test::TempDir dir;
-  fs::create_directories(dir / "m" / "x");
-  fs::copy(repository() / "cxr" / "1", dir / "m" / "x" / "1", fs::copy_options::recursive);
-  ModelRepository repo(dir / "m", {});
-  repo.scan();
-  repo.load_all();
+  auto owned = own_copy_of_version_1(dir);
+  ModelRepository& repo = *owned;
   ASSERT_EQ(repo.acquire("x")->version, "1");
   test::write_text(dir / "m" / "x" / "1" / "model.pt", "not weights");
   try {
