@@ -7,6 +7,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <sstream>
 #include <thread>
 
 #include "e2e_support.h"
@@ -388,4 +389,42 @@ TEST(Server, IdleAndSlowConnectionsDoNotStarveAPrediction) {
     EXPECT_EQ(r.first, 200) << r.second;
     EXPECT_LT(sec, 2.0) << "a prediction waited behind idle connections";
   }
+}
+
+// Keep-alive requests must not wait for the client's delayed ACK (Nagle: ~40 ms each) nor lose
+// their connection every 5 requests (httplib's default), and a
+// burst of new connections must not overflow the accept queue (a dropped SYN costs its client a
+// one-second retry). Both were so before the bridge set TCP_NODELAY and a full listen backlog.
+TEST(Server, KeepAliveRequestsAndABurstOfNewConnectionsAreAnsweredPromptly) {
+  test::TempDir dir;
+  fs::create_directories(dir / "models");
+  Server s(dir.path());
+  ASSERT_GT(s.port(), 0);
+  test::write_text(dir / "conn.py",
+                   "import socket, sys, threading, time\n"
+                   "port = int(sys.argv[1])\n"
+                   "req = b'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'\n"
+                   "c = socket.create_connection(('127.0.0.1', port)); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n"
+                   "t0 = time.time()\n"
+                   "for i in range(50):\n"
+                   "  c.sendall(req); got = b''\n"
+                   "  while not got.endswith(b'}'):\n"
+                   "    more = c.recv(4096)\n"
+                   "    if not more: sys.exit('the server closed a keep-alive connection after %d requests' % i)\n"
+                   "    got += more\n"
+                   "keep = time.time() - t0\n"
+                   "times = []; go = threading.Barrier(128)\n"
+                   "def one():\n"
+                   "  go.wait(); t = time.time(); k = socket.create_connection(('127.0.0.1', port))\n"
+                   "  k.sendall(b'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'); k.recv(4096)\n"
+                   "  times.append(time.time() - t); k.close()\n"
+                   "ts = [threading.Thread(target=one) for _ in range(128)]\n"
+                   "[t.start() for t in ts]; [t.join() for t in ts]\n"
+                   "print(keep, max(times))\n");
+  auto r = test::run_command(test::python() + " " + test::quote(dir / "conn.py") + " " + std::to_string(s.port()));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  double keep = 0, burst = 0;
+  std::istringstream(r.out) >> keep >> burst;
+  EXPECT_LT(keep, 1.0) << "50 keep-alive requests took " << keep << " s (delayed ACKs?)";
+  EXPECT_LT(burst, 0.9) << "a connection of a burst of 128 took " << burst << " s (accept queue overflow?)";
 }

@@ -2,6 +2,7 @@
 #include "medai/server/http_bridge.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -102,6 +103,7 @@ struct HttpBridge::Impl {
   ServerContext& ctx;
   std::vector<Route> routes;
   std::unique_ptr<httplib::Server> svr;
+  int listen_fd = -1;
 };
 
 HttpBridge::HttpBridge(ServerContext& ctx, std::vector<Route> routes) : impl_(new Impl{ctx, std::move(routes), nullptr}) {
@@ -124,6 +126,14 @@ HttpBridge::HttpBridge(ServerContext& ctx, std::vector<Route> routes) : impl_(ne
   svr.set_read_timeout(o.timeout_s, 0);
   svr.set_write_timeout(o.timeout_s, 0);
   svr.set_keep_alive_timeout(5);
+  svr.set_keep_alive_max_count(1000);  // httplib closes after 5 requests by default (nginx: 1000)
+  // httplib writes the headers and the body separately: with Nagle's algorithm the body then waits
+  // for the client's delayed ACK, ~40 ms on every keep-alive request.
+  svr.set_tcp_nodelay(true);
+  svr.set_socket_options([impl = impl_.get()](int sock) {
+    httplib::default_socket_options(sock);
+    impl->listen_fd = sock;  // the last socket tried is the one that binds
+  });
   for (const Route& route : impl_->routes) {
     auto h = [this, &route](const httplib::Request& in, httplib::Response& out) {
       Request req = convert(in);
@@ -165,6 +175,10 @@ int HttpBridge::bind() {
   else if (!impl_->svr->bind_to_port(o.host, port))
     port = -1;
   if (port <= 0) fail_io("cannot listen on " + o.host + ":" + std::to_string(o.port));
+  // Debian's compiled httplib listens with a backlog of 5, which drops the SYNs of a burst of new
+  // connections (their clients retry a second later). listen() again only enlarges the queue; the
+  // kernel caps it at net.core.somaxconn.
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
   return port;
 }
 
