@@ -245,7 +245,9 @@ nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
   auto w_fit = make_windows(fit, o.history, kMaxHorizon).at, w_val = make_windows(val, o.history, kMaxHorizon).at;
   if (o.skip_straight_runs) {
     auto drop = [&](std::vector<Window>& w, const std::vector<CgmSeries>& s) {
-      std::erase_if(w, [&](const Window& x) { return window_touches_straight(s[x.first], x.second, o.history, kMaxHorizon); });
+      w.erase(std::remove_if(w.begin(), w.end(),
+                             [&](const Window& x) { return window_touches_straight(s[x.first], x.second, o.history, kMaxHorizon); }),
+              w.end());
     };
     drop(w_fit, fit);
     drop(w_val, val);

@@ -210,7 +210,11 @@ void import_torchscript_weights(const fs::path& file, nn::ClassifierNetImpl& net
       auto it = source.find(item.key());
       used.insert(item.key());
       if (it == source.end()) {
-        if (item.key().ends_with("num_batches_tracked")) continue;
+        // (C++17 spelling of ends_with: the fuzz preset builds libtorch code as C++17)
+        static const std::string kTracked = "num_batches_tracked";
+        const std::string& key = item.key();
+        if (key.size() >= kTracked.size() && key.compare(key.size() - kTracked.size(), kTracked.size(), kTracked) == 0)
+          continue;
         fail_invalid(file.string() + ": has no tensor '" + item.key() + "' (is it a " + net.architecture() +
                      " in torchvision's layout?)");
       }
