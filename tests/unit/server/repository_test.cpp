@@ -379,7 +379,9 @@ TEST(ServerStress, PredictionsRacingReloadsAlwaysAnswerWithTheVersionThatProduce
   EXPECT_EQ(other.load(), 0) << first_failure;
   EXPECT_EQ(wrong.load(), 0) << first_failure;
   EXPECT_GT(ok.load(), 50);
-  EXPECT_GE(admin_calls.load(), static_cast<int>(seconds / 2));  // a load compiles the graph: ~0.8 s here
+  // At least two full reload/unload/load cycles (a load compiles the graph: ~0.8 s in a release
+  // build, ~8 s under ThreadSanitizer).
+  EXPECT_GE(admin_calls.load(), 6);
   std::printf("stress: %d ok, %d unavailable (unloaded version), %d admin calls in %.0f s\n", ok.load(),
               unavailable.load(), admin_calls.load(), seconds);
 }
