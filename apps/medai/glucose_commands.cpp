@@ -10,6 +10,7 @@
 #include "glucose_support.h"
 #include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
+#include "medai/core/run_folder.h"
 #include "medai/core/runtime.h"
 #include "medai/glucose/evaluation.h"
 #include "medai/glucose/schedule.h"
@@ -206,7 +207,7 @@ void add_glucose_commands(CLI::App& app, GlobalOptions& g) {
                      {"patients_with_time_below_54", r.patients_with_any_below_54},
                      {"patients_below_10", r.patients_below_10},
                      {"safety_interventions", r.safety_interventions}, {"decisions", r.decisions}});
-      std::printf("%s\n", j.dump(2).c_str());
+      std::printf("%s\n", core::dump_json(j, 2).c_str());
     } else {
       std::printf("%d days x %zu patients (%s), seed %llu\n%s", e->days, patients.size(), e->patients.c_str(),
                   static_cast<unsigned long long>(e->seed), glucose::format_results_table(results).c_str());

@@ -57,7 +57,7 @@ void add_forecaster_commands(CLI::App& glucose, GlobalOptions& g) {
     o->use_insulin_and_carbs = !*cgm_only;
     auto card = glucose::train_forecaster(*o);
     if (*json_out) {
-      std::printf("%s\n", card.dump(2).c_str());
+      std::printf("%s\n", core::dump_json(card, 2).c_str());
       return;
     }
     std::printf("forecaster written to %s (best epoch %d)\n", o->out.string().c_str(),
@@ -104,7 +104,7 @@ void add_forecaster_commands(CLI::App& glucose, GlobalOptions& g) {
       core::write_json_file(e->out / "report.json", j);
     }
     if (e->json) {
-      std::printf("%s\n", j.dump(2).c_str());
+      std::printf("%s\n", core::dump_json(j, 2).c_str());
     } else {
       std::printf("%zu patients, %zu windows (%s); ridge fitted on the forecaster's training patients\n%s", s.size(),
                   w.size(), e->data.filename().string().c_str(), glucose::format_forecast_table(m).c_str());
@@ -141,7 +141,7 @@ void add_ppo_command(CLI::App& glucose, GlobalOptions& g) {
     o->progress = !*json_out && !g.quiet;
     auto card = rl::train_ppo(*o);
     if (*json_out) {
-      std::printf("%s\n", card.dump(2).c_str());
+      std::printf("%s\n", core::dump_json(card, 2).c_str());
       return;
     }
     std::printf("PPO policy written to %s\n", o->out.string().c_str());
@@ -195,7 +195,7 @@ void add_recommend_command(CLI::App& glucose, GlobalOptions& g) {
           std::make_shared<glucose::GlucoseForecaster>(glucose::GlucoseForecaster::load(o->forecaster)));
     auto rec = glucose::recommend(history, p, o->carbs, fn, {}, !o->boluses_only);
     if (o->json)
-      std::printf("%s\n", rec.to_json().dump(2).c_str());
+      std::printf("%s\n", core::dump_json(rec.to_json(), 2).c_str());
     else
       std::printf("%s", rec.to_text().c_str());
   });

@@ -85,7 +85,7 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
     if (train->count("--target-sensitivity")) t->target_sensitivity = *t_target;
     t->progress = !*t_json;
     json card = imaging::train_classifier(*t);
-    if (*t_json) std::cout << card.dump(2) << "\n";
+    if (*t_json) std::cout << core::dump_json(card, 2) << "\n";
     else std::cout << "model written to " << t->out.string() << "\n";
   });
 
@@ -103,7 +103,7 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
     start(g, *e_json);
     e->progress = !*e_json;
     auto r = imaging::evaluate_classifier(*e);
-    if (*e_json) std::cout << imaging::report_json(r).dump(2) << "\n";
+    if (*e_json) std::cout << core::dump_json(imaging::report_json(r), 2) << "\n";
     else std::cout << imaging::report_table(r);
   });
 
@@ -125,7 +125,7 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
       if (*p_json) out.push_back(prediction_json(f, p, model, u.warnings));
       else std::printf("%s\t%s\tp=%.4f\tthreshold=%.4f\n", f.string().c_str(), p.label.c_str(), p.probability, p.threshold);
     }
-    if (*p_json) std::cout << out.dump(2) << "\n";
+    if (*p_json) std::cout << core::dump_json(out, 2) << "\n";
   });
 
   // ---- explain
@@ -148,7 +148,7 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
       json j = prediction_json(*x_file, ex.prediction, model, u.warnings);
       j["heatmap"] = x_out->string();
       j["explained_class"] = model.class_names()[ex.target_class];
-      std::cout << j.dump(2) << "\n";
+      std::cout << core::dump_json(j, 2) << "\n";
     } else {
       std::printf("%s\t%s\tp=%.4f\theatmap=%s\n", x_file->string().c_str(), ex.prediction.label.c_str(),
                   ex.prediction.probability, x_out->string().c_str());
@@ -167,10 +167,11 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
     auto model = imaging::ClassifierModel::load(*ex_model, /*for_inference=*/false);
     imaging::export_torchscript(*model.net, *ex_out);
     if (*ex_json)
-      std::cout << json{{"torchscript", ex_out->string()}, {"sha256", core::sha256_file(*ex_out)},
-                        {"input_shape", {"N", 1, model.image_size(), model.image_size()}},
-                        {"input", "per-image z-scored [0, 1] display image"}, {"output", "logits"},
-                        {"classes", model.class_names()}}.dump(2)
+      std::cout << core::dump_json(json{{"torchscript", ex_out->string()}, {"sha256", core::sha256_file(*ex_out)},
+                                        {"input_shape", {"N", 1, model.image_size(), model.image_size()}},
+                                        {"input", "per-image z-scored [0, 1] display image"}, {"output", "logits"},
+                                        {"classes", model.class_names()}},
+                                   2)
                 << "\n";
     else
       std::printf("TorchScript written to %s (input: N x 1 x %d x %d, per-image z-scored; output: logits)\n",
@@ -216,7 +217,7 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
                  {"intended_use", "Imported model: not validated by medai. Run medai image evaluate before any use."},
                  {"limitations", {"Not validated by medai; threshold and calibration were not fitted on data."}}};
     core::write_json_file(*im_out / core::kModelCardFile, card);
-    if (*im_json) std::cout << card.dump(2) << "\n";
+    if (*im_json) std::cout << core::dump_json(card, 2) << "\n";
     else std::printf("imported %s into %s\n", im_file->string().c_str(), im_out->string().c_str());
   });
 }

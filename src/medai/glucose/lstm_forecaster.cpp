@@ -143,18 +143,17 @@ GlucoseForecaster GlucoseForecaster::load(const fs::path& run) {
   GlucoseForecaster f;
   f.impl_->card = core::read_model_card(run);
   const auto& c = f.impl_->card;
-  if (c.value("task", "") != "glucose-forecast")
-    fail_invalid(run.string() + ": model card task is '" + c.value("task", "") + "', not a glucose forecaster");
-  try {
-    f.impl_->history = c.at("history").get<int>();
-    f.impl_->time_of_day = c.value("time_of_day", true);
-    f.impl_->inputs = c.value("insulin_and_carbs", false);
-    const int members = c.value("ensemble", 1);
-    if (members < 1 || members > 32) fail_invalid(run.string() + "/model_card.json: 'ensemble' must be 1..32");
-    for (int k = 0; k < members; ++k) f.impl_->nets.emplace_back(c.at("hidden").get<int>(), c.at("layers").get<int>());
-  } catch (const nlohmann::json::exception& e) {
-    fail_invalid(run.string() + "/model_card.json: " + e.what());
-  }
+  const std::string where = (run / core::kModelCardFile).string();
+  const auto* task = c.contains("task") && c["task"].is_string() ? c["task"].get_ptr<const std::string*>() : nullptr;
+  if (!task || *task != "glucose-forecast")
+    fail_invalid(where + ": model card task is " + (task ? "'" + *task + "'" : std::string("missing")) +
+                 ", not a glucose forecaster");
+  f.impl_->history = core::json_int(c, "history", where, 2, 10000);
+  f.impl_->time_of_day = core::json_bool(c, "time_of_day", where, true);
+  f.impl_->inputs = core::json_bool(c, "insulin_and_carbs", where, false);
+  const int members = c.contains("ensemble") ? core::json_int(c, "ensemble", where, 1, 32) : 1;
+  const int hidden = core::json_int(c, "hidden", where, 1, 4096), layers = core::json_int(c, "layers", where, 1, 16);
+  for (int k = 0; k < members; ++k) f.impl_->nets.emplace_back(hidden, layers);
   for (size_t k = 0; k < f.impl_->nets.size(); ++k) {
     const fs::path w = run / member_file(static_cast<int>(k));
     if (!fs::exists(w)) fail_not_found(w.string() + ": forecaster weights missing");

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
 #include "medai/core/progress.h"
@@ -54,27 +56,31 @@ ClassifierModel ClassifierModel::load(const fs::path& run_dir, bool for_inferenc
   apply_torch_threads();
   nlohmann::json card = core::read_model_card(run_dir);
   const std::string where = (run_dir / core::kModelCardFile).string();
-  std::string arch;
-  int in_ch = 1;
-  size_t classes = 0;
-  try {
-    arch = card.at("architecture").get<std::string>();
-    in_ch = card.at("preprocessing").at("channels").get<int>();
-    classes = card.at("classes").size();
-    card.at("preprocessing").at("size").get<int>();
-    card.at("operating_point").at("threshold").get<double>();
-    card.at("calibration").at("temperature").get<double>();
-  } catch (const nlohmann::json::exception& e) {
-    fail_invalid(where + ": model card incomplete (" + std::string(e.what()) + ")");
+  // Every field the accessors below read is checked once here, so a prediction never meets one.
+  const std::string arch = core::json_string(card, "architecture", where);
+  const int in_ch = core::json_int(card, "preprocessing.channels", where, 1, 3);
+  const int size = core::json_int(card, "preprocessing.size", where, nn::kMinInputSize, 4096);
+  core::json_number(card, "operating_point.threshold", where, 0, 1);
+  core::json_number(card, "calibration.temperature", where, 1e-3, 1e3);
+  const auto& names = card.contains("classes") ? card["classes"] : nlohmann::json();
+  if (!names.is_array() || names.size() < 2 || names.size() > 1000)
+    fail_invalid(where + ": 'classes' must list 2 to 1000 class names");
+  for (const auto& n : names)
+    if (!n.is_string()) fail_invalid(where + ": 'classes' must hold strings");
+  const int classes = static_cast<int>(names.size());
+  if (card.contains("positive_index")) core::json_int(card, "positive_index", where, 0, classes - 1);
+  if (const auto* off = card["calibration"].contains("logit_offsets") ? &card["calibration"]["logit_offsets"] : nullptr) {
+    if (!off->is_array() || static_cast<int>(off->size()) != classes)
+      fail_invalid(where + ": 'calibration.logit_offsets' must hold one number per class");
+    for (const auto& x : *off)
+      if (!x.is_number() || !std::isfinite(x.get<double>()))
+        fail_invalid(where + ": 'calibration.logit_offsets' must hold finite numbers");
   }
-  if (classes < 2) fail_invalid(where + ": model card lists fewer than two classes");
-  auto net = nn::make_classifier(arch, in_ch, static_cast<int64_t>(classes));
+  auto net = nn::make_classifier(arch, in_ch, classes);
   load_weights(*net, run_dir / kWeightsFile, arch);
   net->eval();
   std::shared_ptr<OptimizedClassifier> optimized;
   if (for_inference) {
-    const int size = card["preprocessing"]["size"].get<int>();
-    if (size < nn::kMinInputSize || size > 4096) fail_invalid(where + ": preprocessing.size " + std::to_string(size) + " is invalid");
     optimized = std::make_shared<OptimizedClassifier>(*net, in_ch, size);
     if (auto* resnet = dynamic_cast<nn::ResNetImpl*>(net.get())) nn::fold_batchnorm(*resnet);
   }
@@ -95,12 +101,8 @@ torch::Tensor ClassifierModel::logits(const torch::Tensor& batch) {
 torch::Tensor ClassifierModel::calibrated_probabilities(const torch::Tensor& logits) const {
   auto z = logits.to(torch::kDouble);
   const auto& cal = card["calibration"];
-  if (cal.contains("logit_offsets")) {
-    auto off = cal["logit_offsets"].get<std::vector<double>>();
-    if (static_cast<int64_t>(off.size()) != z.size(1))
-      fail_invalid((run_dir / core::kModelCardFile).string() + ": calibration.logit_offsets has the wrong length");
-    z = z + torch::tensor(off, torch::kDouble);
-  }
+  if (cal.contains("logit_offsets"))  // checked by load()
+    z = z + torch::tensor(cal["logit_offsets"].get<std::vector<double>>(), torch::kDouble);
   return torch::softmax(z / temperature(), 1);
 }
 

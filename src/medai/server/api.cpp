@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "medai/core/error.h"
+#include "medai/core/run_folder.h"
 #include "medai/server/metrics.h"
 #include "medai/server/model_repository.h"
 
@@ -26,7 +27,7 @@ std::string Request::header(const std::string& name) const {
 
 void Response::json(int st, const nlohmann::json& j) {
   status = st;
-  body = j.dump();
+  body = core::dump_json(j);
   content_type = "application/json";
 }
 
@@ -44,7 +45,7 @@ void ServerContext::audit(const Request& req, const std::string& action, const s
   r.model_version = model.version;
   r.model_hash = model.sha256;
   r.input_sha256 = input_sha256;
-  r.output = output.dump();
+  r.output = core::dump_json(output);
   r.latency_ms = latency_ms;
   r.status = 200;
   store.audit(r);
@@ -54,7 +55,7 @@ json parse_json_body(const Request& req, const std::string& what) {
   json body;
   try {
     body = json::parse(req.body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number beyond a double
     fail_invalid(what + ": the body is not valid JSON (" + e.what() + ")");
   }
   if (!body.is_object()) fail_invalid(what + ": the body must be a JSON object");
@@ -64,7 +65,7 @@ json parse_json_body(const Request& req, const std::string& what) {
 double body_number(const json& body, const std::string& field, double fallback) {
   auto it = body.find(field);
   if (it == body.end() || it->is_null()) return fallback;
-  if (!it->is_number()) fail_invalid("field '" + field + "' must be a number, got " + it->dump());
+  if (!it->is_number()) fail_invalid("field '" + field + "' must be a number, got " + core::dump_json(*it));
   const double v = it->get<double>();
   if (!std::isfinite(v)) fail_invalid("field '" + field + "' must be a finite number");
   return v;
@@ -73,7 +74,7 @@ double body_number(const json& body, const std::string& field, double fallback) 
 std::string body_string(const json& body, const std::string& field, const std::string& fallback) {
   auto it = body.find(field);
   if (it == body.end() || it->is_null()) return fallback;
-  if (!it->is_string()) fail_invalid("field '" + field + "' must be a string, got " + it->dump());
+  if (!it->is_string()) fail_invalid("field '" + field + "' must be a string, got " + core::dump_json(*it));
   return it->get<std::string>();
 }
 

@@ -210,7 +210,7 @@ std::string audit_json(const std::vector<AuditRow>& rows) {
                  {"model", r.model}, {"model_version", r.model_version}, {"model_hash", r.model_hash},
                  {"input_sha256", r.input_sha256}, {"output", out}, {"latency_ms", r.latency_ms}, {"status", r.status}});
   }
-  return j.dump(2) + "\n";
+  return core::dump_json(j, 2) + "\n";
 }
 
 }  // namespace medai::server

@@ -84,6 +84,35 @@ TEST(RunFolder, MissingOrDamagedCardGivesClearErrors) {
   }
 }
 
+// Fuzzing found a card with a boolean where a string belongs escaping as a json type_error, and a
+// client's field name with invalid UTF-8 making the error answer itself throw.
+TEST(JsonFields, NameThePathAndTheReasonAndInvalidUtf8IsReplaced) {
+  const auto doc = nlohmann::json::parse(R"({"a": {"n": 7, "x": 0.5, "s": "hi", "b": true}, "t": true})");
+  EXPECT_EQ(core::json_int(doc, "a.n", "card", 1, 10), 7);
+  EXPECT_DOUBLE_EQ(core::json_number(doc, "a.x", "card", 0, 1), 0.5);
+  EXPECT_EQ(core::json_string(doc, "a.s", "card"), "hi");
+  EXPECT_TRUE(core::json_bool(doc, "a.b", "card", false));
+  EXPECT_FALSE(core::json_bool(doc, "a.none", "card", false));
+  auto refused = [&](auto read, const std::string& says) {
+    try {
+      read();
+      ADD_FAILURE() << "accepted; expected: " << says;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+  };
+  refused([&] { core::json_int(doc, "a.n", "card", 8, 10); }, "card: 'a.n' is 7, outside 8..10");
+  refused([&] { core::json_int(doc, "a.x", "card", 0, 1); }, "'a.x' must be an integer");
+  refused([&] { core::json_number(doc, "a.s", "card", 0, 1); }, "'a.s' must be a number");
+  refused([&] { core::json_string(doc, "t", "card"); }, "'t' must be a string");
+  refused([&] { core::json_string(doc, "t.deeper", "card"); }, "'t.deeper' is missing");
+  refused([&] { core::json_bool(doc, "a.n", "card", true); }, "'a.n' must be true or false");
+  const nlohmann::json bad = {{"field", std::string("x\x9b")}};
+  EXPECT_THROW(bad.dump(), nlohmann::json::exception);
+  EXPECT_EQ(core::dump_json(bad), "{\"field\":\"x\xEF\xBF\xBD\"}");
+}
+
 TEST(Schedule, CosineWarmsUpThenDecaysToTheFloor) {
   train::Schedule s{train::ScheduleKind::Cosine, 1e-3, 100, 10, 0.01};
   EXPECT_NEAR(s.lr_at(0), 1e-4, 1e-12);
