@@ -31,8 +31,12 @@ Schedule read_any(const std::filesystem::path& csv, bool need_insulin) {
   Schedule s;
   for (size_t r = 0; r < t.rows.size(); ++r) {
     double m = number(t, r, mc);
+    constexpr double kMaxMinute = 5 * 366 * 1440;  // five years, as for CGM recordings
     if (m != std::floor(m))
       fail_invalid(csv.string() + ": line " + std::to_string(r + 2) + ", field 'minute': must be a whole minute");
+    if (m > kMaxMinute)  // (and a float beyond an int is undefined to convert)
+      fail_invalid(csv.string() + ": line " + std::to_string(r + 2) + ", field 'minute': beyond five years (" +
+                   std::to_string(static_cast<int>(kMaxMinute)) + ")");
     int minute = static_cast<int>(m);
     if (s.count(minute))
       fail_invalid(csv.string() + ": line " + std::to_string(r + 2) + ": minute " + std::to_string(minute) + " appears twice");
