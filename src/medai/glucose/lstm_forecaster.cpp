@@ -144,10 +144,8 @@ GlucoseForecaster GlucoseForecaster::load(const fs::path& run) {
   f.impl_->card = core::read_model_card(run);
   const auto& c = f.impl_->card;
   const std::string where = (run / core::kModelCardFile).string();
-  const auto* task = c.contains("task") && c["task"].is_string() ? c["task"].get_ptr<const std::string*>() : nullptr;
-  if (!task || *task != "glucose-forecast")
-    fail_invalid(where + ": model card task is " + (task ? "'" + *task + "'" : std::string("missing")) +
-                 ", not a glucose forecaster");
+  const std::string task = c.contains("task") ? core::json_string(c, "task", where) : "";
+  if (task != "glucose-forecast") fail_invalid(where + ": model card task is '" + task + "', not a glucose forecaster");
   f.impl_->history = core::json_int(c, "history", where, 2, 10000);
   f.impl_->time_of_day = core::json_bool(c, "time_of_day", where, true);
   f.impl_->inputs = core::json_bool(c, "insulin_and_carbs", where, false);
