@@ -13,5 +13,6 @@ void add_image_commands(CLI::App& app, GlobalOptions& global);
 void add_glucose_commands(CLI::App& app, GlobalOptions& global);
 void add_dicom_commands(CLI::App& app, GlobalOptions& global);
 void add_server_commands(CLI::App& app, GlobalOptions& global);
+void add_system_commands(CLI::App& app, GlobalOptions& global);
 
 }  // namespace medai::app

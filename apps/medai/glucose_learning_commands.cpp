@@ -9,14 +9,14 @@
 #include "medai/core/runtime.h"
 #include "medai/glucose/lstm_forecaster.h"
 #include "medai/glucose/recommend.h"
-#include "medai/rl/ppo_insulin.h"
+#include "medai/glucose/ppo_insulin.h"
 
 namespace medai::app {
 
 namespace fs = std::filesystem;
 
 std::unique_ptr<glucose::Controller> make_controller(const std::string& spec, const glucose::VirtualPatient&) {
-  if (spec.rfind("ppo:", 0) == 0) return rl::load_ppo_controller(spec.substr(4));
+  if (spec.rfind("ppo:", 0) == 0) return glucose::load_ppo_controller(spec.substr(4));
   return glucose::make_standard_controller(spec);
 }
 
@@ -116,7 +116,7 @@ void add_forecaster_commands(CLI::App& glucose, GlobalOptions& g) {
 
 void add_ppo_command(CLI::App& glucose, GlobalOptions& g) {
   auto* tr = glucose.add_subcommand("train-ppo", "learn an insulin policy with PPO on a group of virtual patients");
-  auto o = std::make_shared<rl::PpoOptions>();
+  auto o = std::make_shared<glucose::PpoOptions>();
   auto src = std::make_shared<PatientSources>();
   auto json_out = std::make_shared<bool>(false);
   tr->add_option("--patients", o->patients, "group (adult, adolescent, child, all) or comma-separated names")
@@ -139,7 +139,7 @@ void add_ppo_command(CLI::App& glucose, GlobalOptions& g) {
     o->env = env_options(*src);
     o->safety.enabled = !src->no_safety;
     o->progress = !*json_out && !g.quiet;
-    auto card = rl::train_ppo(*o);
+    auto card = glucose::train_ppo(*o);
     if (*json_out) {
       std::printf("%s\n", core::dump_json(card, 2).c_str());
       return;

@@ -13,7 +13,9 @@
 #include "medai/imaging/classifier_model.h"
 #include "medai/imaging/evaluate_classifier.h"
 #include "medai/imaging/torchscript_interop.h"
+#include "medai/core/version.h"
 #include "medai/imaging/train_classifier.h"
+#include "medai/train/trainer.h"
 #include "medai/io/image.h"
 
 namespace medai::app {
@@ -26,7 +28,7 @@ namespace {
 void start(const GlobalOptions& g, bool json_out) {
   core::init_runtime({g.threads, g.verbose, g.quiet || json_out});
   imaging::apply_torch_threads();
-  spdlog::info("medai 0.1.0 ({}, torch threads {})", core::runtime_summary(), torch::get_num_threads());
+  spdlog::info("medai {} ({}, torch threads {})", kVersion, core::runtime_summary(), torch::get_num_threads());
 }
 
 // One frame in [0, 1]; header values ignored with a fallback are reported on stderr and kept
@@ -84,6 +86,8 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
     start(g, *t_json);
     if (train->count("--target-sensitivity")) t->target_sensitivity = *t_target;
     t->progress = !*t_json;
+    if (!t->resume && fs::exists(t->out / train::kTrainStateFile))
+      fail_invalid(t->out.string() + ": already holds a training run; pass --resume to continue it or choose another --out");
     json card = imaging::train_classifier(*t);
     if (*t_json) std::cout << core::dump_json(card, 2) << "\n";
     else std::cout << "model written to " << t->out.string() << "\n";

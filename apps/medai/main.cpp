@@ -6,12 +6,15 @@
 #include <iostream>
 
 #include "commands.h"
+#include "medai/core/blas.h"
 #include "medai/core/error.h"
+#include "medai/core/version.h"
 
 int main(int argc, char** argv) {
+  medai::core::choose_blas_kernels(argv);  // first: before any BLAS work
   CLI::App app{"medai - deep learning for clinical data: train, validate, explain and serve models"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "medai 0.1.0");
+  app.set_version_flag("--version", std::string("medai ") + medai::kVersion);
   medai::app::GlobalOptions global;
   app.add_option("--threads", global.threads, "intra-op threads for libtorch (default: all cores, or MEDAI_THREADS)");
   app.add_flag("-v,--verbose", global.verbose, "debug logging");
@@ -20,6 +23,7 @@ int main(int argc, char** argv) {
   medai::app::add_glucose_commands(app, global);
   medai::app::add_dicom_commands(app, global);
   medai::app::add_server_commands(app, global);
+  medai::app::add_system_commands(app, global);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

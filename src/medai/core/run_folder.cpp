@@ -1,5 +1,8 @@
 #include "medai/core/run_folder.h"
 
+#include "medai/core/blas.h"
+#include "medai/core/version.h"
+
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -96,7 +99,9 @@ nlohmann::json read_model_card(const fs::path& run_dir) {
 }
 
 nlohmann::json software_versions() {
-  return {{"medai", "0.1.0"}, {"libtorch", "1.13.1"}, {"compiler", __VERSION__}};
+  const BlasInfo blas = blas_info();
+  return {{"medai", kVersion}, {"libtorch", "1.13.1"}, {"compiler", __VERSION__},
+          {"blas", blas.kernel.empty() ? blas.library : blas.library + " " + blas.kernel}};
 }
 
 std::string utc_timestamp() {

@@ -1,5 +1,7 @@
 #include "medai/core/runtime.h"
 
+#include "medai/core/blas.h"
+
 #include <malloc.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -37,8 +39,10 @@ void init_runtime(const RuntimeSettings& settings) {
 int runtime_threads() { return g_threads; }
 
 std::string runtime_summary() {
+  const BlasInfo blas = blas_info();
   return "threads=" + std::to_string(g_threads) +
-         " malloc_mmap_threshold=" + (g_malloc_tuned ? std::string("1GiB") : std::string("default"));
+         " malloc_mmap_threshold=" + (g_malloc_tuned ? std::string("1GiB") : std::string("default")) +
+         " blas=" + (blas.kernel.empty() ? blas.library : blas.kernel + " (" + blas.chosen_by + ")");
 }
 
 void release_free_memory() { malloc_trim(0); }

@@ -1,5 +1,6 @@
 #include "medai/glucose/lstm_forecaster.h"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -14,7 +15,9 @@
 #include "medai/core/error.h"
 #include "medai/core/progress.h"
 #include "medai/core/run_folder.h"
-#include "medai/io/plot.h"
+#include "medai/nn/nets/lstm_forecaster_net.h"
+#include "medai/train/torch_helpers.h"
+#include "medai/train/trainer.h"
 
 namespace medai::glucose {
 
@@ -27,23 +30,10 @@ constexpr int kOutputs = 12;    // BG change 5..60 min ahead
 constexpr double kCenter = 140, kScale = 60, kDiffScale = 10, kTargetScale = 30;
 constexpr const char* kWeightsFile = "forecaster.pt";
 
-struct LstmNetImpl : torch::nn::Module {
-  LstmNetImpl(int hidden, int layers, double dropout = 0.0)
-      : lstm(register_module("lstm", torch::nn::LSTM(torch::nn::LSTMOptions(kFeatures, hidden)
-                                                         .num_layers(layers)
-                                                         .dropout(layers > 1 ? dropout : 0.0)
-                                                         .batch_first(true)))),
-        fc1(register_module("fc1", torch::nn::Linear(hidden, hidden))),
-        fc2(register_module("fc2", torch::nn::Linear(hidden, kOutputs))) {}
-  torch::Tensor forward(const torch::Tensor& x) {
-    auto out = std::get<0>(lstm->forward(x));
-    auto last = out.select(1, out.size(1) - 1);
-    return fc2->forward(torch::relu(fc1->forward(last)));
-  }
-  torch::nn::LSTM lstm;
-  torch::nn::Linear fc1, fc2;
-};
-TORCH_MODULE(LstmNet);
+using LstmNet = nn::LstmForecasterNet;
+LstmNet make_net(int hidden, int layers, double dropout = 0.0) {
+  return LstmNet(nn::LstmForecasterNetOptions(kFeatures, hidden, kOutputs).layers(layers).dropout(dropout));
+}
 
 // `ins`, `carbs`: per-slot insulin (U) and carbohydrate (g) aligned with `g`, or null (zeros).
 void fill_features(float* dst, const double* g, int history, int64_t last_minute, bool tod_on,
@@ -151,7 +141,7 @@ GlucoseForecaster GlucoseForecaster::load(const fs::path& run) {
   f.impl_->inputs = core::json_bool(c, "insulin_and_carbs", where, false);
   const int members = c.contains("ensemble") ? core::json_int(c, "ensemble", where, 1, 32) : 1;
   const int hidden = core::json_int(c, "hidden", where, 1, 4096), layers = core::json_int(c, "layers", where, 1, 16);
-  for (int k = 0; k < members; ++k) f.impl_->nets.emplace_back(hidden, layers);
+  for (int k = 0; k < members; ++k) f.impl_->nets.push_back(make_net(hidden, layers));
   for (size_t k = 0; k < f.impl_->nets.size(); ++k) {
     const fs::path w = run / member_file(static_cast<int>(k));
     if (!fs::exists(w)) fail_not_found(w.string() + ": forecaster weights missing");
@@ -228,6 +218,63 @@ BatchForecaster GlucoseForecaster::as_batch() const {
   };
 }
 
+namespace {
+
+struct MemberFit {
+  LstmNet net;
+  int best_epoch = 0;
+  std::vector<train::EpochRecord> history;
+};
+
+// One member of the ensemble, from seed + member: AdamW on a cosine schedule, gradients clipped
+// at norm 1, early stopping on validation RMSE (30 + 60 min), the best epoch's weights kept.
+MemberFit fit_member(const ForecasterTrainOptions& o, int member, const torch::Tensor& xf, const torch::Tensor& yf,
+                     const torch::Tensor& xv, const std::vector<double>& last_v, const std::vector<CgmSeries>& val,
+                     const std::vector<Window>& w_val) {
+  torch::manual_seed(o.seed + member);
+  LstmNet net = make_net(o.hidden, o.layers, o.dropout);
+  torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  const int64_t n = xf.size(0), steps_per_epoch = (n + o.batch_size - 1) / o.batch_size;
+  train::TrainerOptions to;
+  to.epochs = o.epochs;
+  to.steps_per_epoch = steps_per_epoch;
+  to.schedule = {train::ScheduleKind::Cosine, o.lr, steps_per_epoch * o.epochs, 0, 0.0};
+  to.monitor = "val_rmse_sum";
+  to.maximize = false;
+  to.min_delta = 1e-4;
+  to.patience = o.patience;
+  to.label = o.ensemble > 1 ? "forecaster " + std::to_string(member + 1) + "/" + std::to_string(o.ensemble) + " epoch"
+                            : std::string("forecaster epoch");
+  to.progress = o.progress;
+  to.log_epochs = false;
+  torch::Tensor perm;
+  train::ParameterSnapshot best;
+  train::TrainerHooks hooks;
+  hooks.begin_epoch = [&](int) {
+    net->train();
+    perm = torch::randperm(n);
+  };
+  hooks.train_step = [&](int64_t b, double lr) -> std::optional<std::pair<double, int64_t>> {
+    train::set_lr(opt, lr);
+    auto idx = perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size));
+    auto loss = torch::mse_loss(net->forward(xf.index_select(0, idx)), yf.index_select(0, idx));
+    return std::pair{train::optimise(opt, loss, net->parameters(), 1.0), int64_t{1}};
+  };
+  hooks.validate = [&](int) {
+    net->eval();
+    const auto [r30, r60] = rmse_at_horizons(to_bg(run_batched(net, xv), last_v), val, w_val);
+    return train::Metrics{{"val_rmse_30", r30}, {"val_rmse_60", r60}, {"val_rmse_sum", r30 + r60}};
+  };
+  hooks.save_best = [&] { best.capture(net->parameters()); };
+  train::TrainResult r = train::fit(to, hooks);
+  if (r.stopped_early) spdlog::info("forecaster: early stop after epoch {} (best {})", r.history.size(), r.best_epoch);
+  best.restore(net->parameters());
+  net->eval();
+  return {net, r.best_epoch, r.history};
+}
+
+}  // namespace
+
 nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
   if (o.out.empty()) fail_invalid("--out: a run folder is required");
   if (o.history < 8 || o.history > 288) fail_invalid("--history must be 8..288 readings");
@@ -272,71 +319,15 @@ nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
   if (o.ensemble < 1 || o.ensemble > 32) fail_invalid("--ensemble must be 1..32");
   std::vector<LstmNet> members;
   std::vector<int> best_epochs;
-  std::string curves = "member,epoch,train_loss,val_rmse_30,val_rmse_60\n";
-  std::vector<double> ep0, tl0, v30_0, v60_0;
+  train::Curves curves({{"member", 0}, {"epoch", 0}, {"train_loss", 6}, {"val_rmse_30", 4}, {"val_rmse_60", 4}});
   for (int member = 0; member < o.ensemble; ++member) {
-  torch::manual_seed(o.seed + member);
-  LstmNet net(o.hidden, o.layers, o.dropout);
-  torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
-  const int64_t n = xf.size(0), steps_per_epoch = (n + o.batch_size - 1) / o.batch_size;
-  const int64_t total_steps = steps_per_epoch * o.epochs;
-  std::vector<double> ep, tl, v30, v60;
-  double best = 1e300;
-  int best_epoch = 0, since_best = 0;
-  std::vector<torch::Tensor> best_state;
-  int64_t step = 0;
-  core::ProgressBar bar(o.ensemble > 1 ? "train forecaster " + std::to_string(member + 1) + "/" + std::to_string(o.ensemble)
-                                       : std::string("train forecaster"),
-                        total_steps, "batches", o.progress);
-  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
-    net->train();
-    auto perm = torch::randperm(n);
-    double loss_sum = 0;
-    for (int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
-      const double lr = o.lr * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total_steps));
-      for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
-      auto idx = perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size));
-      auto loss = torch::mse_loss(net->forward(xf.index_select(0, idx)), yf.index_select(0, idx));
-      opt.zero_grad();
-      loss.backward();
-      torch::nn::utils::clip_grad_norm_(net->parameters(), 1.0);
-      opt.step();
-      loss_sum += loss.item<double>();
-      bar.advance();
-    }
-    net->eval();
-    const auto [r30, r60] = rmse_at_horizons(to_bg(run_batched(net, xv), last_v), val, w_val);
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "%d,%d,%.6f,%.4f,%.4f\n", member, epoch, loss_sum / steps_per_epoch, r30, r60);
-    curves += buf;
-    ep.push_back(epoch); tl.push_back(loss_sum / steps_per_epoch); v30.push_back(r30); v60.push_back(r60);
-    std::snprintf(buf, sizeof buf, "epoch %d val RMSE %.2f/%.2f", epoch, r30, r60);
-    bar.set_postfix(buf);
-    spdlog::debug("forecaster {}", buf);
-    if (r30 + r60 < best - 1e-4) {
-      best = r30 + r60;
-      best_epoch = epoch;
-      since_best = 0;
-      best_state.clear();
-      for (const auto& p : net->parameters()) best_state.push_back(p.detach().clone());
-    } else if (++since_best >= o.patience) {
-      spdlog::info("forecaster: early stop after epoch {} (best {})", epoch, best_epoch);
-      break;
-    }
+    MemberFit m = fit_member(o, member, xf, yf, xv, last_v, val, w_val);
+    for (const auto& r : m.history)
+      curves.add({static_cast<double>(member), static_cast<double>(r.epoch), r.train_loss, r.metric("val_rmse_30"),
+                  r.metric("val_rmse_60")});
+    members.push_back(m.net);
+    best_epochs.push_back(m.best_epoch);
   }
-  bar.finish();
-  {
-    torch::NoGradGuard ng;
-    auto params = net->parameters();
-    for (size_t i = 0; i < params.size(); ++i) params[i].copy_(best_state[i]);
-  }
-  net->eval();
-  members.push_back(net);
-  best_epochs.push_back(best_epoch);
-  if (member == 0) {
-    ep0 = ep; tl0 = tl; v30_0 = v30; v60_0 = v60;
-  }
-  }  // ensemble members
 
   // Validation RMSE of the whole ensemble.
   const auto [val30, val60] = rmse_at_horizons(to_bg(ensemble_forward(members, xv), last_v), val, w_val);
@@ -344,12 +335,11 @@ nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
   fs::create_directories(o.out);
   for (int k = 0; k < o.ensemble; ++k)
     core::write_atomic_with(o.out / member_file(k), [&](const fs::path& tmp) { torch::save(members[k], tmp.string()); });
-  core::write_file_atomic(o.out / "curves.csv", curves);
-  io::PlotPanel loss{"training loss (member 1)", "epoch", "MSE (scaled)", std::nullopt, std::nullopt, false, {}};
-  loss.series = {{"train", ep0, tl0, {31, 119, 180}, true, {}}};
-  io::PlotPanel rm{"validation RMSE (mg/dL, member 1)", "epoch", "mg/dL", std::nullopt, std::nullopt, false, {}};
-  rm.series = {{"30 min", ep0, v30_0, {31, 119, 180}, true, {}}, {"60 min", ep0, v60_0, {214, 39, 40}, true, {}}};
-  io::save_plot(o.out / "curves.png", {loss, rm});
+  core::write_file_atomic(o.out / "curves.csv", curves.to_csv());
+  curves.where("member", 0).plot(
+      o.out / "curves.png", {{"training loss (member 1)", "epoch", "MSE (scaled)", "epoch", {"train_loss"}, {"train"}},
+              {"validation RMSE (mg/dL, member 1)", "epoch", "mg/dL", "epoch", {"val_rmse_30", "val_rmse_60"},
+               {"30 min", "60 min"}}});
 
   // Held-out patients: the LSTM against the three baselines on the same windows.
   auto w_train_all = make_windows(train_all, o.history, kMaxHorizon).at;

@@ -1,5 +1,6 @@
 #include "medai/imaging/report.h"
 
+#include <nlohmann/json.hpp>
 #include <cmath>
 #include <cstdio>
 

@@ -2,7 +2,7 @@
 // The evaluation report of a binary image classifier: threshold metrics, AUROC with a bootstrap
 // CI, calibration, ROC; as JSON, as a printed table, and as plots.
 #include <filesystem>
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 

@@ -20,7 +20,8 @@
 #include "medai/io/csv.h"
 #include "medai/io/plot.h"
 #include "medai/metrics/calibration.h"
-#include "medai/train/schedule.h"
+#include "medai/train/torch_helpers.h"
+#include "medai/train/trainer.h"
 
 namespace medai::imaging {
 
@@ -28,8 +29,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-constexpr const char* kStateFile = "train_state.json";
 
 void validate(const TrainOptions& o) {
   if (o.image_size < nn::kMinInputSize || o.image_size > 1024)
@@ -61,26 +60,18 @@ std::vector<std::vector<double>> to_rows(const torch::Tensor& t) {
   return rows;
 }
 
-void write_curves(const fs::path& dir, const json& history) {
-  std::string csv = "epoch,train_loss,val_loss,val_auroc,lr,seconds\n";
-  io::PlotPanel loss{"loss", "epoch", "loss"}, auc{"validation AUROC", "epoch", "AUROC"};
-  io::Series tl{"train", {}, {}, {31, 119, 180}, true}, vl{"validation", {}, {}, {214, 39, 40}, true},
-      va{"validation", {}, {}, {44, 160, 44}, true};
-  for (const auto& h : history) {
-    char line[256];
-    std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.8f,%.1f\n", h["epoch"].get<int>(), h["train_loss"].get<double>(),
-                  h["val_loss"].get<double>(), h["val_auroc"].get<double>(), h["lr"].get<double>(),
-                  h["seconds"].get<double>());
-    csv += line;
-    double e = h["epoch"].get<int>();
-    tl.x.push_back(e); tl.y.push_back(h["train_loss"]);
-    vl.x.push_back(e); vl.y.push_back(h["val_loss"]);
-    va.x.push_back(e); va.y.push_back(h["val_auroc"]);
-  }
-  loss.series = {tl, vl};
-  auc.series = {va};
-  core::write_file_atomic(dir / "curves.csv", csv);
-  io::save_plot(dir / "curves.png", {loss, auc});
+TrainOptions with_stored_options(TrainOptions o, const json& so) {  // the interrupted run's settings win
+  o.architecture = so["architecture"]; o.image_size = so["size"]; o.epochs = so["epochs"]; o.batch_size = so["batch"];
+  o.lr = so["lr"]; o.weight_decay = so["weight_decay"]; o.schedule = so["schedule"]; o.warmup_epochs = so["warmup_epochs"];
+  o.patience = so["patience"]; o.validation_fraction = so["validation_fraction"]; o.seed = so["seed"];
+  o.augment = so["augment"]; o.horizontal_flip = so["horizontal_flip"]; o.split = so["split"];
+  return o;
+}
+
+void write_curves(const fs::path& dir, const std::vector<train::EpochRecord>& history) {
+  train::epoch_curves(history).write(
+      dir, {{"loss", "epoch", "loss", "epoch", {"train_loss", "val_loss"}, {"train", "validation"}},
+            {"validation AUROC", "epoch", "AUROC", "epoch", {"val_auroc"}, {"validation"}, {{44, 160, 44}}}});
 }
 
 struct ValResult {
@@ -117,8 +108,77 @@ ValResult validate_epoch(nn::ClassifierNetImpl& net, data::DecodedCache& cache, 
   return r;
 }
 
-void set_lr(torch::optim::AdamW& opt, double lr) {
-  for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+
+// The training loop: AdamW, the schedule, class-weighted cross-entropy, early stopping on
+// validation AUROC, the best weights in RUN/model.pt, a checkpoint every epoch.
+train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net, data::DecodedCache& cache,
+                                  const data::ImageDataset& ds, const data::Split& split, const torch::Tensor& class_w,
+                                  int workers) {
+  const fs::path run = o.out;
+  torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  data::LoaderOptions lo;
+  lo.batch_size = o.batch_size;
+  lo.shuffle = true;
+  lo.augment = o.augment;
+  lo.augment_options.horizontal_flip = o.horizontal_flip;
+  lo.seed = o.seed;
+  lo.workers = workers;
+  lo.drop_last = true;
+  const int64_t steps_full = static_cast<int64_t>(split.train.size()) / o.batch_size;
+  const int64_t steps_per_epoch =
+      o.max_batches_per_epoch > 0 ? std::min<int64_t>(steps_full, o.max_batches_per_epoch) : steps_full;
+  const json stored = options_json(o);
+  train::TrainerOptions to;
+  to.epochs = o.epochs;
+  to.steps_per_epoch = steps_per_epoch;
+  to.schedule = {train::parse_schedule(o.schedule), o.lr, steps_per_epoch * o.epochs,
+                 static_cast<int64_t>(o.warmup_epochs * steps_per_epoch)};
+  to.monitor = "val_auroc";
+  to.patience = o.patience;
+  to.unit = "img";
+  to.units_per_epoch = steps_per_epoch * o.batch_size;
+  to.progress = o.progress;
+  to.run_dir = run;
+  to.resume = o.resume;
+  to.run_options = &stored;
+
+  std::optional<data::ImageLoader> loader;
+  train::TrainerHooks hooks;
+  hooks.begin_epoch = [&](int epoch) {
+    net->train();
+    lo.epoch = epoch;
+    loader.emplace(cache, ds, split.train, lo);
+  };
+  hooks.train_step = [&](int64_t, double lr) -> std::optional<std::pair<double, int64_t>> {
+    auto b = loader->next();
+    if (!b) return std::nullopt;
+    train::set_lr(opt, lr);
+    auto x = torch::from_blob(b->pixels.data(), {b->size, 1, b->image_size, b->image_size}, torch::kFloat)
+                 .contiguous(torch::MemoryFormat::ChannelsLast);
+    auto loss = torch::nn::functional::cross_entropy(net->forward(x), torch::tensor(b->labels),
+                                                     torch::nn::functional::CrossEntropyFuncOptions().weight(class_w));
+    return std::pair{train::optimise(opt, loss), static_cast<int64_t>(b->size)};
+  };
+  hooks.validate = [&](int) {
+    loader.reset();
+    ValResult v = validate_epoch(*net, cache, ds, split.validation, class_w, o.batch_size, workers, o.progress);
+    return train::Metrics{{"val_loss", v.loss}, {"val_auroc", std::isfinite(v.auroc) ? v.auroc : 0.0}};
+  };
+  hooks.save_best = [&] { save_weights(*net, run / kWeightsFile); };
+  hooks.save_checkpoint = [&](const fs::path& ck) {
+    save_weights(*net, ck / "model.pt");
+    core::write_atomic_with(ck / "optimizer.pt", [&](const fs::path& tmp) { torch::save(opt, tmp.string()); });
+  };
+  hooks.load_checkpoint = [&](const fs::path& ck) {
+    load_weights(*net, ck / "model.pt", o.architecture);
+    try {
+      torch::load(opt, (ck / "optimizer.pt").string());
+    } catch (const c10::Error&) {
+      fail_invalid((ck / "optimizer.pt").string() + ": damaged optimizer checkpoint");
+    }
+  };
+  hooks.end_epoch = [&](const std::vector<train::EpochRecord>& history) { write_curves(run, history); };
+  return train::fit(to, hooks);
 }
 
 }  // namespace
@@ -126,23 +186,14 @@ void set_lr(torch::optim::AdamW& opt, double lr) {
 json train_classifier(const TrainOptions& cli) {
   apply_torch_threads();
   const fs::path run = cli.out;
-  const fs::path state_path = run / kStateFile;
   TrainOptions o = cli;
-  json state;
   if (cli.resume) {
-    if (!fs::exists(state_path)) fail_not_found(state_path.string() + ": nothing to resume (no training state)");
-    state = core::read_json_file(state_path);
-    const auto& so = state.at("options");  // the interrupted run's settings win
-    o.architecture = so["architecture"]; o.image_size = so["size"]; o.epochs = so["epochs"]; o.batch_size = so["batch"];
-    o.lr = so["lr"]; o.weight_decay = so["weight_decay"]; o.schedule = so["schedule"]; o.warmup_epochs = so["warmup_epochs"];
-    o.patience = so["patience"]; o.validation_fraction = so["validation_fraction"]; o.seed = so["seed"];
-    o.augment = so["augment"]; o.horizontal_flip = so["horizontal_flip"]; o.split = so["split"];
-    spdlog::info("resuming {} after epoch {}", run.string(), state["epoch_completed"].get<int>());
-  } else if (fs::exists(state_path) || fs::exists(run / core::kModelCardFile)) {
-    fail_invalid(run.string() + ": already holds a training run; pass --resume to continue it or choose another --out");
+    o = with_stored_options(cli, train::resume_options(run));
+  } else {
+    train::check_fresh_run_folder(run);
   }
   validate(o);
-  const auto schedule_kind = train::parse_schedule(o.schedule);
+  train::parse_schedule(o.schedule);  // before any data is read
   const int workers = o.workers > 0 ? o.workers : core::runtime_threads();
 
   data::DatasetOptions dopt;
@@ -172,116 +223,12 @@ json train_classifier(const TrainOptions& cli) {
   torch::manual_seed(o.seed);
   nn::ClassifierNet net = nn::make_classifier(o.architecture, 1, 2);
   nn::to_channels_last(*net);
-  torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
-
   std::vector<int64_t> train_counts(2, 0);
   for (size_t i : split.train) train_counts[ds.samples[i].label]++;
   auto class_w = torch::tensor({static_cast<double>(split.train.size()) / (2.0 * train_counts[0]),
                                 static_cast<double>(split.train.size()) / (2.0 * train_counts[1])}, torch::kFloat);
-
-  int start_epoch = 1;
-  json history = json::array();
-  double best_auroc = -1;
-  int best_epoch = 0, since_best = 0;
-  bool stopped_early = false;
-  double seconds_before = 0;
-  if (cli.resume) {
-    fs::path ck = run / state["checkpoint"].get<std::string>();
-    load_weights(*net, ck / "model.pt", o.architecture);
-    try {
-      torch::load(opt, (ck / "optimizer.pt").string());
-    } catch (const c10::Error&) {
-      fail_invalid((ck / "optimizer.pt").string() + ": damaged optimizer checkpoint");
-    }
-    start_epoch = state["epoch_completed"].get<int>() + 1;
-    history = state["history"];
-    best_auroc = state["best_auroc"];
-    best_epoch = state["best_epoch"];
-    since_best = state["since_best"];
-    stopped_early = state.value("stopped_early", false);
-    seconds_before = state.value("seconds", 0.0);
-  }
-
-  data::LoaderOptions lo;
-  lo.batch_size = o.batch_size;
-  lo.shuffle = true;
-  lo.augment = o.augment;
-  lo.augment_options.horizontal_flip = o.horizontal_flip;
-  lo.seed = o.seed;
-  lo.workers = workers;
-  lo.drop_last = true;
-  const int64_t steps_full = static_cast<int64_t>(split.train.size()) / o.batch_size;
-  const int64_t steps_per_epoch =
-      o.max_batches_per_epoch > 0 ? std::min<int64_t>(steps_full, o.max_batches_per_epoch) : steps_full;
-  train::Schedule sched{schedule_kind, o.lr, steps_per_epoch * o.epochs,
-                        static_cast<int64_t>(o.warmup_epochs * steps_per_epoch)};
-  auto t_start = std::chrono::steady_clock::now();
-
-  for (int epoch = start_epoch; epoch <= o.epochs && !stopped_early; ++epoch) {
-    auto t0 = std::chrono::steady_clock::now();
-    net->train();
-    lo.epoch = epoch;
-    data::ImageLoader loader(cache, ds, split.train, lo);
-    core::ProgressBar bar("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs), steps_per_epoch * o.batch_size,
-                          "img", o.progress);
-    double loss_sum = 0;
-    int64_t step_in_epoch = 0;
-    double lr = o.lr;
-    while (step_in_epoch < steps_per_epoch) {
-      auto b = loader.next();
-      if (!b) break;
-      lr = sched.lr_at((epoch - 1) * steps_per_epoch + step_in_epoch);
-      set_lr(opt, lr);
-      auto x = torch::from_blob(b->pixels.data(), {b->size, 1, b->image_size, b->image_size}, torch::kFloat)
-                   .contiguous(torch::MemoryFormat::ChannelsLast);
-      auto y = torch::tensor(b->labels);
-      opt.zero_grad();
-      auto loss = torch::nn::functional::cross_entropy(net->forward(x), y,
-                                                       torch::nn::functional::CrossEntropyFuncOptions().weight(class_w));
-      loss.backward();
-      opt.step();
-      double lv = loss.item<double>();
-      if (!std::isfinite(lv)) throw Error(ErrorCode::Internal, "training diverged (loss is not finite); try a lower --lr");
-      loss_sum += lv;
-      ++step_in_epoch;
-      char pf[64];
-      std::snprintf(pf, sizeof pf, "loss %.4f", loss_sum / step_in_epoch);
-      bar.set_postfix(pf);
-      bar.advance(b->size);
-    }
-    bar.finish();
-    ValResult v = validate_epoch(*net, cache, ds, split.validation, class_w, o.batch_size, workers, o.progress);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    history.push_back({{"epoch", epoch}, {"train_loss", loss_sum / std::max<int64_t>(1, step_in_epoch)},
-                       {"val_loss", v.loss}, {"val_auroc", std::isfinite(v.auroc) ? v.auroc : 0.0}, {"lr", lr},
-                       {"seconds", secs}});
-    spdlog::info("epoch {}/{}: train loss {:.4f}, val loss {:.4f}, val AUROC {:.4f} ({:.0f} s)", epoch, o.epochs,
-                 loss_sum / std::max<int64_t>(1, step_in_epoch), v.loss, v.auroc, secs);
-    if (v.auroc > best_auroc) {
-      best_auroc = v.auroc;
-      best_epoch = epoch;
-      since_best = 0;
-      save_weights(*net, run / kWeightsFile);
-    } else if (++since_best >= o.patience) {
-      stopped_early = true;
-      spdlog::info("early stopping: no validation AUROC gain for {} epochs (best {:.4f} at epoch {})", o.patience,
-                   best_auroc, best_epoch);
-    }
-    // Checkpoint: a complete folder first, then the state that points at it (atomic rename).
-    const std::string ck_name = "checkpoints/epoch-" + std::to_string(epoch);
-    fs::path ck = run / ck_name;
-    fs::create_directories(ck);
-    save_weights(*net, ck / "model.pt");
-    core::write_atomic_with(ck / "optimizer.pt", [&](const fs::path& tmp) { torch::save(opt, tmp.string()); });
-    double seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-    state = {{"options", options_json(o)}, {"epoch_completed", epoch}, {"checkpoint", ck_name},
-             {"history", history}, {"best_auroc", best_auroc}, {"best_epoch", best_epoch}, {"since_best", since_best},
-             {"stopped_early", stopped_early}, {"seconds", seconds}};
-    core::write_json_file(state_path, state);
-    for (const auto& e : fs::directory_iterator(run / "checkpoints"))
-      if (e.path().filename() != fs::path(ck_name).filename()) fs::remove_all(e.path());
-    write_curves(run, history);
-  }
+  const train::TrainResult fitted = fit_classifier(o, net, cache, ds, split, class_w, workers);
+  const auto& history = fitted.history;
 
   // Calibrate and choose the operating point on validation, with the best epoch's weights.
   load_weights(*net, run / kWeightsFile, o.architecture);
@@ -319,7 +266,6 @@ json train_classifier(const TrainOptions& cli) {
                    io::csv_escape(ds.samples[i].patient_id) + "," + name + "\n";
   core::write_file_atomic(run / "split.csv", split_csv);
 
-  double seconds = state.value("seconds", 0.0);
   json card = {
       {"schema", "medai.model_card/1"},
       {"name", fs::absolute(run).filename().string()},
@@ -336,8 +282,8 @@ json train_classifier(const TrainOptions& cli) {
                    "resize longer side to size, zero-pad to square",
                    "per-image z-score normalisation"}}}},
       {"training", options_json(o)},
-      {"training_run", {{"epochs_run", history.size()}, {"best_epoch", best_epoch}, {"stopped_early", stopped_early},
-                        {"seconds", seconds}, {"threads", core::runtime_threads()}, {"optimizer", "AdamW"},
+      {"training_run", {{"epochs_run", history.size()}, {"best_epoch", fitted.best_epoch},
+                        {"stopped_early", fitted.stopped_early}, {"seconds", fitted.seconds}, {"threads", core::runtime_threads()}, {"optimizer", "AdamW"},
                         {"loss", "class-weighted cross-entropy"},
                         {"class_weights", {class_w[0].item<double>(), class_w[1].item<double>()}}}},
       {"data", {{"source", o.data.string()}, {"fingerprint_sha256", ds.fingerprint()}, {"images", ds.samples.size()},

@@ -2,7 +2,7 @@
 // `medai image train`: a two-class image detector from a folder or CSV of images.
 #include <cstdint>
 #include <filesystem>
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 

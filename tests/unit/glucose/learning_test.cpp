@@ -1,6 +1,7 @@
 // The learned parts of the diabetes capability on small runs: the LSTM forecaster beats
 // persistence on learnable synthetic CGM and survives a save/load; PPO improves its return from
 // a poor start (a basal rate set 2.5x too high, no safety layer) and its policy loads as a controller.
+#include <nlohmann/json.hpp>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,7 +12,7 @@
 #include "medai/core/run_folder.h"
 #include "medai/glucose/lstm_forecaster.h"
 #include "medai/io/csv.h"
-#include "medai/rl/ppo_insulin.h"
+#include "medai/glucose/ppo_insulin.h"
 #include "support/test_support.h"
 
 using namespace medai;
@@ -127,7 +128,7 @@ TEST(LstmForecaster, LearnsFromInsulinAndCarbsWhenEveryRecordingHasThem) {
 
 TEST(Ppo, ImprovesItsReturnFromAMisSetBasalAndLoadsAsAController) {
   test::TempDir dir;
-  rl::PpoOptions o;
+  glucose::PpoOptions o;
   o.patients = "adolescent#001";  // built in
   o.out = dir / "ppo";
   o.copies_per_patient = 8;
@@ -140,7 +141,7 @@ TEST(Ppo, ImprovesItsReturnFromAMisSetBasalAndLoadsAsAController) {
   o.select_every = 0;
   o.eval_days = 0;
   o.progress = false;
-  auto card = rl::train_ppo(o);
+  auto card = glucose::train_ppo(o);
   auto curves = io::read_csv(dir / "ppo" / "curves.csv");
   ASSERT_EQ(curves.rows.size(), 40u);
   double first = 0, last = 0, tir_first = 0, tir_last = 0;
@@ -152,7 +153,7 @@ TEST(Ppo, ImprovesItsReturnFromAMisSetBasalAndLoadsAsAController) {
   }
   EXPECT_GT(last, first + 0.1 * std::fabs(first)) << "mean reward first 5 iterations " << first << ", last 5 " << last;
   EXPECT_GT(tir_last, tir_first + 10) << "time in range first 5 iterations " << tir_first << "%, last 5 " << tir_last << "%";
-  auto c = rl::load_ppo_controller(dir / "ppo");
+  auto c = glucose::load_ppo_controller(dir / "ppo");
   auto patient = load_virtual_patient("adolescent#001", "", "");
   Observation obs;
   obs.cgm_mgdl = 150;
@@ -161,5 +162,5 @@ TEST(Ppo, ImprovesItsReturnFromAMisSetBasalAndLoadsAsAController) {
   EXPECT_TRUE(std::isfinite(d.basal_u_per_min));
   EXPECT_GE(d.basal_u_per_min, 0.0);
   EXPECT_EQ(card["task"], "glucose-ppo");
-  EXPECT_THROW(rl::load_ppo_controller(dir / "missing"), Error);
+  EXPECT_THROW(glucose::load_ppo_controller(dir / "missing"), Error);
 }

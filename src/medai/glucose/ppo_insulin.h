@@ -1,30 +1,24 @@
 #pragma once
-// PPO (clipped objective, GAE, separate actor and critic) learning insulin dosing on a vectorised
-// set of virtual patients, behind the safety layer; and the learned policy as a Controller.
-//
-// Observation (17 numbers): the last 12 CGM readings (1 h), the 30-min CGM trend, insulin on
-// board in units of 3 h of the patient's basal, the insulin the announced carbs call for
-// (carbs / CR), time of day (sin, cos). Action (2 numbers, Gaussian): a0 sets the basal rate as
-// basal x exp(a0) (a0 in [-3, 1.5]); a1 scales the meal bolus, (1 + a1) x carbs / CR (factor
-// 0..2). The policy starts at the patient's basal with carb-ratio boluses and learns when to
-// give more or less.
+// PPO (rl/ppo.h) learning insulin dosing (insulin_env.h) on a vectorised set of virtual patients,
+// behind the safety layer; and the learned policy as a Controller. The policy starts at the
+// patient's basal with carb-ratio boluses and learns when to give more or less.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 #include "medai/glucose/controller.h"
 #include "medai/glucose/environment.h"
 
-namespace medai::rl {
+namespace medai::glucose {
 
 struct PpoOptions {
   std::string patients = "adult";                 // group or names
   std::filesystem::path params, quest;            // simglucose tables
   std::filesystem::path out;
-  glucose::EnvOptions env;                        // sensor / pump
-  glucose::SafetyConfig safety;                   // applied while learning and when used
+  EnvOptions env;                        // sensor / pump
+  SafetyConfig safety;                   // applied while learning and when used
   int copies_per_patient = 4;                     // environments per patient
   int iterations = 300;
   int rollout_steps = 288;                        // one day at 5-minute control
@@ -46,6 +40,6 @@ struct PpoOptions {
 nlohmann::json train_ppo(const PpoOptions& options);
 
 // The policy of RUN (policy mean, no sampling) as a controller.
-std::unique_ptr<glucose::Controller> load_ppo_controller(const std::filesystem::path& run_dir);
+std::unique_ptr<Controller> load_ppo_controller(const std::filesystem::path& run_dir);
 
-}  // namespace medai::rl
+}  // namespace medai::glucose

@@ -1,0 +1,40 @@
+#pragma once
+// The libtorch side of the training engine (include only from .cpp files that use libtorch).
+#include <torch/torch.h>
+
+#include <vector>
+
+namespace medai::train {
+
+inline void set_lr(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+// Backward, optional gradient-norm clipping (max_norm > 0), optimiser step; returns the loss.
+inline double optimise(torch::optim::Optimizer& optimizer, const torch::Tensor& loss,
+                       const std::vector<torch::Tensor>& clipped = {}, double max_norm = 0) {
+  optimizer.zero_grad();
+  loss.backward();
+  if (max_norm > 0) torch::nn::utils::clip_grad_norm_(clipped, max_norm);
+  optimizer.step();
+  return loss.item<double>();
+}
+
+// A copy of a module's parameters (the best state so far), restored in place.
+class ParameterSnapshot {
+ public:
+  void capture(const std::vector<torch::Tensor>& params) {
+    saved_.clear();
+    for (const auto& p : params) saved_.push_back(p.detach().clone());
+  }
+  bool empty() const { return saved_.empty(); }
+  void restore(const std::vector<torch::Tensor>& params) const {
+    torch::NoGradGuard ng;
+    for (size_t i = 0; i < params.size() && i < saved_.size(); ++i) params[i].copy_(saved_[i]);
+  }
+
+ private:
+  std::vector<torch::Tensor> saved_;
+};
+
+}  // namespace medai::train
