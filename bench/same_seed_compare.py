@@ -4,7 +4,7 @@ import csv, json, os, sys, math
 IGNORE = ("seconds", "created", "sha256", "version", "elapsed", "out", "path", "date", "time_s", "per_s",
           "duration", "torch", "software", "hash", "fingerprint_time", "run_folder", "threads", "commit")
 TOL = 1e-5
-stats = {"numbers": 0, "strings": 0, "max_abs": 0.0, "max_rel": 0.0, "bad": []}
+stats = {"numbers": 0, "strings": 0, "max_abs": 0.0, "max_rel": 0.0, "bad": [], "schema": []}
 def ignored(key): return any(k in key.lower() for k in IGNORE)
 def num(x):
     try: return float(x)
@@ -13,9 +13,11 @@ def cmp(key, a, b):
     if ignored(key): return
     if isinstance(a, dict) and isinstance(b, dict):
         for k in sorted(set(a) | set(b)):
-            if k not in a or k not in b: stats["bad"].append(f"{key}.{k}: only in {'B' if k not in a else 'A'}"); continue
+            if k not in a or k not in b: stats["schema"].append(f"{key}.{k}: only in {'B' if k not in a else 'A'}"); continue
             cmp(f"{key}.{k}", a[k], b[k])
         return
+    if isinstance(a, (dict, list)) != isinstance(b, (dict, list)) or isinstance(a, dict) != isinstance(b, dict):
+        stats["schema"].append(f"{key}: {type(a).__name__} vs {type(b).__name__}"); return
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b): stats["bad"].append(f"{key}: length {len(a)} vs {len(b)}"); return
         for i, (x, y) in enumerate(zip(a, b)): cmp(f"{key}[{i}]", x, y)
@@ -45,4 +47,7 @@ for root, _, names in os.walk(A):
 print(f"{files} files, {stats['numbers']} numbers, {stats['strings']} strings compared; "
       f"max |diff| {stats['max_abs']:.3g}, max relative {stats['max_rel']:.3g}; {len(stats['bad'])} beyond 1e-5")
 for b in stats["bad"][:40]: print("  ", b)
+if stats["schema"]:
+    print(f"{len(stats['schema'])} schema differences (fields added, removed or retyped; not compared):")
+    for b in stats["schema"][:60]: print("  ", b)
 sys.exit(1 if stats["bad"] else 0)

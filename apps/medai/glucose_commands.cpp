@@ -71,13 +71,7 @@ void write_simulation_csv(const fs::path& out, const glucose::Trace& t, const gl
   core::write_file_atomic(out, csv);
 }
 
-}  // namespace
-
-void add_glucose_commands(CLI::App& app, GlobalOptions& g) {
-  auto* glucose = app.add_subcommand("glucose", "type 1 diabetes: simulation, controllers, forecasting, decision support");
-  glucose->require_subcommand(1);
-
-  // ---- simulate
+void add_simulate_command(CLI::App* glucose, GlobalOptions& g) {
   auto* sim = glucose->add_subcommand("simulate", "simulate a virtual patient minute by minute");
   struct SimOpts {
     std::string patient = "adolescent#001", controller, scenario;
@@ -138,8 +132,9 @@ void add_glucose_commands(CLI::App& app, GlobalOptions& g) {
       std::printf("warning: BG was below 10 mg/dL for %ld minutes (a simulated catastrophe; counted as 10 in the metrics)\n",
                   r.minutes_below_10);
   });
+}
 
-  // ---- evaluate
+void add_evaluate_command(CLI::App* glucose, GlobalOptions& g) {
   auto* ev = glucose->add_subcommand("evaluate", "compare controllers on virtual patients over seeded random days");
   struct EvalOpts {
     std::string controllers = "basal-bolus,pid", patients = "adolescent#001", scenario = "random";
@@ -214,8 +209,9 @@ void add_glucose_commands(CLI::App& app, GlobalOptions& g) {
       if (!e->out.empty()) std::printf("results.csv and trace plots in %s\n", e->out.string().c_str());
     }
   });
+}
 
-  // ---- cohort
+void add_cohort_command(CLI::App* glucose, GlobalOptions& g) {
   auto* co = glucose->add_subcommand("cohort", "simulate a cohort's CGM as CSV files (one per patient) for forecasting");
   struct CohortOpts {
     std::string patients = "all", controller = "basal-bolus";
@@ -272,7 +268,16 @@ void add_glucose_commands(CLI::App& app, GlobalOptions& g) {
     }
     std::printf("%zu patients x %d days of CGM written to %s\n", names.size(), c->days, c->out.string().c_str());
   });
+}
 
+}  // namespace
+
+void add_glucose_commands(CLI::App& app, GlobalOptions& g) {
+  auto* glucose = app.add_subcommand("glucose", "type 1 diabetes: simulation, controllers, forecasting, decision support");
+  glucose->require_subcommand(1);
+  add_simulate_command(glucose, g);
+  add_evaluate_command(glucose, g);
+  add_cohort_command(glucose, g);
   add_glucose_learning_commands(*glucose, g);
 }
 

@@ -22,7 +22,7 @@ std::unique_ptr<glucose::Controller> make_controller(const std::string& spec, co
 
 namespace {
 
-void add_forecaster_commands(CLI::App& glucose, GlobalOptions& g) {
+void add_train_forecaster_command(CLI::App& glucose, GlobalOptions& g) {
   auto* tr = glucose.add_subcommand("train-forecaster", "train the LSTM glucose forecaster on real CGM recordings");
   auto o = std::make_shared<glucose::ForecasterTrainOptions>();
   auto json_out = std::make_shared<bool>(false);
@@ -65,7 +65,9 @@ void add_forecaster_commands(CLI::App& glucose, GlobalOptions& g) {
     if (fs::exists(o->out / "test_report.txt"))
       std::printf("held-out patients:\n%s", core::read_file(o->out / "test_report.txt").c_str());
   });
+}
 
+void add_evaluate_forecaster_command(CLI::App& glucose, GlobalOptions& g) {
   auto* ev = glucose.add_subcommand("evaluate-forecaster",
                                     "RMSE/MAE/Clarke zones at 30 and 60 min against persistence, linear and ridge baselines");
   struct EvOpts {
@@ -202,7 +204,8 @@ void add_recommend_command(CLI::App& glucose, GlobalOptions& g) {
 }
 
 void add_glucose_learning_commands(CLI::App& glucose, GlobalOptions& g) {
-  add_forecaster_commands(glucose, g);
+  add_train_forecaster_command(glucose, g);
+  add_evaluate_forecaster_command(glucose, g);
   add_recommend_command(glucose, g);
   add_ppo_command(glucose, g);
 }

@@ -14,6 +14,7 @@
 #include "medai/imaging/evaluate_classifier.h"
 #include "medai/imaging/torchscript_interop.h"
 #include "medai/core/version.h"
+#include "medai/imaging/classifier_card.h"
 #include "medai/imaging/train_classifier.h"
 #include "medai/train/trainer.h"
 #include "medai/io/image.h"
@@ -50,13 +51,7 @@ json prediction_json(const fs::path& file, const imaging::Prediction& p, const i
           {"warnings", warnings}};
 }
 
-}  // namespace
-
-void add_image_commands(CLI::App& app, GlobalOptions& g) {
-  auto* image = app.add_subcommand("image", "chest X-ray (and other 2-D image) classification");
-  image->require_subcommand(1);
-
-  // ---- train
+void add_train_command(CLI::App* image, GlobalOptions& g) {
   auto* train = image->add_subcommand("train", "train a two-class detector, calibrate it, write a run folder");
   auto t = std::make_shared<imaging::TrainOptions>();
   auto t_json = std::make_shared<bool>(false);
@@ -92,8 +87,9 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
     if (*t_json) std::cout << core::dump_json(card, 2) << "\n";
     else std::cout << "model written to " << t->out.string() << "\n";
   });
+}
 
-  // ---- evaluate
+void add_evaluate_command(CLI::App* image, GlobalOptions& g) {
   auto* eval = image->add_subcommand("evaluate", "metrics with 95% CIs, calibration and ROC on labelled data");
   auto e = std::make_shared<imaging::EvaluateOptions>();
   auto e_json = std::make_shared<bool>(false);
@@ -110,8 +106,9 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
     if (*e_json) std::cout << core::dump_json(imaging::report_json(r), 2) << "\n";
     else std::cout << imaging::report_table(r);
   });
+}
 
-  // ---- predict
+void add_predict_command(CLI::App* image, GlobalOptions& g) {
   auto* pred = image->add_subcommand("predict", "label and calibrated probability for image files");
   auto p_model = std::make_shared<fs::path>();
   auto p_files = std::make_shared<std::vector<fs::path>>();
@@ -131,8 +128,9 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
     }
     if (*p_json) std::cout << core::dump_json(out, 2) << "\n";
   });
+}
 
-  // ---- explain
+void add_explain_command(CLI::App* image, GlobalOptions& g) {
   auto* expl = image->add_subcommand("explain", "Grad-CAM heatmap over the image");
   auto x_model = std::make_shared<fs::path>(), x_file = std::make_shared<fs::path>(), x_out = std::make_shared<fs::path>();
   auto x_class = std::make_shared<int>(-1);
@@ -158,8 +156,9 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
                   ex.prediction.probability, x_out->string().c_str());
     }
   });
+}
 
-  // ---- export
+void add_export_command(CLI::App* image, GlobalOptions& g) {
   auto* exp = image->add_subcommand("export", "write the model as TorchScript for python3-torch");
   auto ex_model = std::make_shared<fs::path>(), ex_out = std::make_shared<fs::path>();
   exp->add_option("--model", *ex_model, "run folder")->required();
@@ -181,8 +180,9 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
       std::printf("TorchScript written to %s (input: N x 1 x %d x %d, per-image z-scored; output: logits)\n",
                   ex_out->string().c_str(), model.image_size(), model.image_size());
   });
+}
 
-  // ---- import
+void add_import_command(CLI::App* image, GlobalOptions& g) {
   auto* imp = image->add_subcommand("import", "make a run folder from a TorchScript classifier made in PyTorch");
   auto im_file = std::make_shared<fs::path>(), im_out = std::make_shared<fs::path>();
   auto im_arch = std::make_shared<std::string>("resnet18");
@@ -206,24 +206,38 @@ void add_image_commands(CLI::App& app, GlobalOptions& g) {
     imaging::import_torchscript_weights(*im_file, *net);
     fs::create_directories(*im_out);
     imaging::save_weights(*net, *im_out / imaging::kWeightsFile);
-    json card = {{"schema", "medai.model_card/1"}, {"name", im_out->filename().string()},
-                 {"task", "binary image classification"}, {"created", core::utc_timestamp()},
-                 {"architecture", *im_arch}, {"classes", *im_classes},
-                 {"positive_index", static_cast<int>(im_classes->size()) - 1},
-                 {"positive_class", im_classes->back()},
-                 {"preprocessing", {{"size", *im_size}, {"channels", 1},
-                                    {"steps", {"as medai image train: [0, 1] display image, resize-pad, per-image z-score"}}}},
-                 {"operating_point", {{"threshold", *im_threshold}, {"method", "given at import"}}},
-                 {"calibration", {{"method", "none"}, {"temperature", 1.0}}},
-                 {"imported_from", {{"file", im_file->filename().string()}, {"sha256", core::sha256_file(*im_file)}}},
-                 {"metrics", json::object()},
-                 {"software", core::software_versions()},
-                 {"intended_use", "Imported model: not validated by medai. Run medai image evaluate before any use."},
-                 {"limitations", {"Not validated by medai; threshold and calibration were not fitted on data."}}};
+    imaging::ClassifierCard c;
+    c.core = core::ModelCardCore::fresh(*im_out, core::ModelKind::Classifier, imaging::kClassifierTask);
+    c.core.architecture = *im_arch;
+    c.core.inputs = {{"image", "one radiograph: PNG/JPEG (8/16-bit), DICOM or NIfTI (middle slice)", "pixels"}};
+    c.core.intended_use = "Imported model: not validated by medai. Run medai image evaluate before any use.";
+    c.core.limitations = {"Not validated by medai; threshold and calibration were not fitted on data."};
+    c.classes = *im_classes;
+    c.positive_index = static_cast<int>(im_classes->size()) - 1;
+    c.image_size = *im_size;
+    c.preprocessing_steps = {"as medai image train: [0, 1] display image, resize-pad, per-image z-score"};
+    c.operating_point.threshold = *im_threshold;
+    c.operating_point.method = "given at import";
+    c.extra["imported_from"] = {{"file", im_file->filename().string()}, {"sha256", core::sha256_file(*im_file)}};
+    const json card = c.to_json();
+    imaging::ClassifierCard::from_json(card, (*im_out / core::kModelCardFile).string());  // e.g. a threshold outside 0..1
     core::write_json_file(*im_out / core::kModelCardFile, card);
     if (*im_json) std::cout << core::dump_json(card, 2) << "\n";
     else std::printf("imported %s into %s\n", im_file->string().c_str(), im_out->string().c_str());
   });
+}
+
+}  // namespace
+
+void add_image_commands(CLI::App& app, GlobalOptions& g) {
+  auto* image = app.add_subcommand("image", "chest X-ray (and other 2-D image) classification");
+  image->require_subcommand(1);
+  add_train_command(image, g);
+  add_evaluate_command(image, g);
+  add_predict_command(image, g);
+  add_explain_command(image, g);
+  add_export_command(image, g);
+  add_import_command(image, g);
 }
 
 }  // namespace medai::app

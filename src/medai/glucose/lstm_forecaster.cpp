@@ -15,6 +15,7 @@
 #include "medai/core/error.h"
 #include "medai/core/progress.h"
 #include "medai/core/run_folder.h"
+#include "medai/glucose/learned_cards.h"
 #include "medai/nn/nets/lstm_forecaster_net.h"
 #include "medai/train/torch_helpers.h"
 #include "medai/train/trainer.h"
@@ -132,15 +133,11 @@ GlucoseForecaster& GlucoseForecaster::operator=(GlucoseForecaster&&) noexcept = 
 GlucoseForecaster GlucoseForecaster::load(const fs::path& run) {
   GlucoseForecaster f;
   f.impl_->card = core::read_model_card(run);
-  const auto& c = f.impl_->card;
-  const std::string where = (run / core::kModelCardFile).string();
-  const std::string task = c.contains("task") ? core::json_string(c, "task", where) : "";
-  if (task != "glucose-forecast") fail_invalid(where + ": model card task is '" + task + "', not a glucose forecaster");
-  f.impl_->history = core::json_int(c, "history", where, 2, 10000);
-  f.impl_->time_of_day = core::json_bool(c, "time_of_day", where, true);
-  f.impl_->inputs = core::json_bool(c, "insulin_and_carbs", where, false);
-  const int members = c.contains("ensemble") ? core::json_int(c, "ensemble", where, 1, 32) : 1;
-  const int hidden = core::json_int(c, "hidden", where, 1, 4096), layers = core::json_int(c, "layers", where, 1, 16);
+  const ForecasterCard c = ForecasterCard::from_json(f.impl_->card, (run / core::kModelCardFile).string());
+  f.impl_->history = c.history;
+  f.impl_->time_of_day = c.time_of_day;
+  f.impl_->inputs = c.insulin_and_carbs;
+  const int members = c.ensemble, hidden = c.hidden, layers = c.layers;
   for (int k = 0; k < members; ++k) f.impl_->nets.push_back(make_net(hidden, layers));
   for (size_t k = 0; k < f.impl_->nets.size(); ++k) {
     const fs::path w = run / member_file(static_cast<int>(k));
@@ -275,18 +272,30 @@ MemberFit fit_member(const ForecasterTrainOptions& o, int member, const torch::T
 
 }  // namespace
 
-nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
-  if (o.out.empty()) fail_invalid("--out: a run folder is required");
-  if (o.history < 8 || o.history > 288) fail_invalid("--history must be 8..288 readings");
-  torch::manual_seed(o.seed);
+namespace {
+
+// People sorted by id: the last test_fraction held out, the last validation_fraction of the rest
+// choose the epoch; windows touching straight-line runs left out of training and selection.
+struct ForecasterData {
+  std::vector<CgmSeries> fit, val, train_all, test;
+  std::vector<Window> w_fit, w_val;
+  bool inputs = false;  // insulin and carbs learned (every training recording has them)
+};
+
+ForecasterData prepare_data(const ForecasterTrainOptions& o) {
   auto series = read_cgm_folder(o.data);
   const size_t n_train_all = split_by_sorted_id(series, o.test_fraction);
   if (n_train_all < 2) fail_invalid(o.data.string() + ": need at least 2 training patients (have " + std::to_string(series.size()) + " files)");
   size_t n_val = std::max<size_t>(1, static_cast<size_t>(std::llround(n_train_all * o.validation_fraction)));
   const size_t n_fit = n_train_all - n_val;
-  std::vector<CgmSeries> fit(series.begin(), series.begin() + n_fit), val(series.begin() + n_fit, series.begin() + n_train_all),
-      train_all(series.begin(), series.begin() + n_train_all), test(series.begin() + n_train_all, series.end());
-  auto w_fit = make_windows(fit, o.history, kMaxHorizon).at, w_val = make_windows(val, o.history, kMaxHorizon).at;
+  ForecasterData d;
+  d.fit.assign(series.begin(), series.begin() + n_fit);
+  d.val.assign(series.begin() + n_fit, series.begin() + n_train_all);
+  d.train_all.assign(series.begin(), series.begin() + n_train_all);
+  d.test.assign(series.begin() + n_train_all, series.end());
+  auto& [fit, val, train_all, test, w_fit, w_val, inputs] = d;
+  w_fit = make_windows(fit, o.history, kMaxHorizon).at;
+  w_val = make_windows(val, o.history, kMaxHorizon).at;
   if (o.skip_straight_runs) {
     auto drop = [&](std::vector<Window>& w, const std::vector<CgmSeries>& s) {
       w.erase(std::remove_if(w.begin(), w.end(),
@@ -307,16 +316,98 @@ nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
 
   size_t with_inputs = 0;
   for (const auto& x : train_all) with_inputs += x.has_inputs();
-  const bool inputs = o.use_insulin_and_carbs && with_inputs == train_all.size();
+  inputs = o.use_insulin_and_carbs && with_inputs == train_all.size();
   if (o.use_insulin_and_carbs && with_inputs > 0 && !inputs)
     spdlog::warn("forecaster: only {} of {} training recordings have insulin_u/carbs_g columns; learning from CGM only",
                  with_inputs, train_all.size());
+  return d;
+}
+
+ForecasterCard make_card(const ForecasterTrainOptions& o, const ForecasterData& d, const std::vector<int>& best_epochs,
+                         double val30, double val60, const RidgeForecaster& ridge) {
+  const auto& [fit, val, train_all, test, w_fit, w_val, inputs] = d;
+  ForecasterCard card;
+  card.core = core::ModelCardCore::fresh(o.out, core::ModelKind::Forecaster, kForecasterTask);
+  card.core.architecture =
+      o.ensemble > 1 ? "ensemble of " + std::to_string(o.ensemble) + " LSTMs (mean)" : std::string("lstm");
+  card.core.inputs = {{"cgm", "last " + std::to_string(o.history) + " CGM readings 5 min apart, and their 5-min changes",
+                       "mg/dL"}};
+  if (o.time_of_day) card.core.inputs.push_back({"time_of_day", "clock time of each reading (sin, cos)", "minutes"});
+  if (inputs) {
+    card.core.inputs.push_back({"insulin", "insulin given per 5-min slot", "U"});
+    card.core.inputs.push_back({"carbs", "carbohydrate eaten per 5-min slot", "g"});
+  }
+  card.core.training = {{"data", o.data.filename().string()}, {"patients_fit", fit.size()},
+                        {"patients_validation", val.size()}, {"windows_fit", w_fit.size()},
+                        {"windows_validation", w_val.size()}, {"best_epochs", best_epochs},
+                        {"skip_straight_runs", o.skip_straight_runs}, {"best_epoch", best_epochs.front()},
+                        {"lr", o.lr}, {"batch_size", o.batch_size}, {"seed", o.seed},
+                        {"validation_rmse_30", val30}, {"validation_rmse_60", val60}};
+  card.core.split = {{"rule", "patients sorted by id; the last " + std::to_string(o.test_fraction) + " held out"},
+                     {"train_ids", nlohmann::json::array()}, {"test_ids", nlohmann::json::array()}};
+  for (const auto& s : train_all) card.core.split["train_ids"].push_back(s.id);
+  for (const auto& s : test) card.core.split["test_ids"].push_back(s.id);
+  card.core.intended_use = std::string("Research decision support: 30/60-minute glucose forecasts from ") +
+                           (inputs ? "CGM, insulin and carbohydrate records" : "CGM alone") +
+                           " for people with type 1 diabetes. Not a medical device; not for dosing without clinician "
+                           "review.";
+  card.core.limitations = {
+      inputs ? "Trained on CGM with insulin and carbohydrate records, which must be given (per 5-minute slot) at "
+               "prediction time."
+             : "Trained on CGM only (no insulin/carbs in these recordings).",
+      "HUPA-UCM is partly linear interpolation of 15-minute FreeStyle Libre readings, which flatters every model - "
+      "see the figures excluding straight runs.",
+      "Held-out set dominated by one long recording (HUPA0027P); compare per-patient means."};
+  card.history = o.history;
+  card.hidden = o.hidden;
+  card.layers = o.layers;
+  card.ensemble = o.ensemble;
+  card.dropout = o.dropout;
+  card.time_of_day = o.time_of_day;
+  card.insulin_and_carbs = inputs;
+  card.outputs = "BG change 5..60 min ahead; reported at 30 and 60 min (mg/dL)";
+  card.ridge_baseline = ridge.to_json();
+  return card;
+}
+
+// Held-out patients: the LSTM against the three baselines on the same windows.
+void evaluate_on_test(const ForecasterTrainOptions& o, const ForecasterData& d, const GlucoseForecaster& f,
+                      const RidgeForecaster& ridge, ForecasterCard& card) {
+  const auto& test = d.test;
+  if (!test.empty()) {
+    auto w_test = make_windows(test, o.history, kMaxHorizon).at;
+    if (!w_test.empty()) {
+      std::vector<MethodAccuracy> m{evaluate_forecaster("lstm", f.as_batch(), test, w_test, o.history),
+                                    evaluate_forecaster("ridge", ridge_batch(ridge), test, w_test, o.history),
+                                    evaluate_forecaster("linear", linear_batch(o.history), test, w_test, o.history),
+                                    evaluate_forecaster("persistence", persistence_batch(o.history), test, w_test, o.history)};
+      core::write_json_file(o.out / "test_report.json", forecast_json(m));
+      core::write_file_atomic(o.out / "test_report.txt", format_forecast_table(m));
+      card.extra["test"] = {{"patients", test.size()}, {"windows", w_test.size()},
+                      {"lstm_rmse_30", m[0].all.pooled[0].rmse}, {"lstm_rmse_60", m[0].all.pooled[1].rmse},
+                      {"ridge_rmse_30", m[1].all.pooled[0].rmse}, {"ridge_rmse_60", m[1].all.pooled[1].rmse},
+                      {"lstm_rmse_30_excluding_straight_runs", m[0].no_straight.pooled[0].rmse},
+                      {"lstm_rmse_60_excluding_straight_runs", m[0].no_straight.pooled[1].rmse},
+                      {"ridge_rmse_30_excluding_straight_runs", m[1].no_straight.pooled[0].rmse},
+                      {"ridge_rmse_60_excluding_straight_runs", m[1].no_straight.pooled[1].rmse}};
+    }
+  }
+}
+
+}  // namespace
+
+nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
+  if (o.out.empty()) fail_invalid("out: a run folder is required");
+  if (o.history < 8 || o.history > 288) fail_invalid("history must be 8..288 readings");
+  torch::manual_seed(o.seed);
+  ForecasterData d = prepare_data(o);
+  const auto& [fit, val, train_all, test, w_fit, w_val, inputs] = d;
   auto xf = features(fit, w_fit, o.history, o.time_of_day, inputs), yf = targets(fit, w_fit);
   auto xv = features(val, w_val, o.history, o.time_of_day, inputs);
   std::vector<double> last_v;
   for (const auto& [si, l] : w_val) last_v.push_back(val[si].mgdl[l]);
 
-  if (o.ensemble < 1 || o.ensemble > 32) fail_invalid("--ensemble must be 1..32");
+  if (o.ensemble < 1 || o.ensemble > 32) fail_invalid("ensemble must be 1..32 networks");
   std::vector<LstmNet> members;
   std::vector<int> best_epochs;
   train::Curves curves({{"member", 0}, {"epoch", 0}, {"train_loss", 6}, {"val_rmse_30", 4}, {"val_rmse_60", 4}});
@@ -341,72 +432,17 @@ nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
               {"validation RMSE (mg/dL, member 1)", "epoch", "mg/dL", "epoch", {"val_rmse_30", "val_rmse_60"},
                {"30 min", "60 min"}}});
 
-  // Held-out patients: the LSTM against the three baselines on the same windows.
-  auto w_train_all = make_windows(train_all, o.history, kMaxHorizon).at;
-  auto ridge = RidgeForecaster::fit(train_all, w_train_all, o.history);
-  nlohmann::json card = {
-      {"task", "glucose-forecast"},
-      {"created", core::utc_timestamp()},
-      {"architecture", o.ensemble > 1 ? "ensemble of " + std::to_string(o.ensemble) + " LSTMs (mean)" : std::string("lstm")},
-      {"ensemble", o.ensemble},
-      {"history", o.history},
-      {"hidden", o.hidden},
-      {"layers", o.layers},
-      {"dropout", o.dropout},
-      {"time_of_day", o.time_of_day},
-      {"insulin_and_carbs", inputs},
-      {"inputs", "last " + std::to_string(o.history) + " CGM readings 5 min apart (mg/dL), their 5-min changes" +
-                     std::string(o.time_of_day ? ", time of day" : "") +
-                     std::string(inputs ? ", insulin (U) and carbohydrate (g) per 5 min" : "")},
-      {"outputs", "BG change 5..60 min ahead; reported at 30 and 60 min (mg/dL)"},
-      {"training",
-       {{"data", o.data.filename().string()}, {"patients_fit", fit.size()}, {"patients_validation", val.size()},
-        {"windows_fit", w_fit.size()}, {"windows_validation", w_val.size()}, {"best_epochs", best_epochs},
-        {"skip_straight_runs", o.skip_straight_runs},
-        {"best_epoch", best_epochs.front()}, {"lr", o.lr}, {"batch_size", o.batch_size}, {"seed", o.seed},
-        {"validation_rmse_30", val30}, {"validation_rmse_60", val60}}},
-      {"split", {{"rule", "patients sorted by id; the last " + std::to_string(o.test_fraction) + " held out"},
-                 {"train_ids", nlohmann::json::array()}, {"test_ids", nlohmann::json::array()}}},
-      {"ridge_baseline", ridge.to_json()},
-      {"intended_use",
-       std::string("Research decision support: 30/60-minute glucose forecasts from ") +
-           (inputs ? "CGM, insulin and carbohydrate records" : "CGM alone") + " for people with type 1 diabetes. "
-       "Not a medical device; not for dosing without clinician review."},
-      {"limits",
-       std::string(inputs ? "Trained on CGM with insulin and carbohydrate records, which must be given (per 5-minute slot) "
-                            "at prediction time; "
-                          : "Trained on CGM only (no insulin/carbs in these recordings); ") +
-           "HUPA-UCM is partly linear interpolation of "
-       "15-minute FreeStyle Libre readings, which flatters every model - see the figures excluding straight runs. "
-       "Held-out set dominated by one long recording (HUPA0027P); compare per-patient means."},
-      {"software", core::software_versions()}};
-  for (const auto& s : train_all) card["split"]["train_ids"].push_back(s.id);
-  for (const auto& s : test) card["split"]["test_ids"].push_back(s.id);
-  if (!test.empty()) {
-    GlucoseForecaster f;
-    f.impl_->nets = members;
-    f.impl_->history = o.history;
-    f.impl_->time_of_day = o.time_of_day;
-    f.impl_->inputs = inputs;
-    auto w_test = make_windows(test, o.history, kMaxHorizon).at;
-    if (!w_test.empty()) {
-      std::vector<MethodAccuracy> m{evaluate_forecaster("lstm", f.as_batch(), test, w_test, o.history),
-                                    evaluate_forecaster("ridge", ridge_batch(ridge), test, w_test, o.history),
-                                    evaluate_forecaster("linear", linear_batch(o.history), test, w_test, o.history),
-                                    evaluate_forecaster("persistence", persistence_batch(o.history), test, w_test, o.history)};
-      core::write_json_file(o.out / "test_report.json", forecast_json(m));
-      core::write_file_atomic(o.out / "test_report.txt", format_forecast_table(m));
-      card["test"] = {{"patients", test.size()}, {"windows", w_test.size()},
-                      {"lstm_rmse_30", m[0].all.pooled[0].rmse}, {"lstm_rmse_60", m[0].all.pooled[1].rmse},
-                      {"ridge_rmse_30", m[1].all.pooled[0].rmse}, {"ridge_rmse_60", m[1].all.pooled[1].rmse},
-                      {"lstm_rmse_30_excluding_straight_runs", m[0].no_straight.pooled[0].rmse},
-                      {"lstm_rmse_60_excluding_straight_runs", m[0].no_straight.pooled[1].rmse},
-                      {"ridge_rmse_30_excluding_straight_runs", m[1].no_straight.pooled[0].rmse},
-                      {"ridge_rmse_60_excluding_straight_runs", m[1].no_straight.pooled[1].rmse}};
-    }
-  }
-  core::write_json_file(o.out / core::kModelCardFile, card);
-  return card;
+  auto ridge = RidgeForecaster::fit(train_all, make_windows(train_all, o.history, kMaxHorizon).at, o.history);
+  ForecasterCard card = make_card(o, d, best_epochs, val30, val60, ridge);
+  GlucoseForecaster f;
+  f.impl_->nets = members;
+  f.impl_->history = o.history;
+  f.impl_->time_of_day = o.time_of_day;
+  f.impl_->inputs = inputs;
+  evaluate_on_test(o, d, f, ridge, card);
+  const nlohmann::json json = card.to_json();
+  core::write_json_file(o.out / core::kModelCardFile, json);
+  return json;
 }
 
 }  // namespace medai::glucose

@@ -12,6 +12,7 @@
 #include "medai/core/run_folder.h"
 #include "medai/glucose/evaluation.h"
 #include "medai/glucose/insulin_env.h"
+#include "medai/glucose/learned_cards.h"
 #include "medai/glucose/vector_env.h"
 #include "medai/rl/ppo.h"
 
@@ -89,6 +90,46 @@ rl::PpoCallbacks insulin_callbacks(const PpoOptions& o, VectorEnv& venv, const s
   return cb;
 }
 
+PolicyCard make_card(const PpoOptions& o, int n_env, const rl::PpoResult& res) {
+  const int T = o.rollout_steps;
+  const int best_iteration = res.selected_iteration;
+  const double env_steps_per_s = res.env_steps_per_s;
+
+  PolicyCard card;
+  card.core = core::ModelCardCore::fresh(o.out, core::ModelKind::Policy, kPolicyTask);
+  card.core.architecture = "actor-critic MLP " + std::to_string(kObs) + "-" + std::to_string(o.hidden) + "-" +
+                           std::to_string(o.hidden) + "-" + std::to_string(kAct) + " (tanh)";
+  card.core.inputs = {{"cgm", "last 12 CGM readings (1 h) and the 30-min CGM trend", "mg/dL"},
+                      {"iob", "insulin on board / (3 h of the patient's basal)", "1"},
+                      {"carbs", "announced carbohydrate / carb ratio", "U"},
+                      {"time_of_day", "clock time (sin, cos)", "minutes"}};
+  card.core.training = {
+      {"iterations", o.iterations}, {"environments", n_env}, {"rollout_steps", T}, {"episode_days", o.episode_days},
+      {"transitions", static_cast<int64_t>(o.iterations) * T * n_env}, {"lr", o.lr}, {"gamma", o.gamma},
+      {"gae_lambda", o.gae_lambda}, {"clip", o.clip}, {"seed", o.seed}, {"reward_scale", o.reward_scale},
+      {"selected_iteration", best_iteration},
+      {"selection", "deterministic policy checked every " + std::to_string(o.select_every) + " iterations on " +
+                        std::to_string(o.select_days) + " validation days per patient (seeds 500000+)"},
+      {"env_steps_per_s", env_steps_per_s}};
+  card.core.intended_use = "Research: in-silico insulin dosing policies for type 1 diabetes on the UVA/Padova model. "
+                           "Not a medical device; never dose a person from it.";
+  card.core.limitations = {
+      "Learned on simulated adults/adolescents/children of simglucose's 30-patient table with announced meals; real "
+      "patients differ (exercise, illness, unannounced meals, sensor faults).",
+      "Always behind the safety layer."};
+  card.hidden = o.hidden;
+  card.extra = {
+      {"patients", o.patients},
+      {"observation", "last 12 CGM readings (1 h), 30-min CGM trend, IOB / (3 h of basal), carbs/CR, time of day"},
+      {"action", "basal = patient basal x exp(a0), a0 in [-3, 1.5]; meal bolus = (1 + a1) x carbs/CR, factor 0..2"},
+      {"reward", "mean over each minute of -risk(BG)/10, -3 below 70 mg/dL, -20 more below 54 mg/dL"},
+      {"safety", {{"enabled", o.safety.enabled}, {"suspend_below_mgdl", o.safety.suspend_below_mgdl},
+                  {"predicted_low_mgdl", o.safety.predicted_low_mgdl}, {"max_basal_multiple", o.safety.max_basal_multiple}}},
+      {"sensor", o.env.sensor ? o.env.sensor->name : "none (CGM = BG)"},
+      {"pump", o.env.pump ? o.env.pump->name : "none (exact delivery)"}};
+  return card;
+}
+
 }  // namespace
 
 nlohmann::json train_ppo(const PpoOptions& o) {
@@ -112,38 +153,8 @@ nlohmann::json train_ppo(const PpoOptions& o) {
                            {"mean reward per step", "iteration", "reward", "iteration", {"mean_reward"}, {"reward"},
                             {}, false}});
   core::write_file_atomic(o.out / "selection.csv", res.selection.to_csv());
-  const int best_iteration = res.selected_iteration;
-  const double env_steps_per_s = res.env_steps_per_s;
-
-  nlohmann::json card = {
-      {"task", "glucose-ppo"},
-      {"created", core::utc_timestamp()},
-      {"architecture", "actor-critic MLP " + std::to_string(kObs) + "-" + std::to_string(o.hidden) + "-" +
-                           std::to_string(o.hidden) + "-" + std::to_string(kAct) + " (tanh)"},
-      {"hidden", o.hidden},
-      {"patients", o.patients},
-      {"observation", "last 12 CGM readings (1 h), 30-min CGM trend, IOB / (3 h of basal), carbs/CR, time of day"},
-      {"action", "basal = patient basal x exp(a0), a0 in [-3, 1.5]; meal bolus = (1 + a1) x carbs/CR, factor 0..2"},
-      {"reward", "mean over each minute of -risk(BG)/10, -3 below 70 mg/dL, -20 more below 54 mg/dL"},
-      {"safety", {{"enabled", o.safety.enabled}, {"suspend_below_mgdl", o.safety.suspend_below_mgdl},
-                  {"predicted_low_mgdl", o.safety.predicted_low_mgdl}, {"max_basal_multiple", o.safety.max_basal_multiple}}},
-      {"sensor", o.env.sensor ? o.env.sensor->name : "none (CGM = BG)"},
-      {"pump", o.env.pump ? o.env.pump->name : "none (exact delivery)"},
-      {"training",
-       {{"iterations", o.iterations}, {"environments", n_env}, {"rollout_steps", T}, {"episode_days", o.episode_days},
-        {"transitions", static_cast<int64_t>(o.iterations) * T * n_env}, {"lr", o.lr}, {"gamma", o.gamma},
-        {"gae_lambda", o.gae_lambda}, {"clip", o.clip}, {"seed", o.seed}, {"reward_scale", o.reward_scale},
-        {"selected_iteration", best_iteration},
-        {"selection", "deterministic policy checked every " + std::to_string(o.select_every) + " iterations on " +
-                          std::to_string(o.select_days) + " validation days per patient (seeds 500000+)"},
-        {"env_steps_per_s", env_steps_per_s}}},
-      {"intended_use", "Research: in-silico insulin dosing policies for type 1 diabetes on the UVA/Padova model. "
-                       "Not a medical device; never dose a person from it."},
-      {"limits", "Learned on simulated adults/adolescents/children of simglucose's 30-patient table with announced "
-                 "meals; real patients differ (exercise, illness, unannounced meals, sensor faults). Always behind "
-                 "the safety layer."},
-      {"software", core::software_versions()}};
-  core::write_json_file(o.out / core::kModelCardFile, card);  // usable before the evaluation finishes
+  PolicyCard card = make_card(o, n_env, res);
+  core::write_json_file(o.out / core::kModelCardFile, card.to_json());  // usable before the evaluation finishes
 
   if (o.eval_days > 0) {
     EvaluationOptions eo;
@@ -164,19 +175,17 @@ nlohmann::json train_ppo(const PpoOptions& o) {
                     {"tar180_mean", r.tar180_mean}, {"patients_with_time_below_54", r.patients_with_any_below_54},
                     {"patients_below_10", r.patients_below_10},
                     {"risk_index_mean", r.risk_mean}, {"safety_interventions", r.safety_interventions}});
-    card["evaluation"] = {{"days_per_patient", o.eval_days}, {"scenario", "random (held-out seeds)"}, {"results", ev}};
+    card.extra["evaluation"] = {{"days_per_patient", o.eval_days}, {"scenario", "random (held-out seeds)"}, {"results", ev}};
     core::write_file_atomic(o.out / "evaluation.txt", format_results_table(res));
     write_results_csv(o.out / "evaluation.csv", res);
-    core::write_json_file(o.out / core::kModelCardFile, card);
+    core::write_json_file(o.out / core::kModelCardFile, card.to_json());
   }
-  return card;
+  return card.to_json();
 }
 
 std::unique_ptr<Controller> load_ppo_controller(const fs::path& run) {
-  auto card = core::read_model_card(run);
-  if (card.value("task", "") != "glucose-ppo")
-    fail_invalid(run.string() + ": model card task is '" + card.value("task", "") + "', not a PPO insulin policy");
-  nn::Mlp actor(nn::MlpOptions(kObs, card.value("hidden", 64), kAct));
+  const PolicyCard card = PolicyCard::from_json(core::read_model_card(run), (run / core::kModelCardFile).string());
+  nn::Mlp actor(nn::MlpOptions(kObs, card.hidden, kAct));
   const fs::path w = run / "policy.pt";
   if (!fs::exists(w)) fail_not_found(w.string() + ": policy weights missing");
   try {

@@ -53,7 +53,6 @@ void VectorEnv::step(const std::vector<Dose>& doses, std::vector<double>& reward
     minutes_ += static_cast<long>(bg.size());
     if (s.env.minute() >= episode_minutes_) done[i] = 1;
   }
-  ++steps_;
 }
 
 void VectorEnv::reset_finished() {

@@ -33,7 +33,6 @@ class VectorEnv {
     long minutes = 0, interventions = 0;
   };
   Stats take_stats();
-  long steps() const { return steps_; }
 
  private:
   struct Slot {
@@ -44,7 +43,6 @@ class VectorEnv {
   std::vector<Slot> envs_;
   uint64_t seed_;
   int episode_minutes_;
-  long steps_ = 0;
   long in_range_ = 0, below70_ = 0, below54_ = 0, minutes_ = 0;
   long interventions_seen_ = 0;
 };

@@ -50,32 +50,14 @@ void load_weights(nn::ClassifierNetImpl& net, const fs::path& path, const std::s
   }
 }
 
-ClassifierModel::ClassifierModel(nn::ClassifierNet n, nlohmann::json c) : net(std::move(n)), card(std::move(c)) {}
+ClassifierModel::ClassifierModel(nn::ClassifierNet n, ClassifierCard c) : net(std::move(n)), card(std::move(c)) {}
 
 ClassifierModel ClassifierModel::load(const fs::path& run_dir, bool for_inference) {
   apply_torch_threads();
-  nlohmann::json card = core::read_model_card(run_dir);
-  const std::string where = (run_dir / core::kModelCardFile).string();
-  // Every field the accessors below read is checked once here, so a prediction never meets one.
-  const std::string arch = core::json_string(card, "architecture", where);
-  const int in_ch = core::json_int(card, "preprocessing.channels", where, 1, 3);
-  const int size = core::json_int(card, "preprocessing.size", where, nn::kMinInputSize, 4096);
-  core::json_number(card, "operating_point.threshold", where, 0, 1);
-  core::json_number(card, "calibration.temperature", where, 1e-3, 1e3);
-  const auto& names = card.contains("classes") ? card["classes"] : nlohmann::json();
-  if (!names.is_array() || names.size() < 2 || names.size() > 1000)
-    fail_invalid(where + ": 'classes' must list 2 to 1000 class names");
-  for (const auto& n : names)
-    if (!n.is_string()) fail_invalid(where + ": 'classes' must hold strings");
-  const int classes = static_cast<int>(names.size());
-  if (card.contains("positive_index")) core::json_int(card, "positive_index", where, 0, classes - 1);
-  if (const auto* off = card["calibration"].contains("logit_offsets") ? &card["calibration"]["logit_offsets"] : nullptr) {
-    if (!off->is_array() || static_cast<int>(off->size()) != classes)
-      fail_invalid(where + ": 'calibration.logit_offsets' must hold one number per class");
-    for (const auto& x : *off)
-      if (!x.is_number() || !std::isfinite(x.get<double>()))
-        fail_invalid(where + ": 'calibration.logit_offsets' must hold finite numbers");
-  }
+  // Every field the accessors read is checked once here, so a prediction never meets one.
+  ClassifierCard card = ClassifierCard::from_json(core::read_model_card(run_dir), (run_dir / core::kModelCardFile).string());
+  const std::string arch = card.core.architecture;
+  const int in_ch = card.channels, size = card.image_size, classes = static_cast<int>(card.classes.size());
   auto net = nn::make_classifier(arch, in_ch, classes);
   load_weights(*net, run_dir / kWeightsFile, arch);
   net->eval();
@@ -85,7 +67,7 @@ ClassifierModel ClassifierModel::load(const fs::path& run_dir, bool for_inferenc
     if (auto* resnet = dynamic_cast<nn::ResNetImpl*>(net.get())) nn::fold_batchnorm(*resnet);
   }
   nn::to_channels_last(*net);
-  ClassifierModel m(net, card);
+  ClassifierModel m(net, std::move(card));
   m.optimized = optimized;
   m.run_dir = run_dir;
   return m;
@@ -100,9 +82,8 @@ torch::Tensor ClassifierModel::logits(const torch::Tensor& batch) {
 
 torch::Tensor ClassifierModel::calibrated_probabilities(const torch::Tensor& logits) const {
   auto z = logits.to(torch::kDouble);
-  const auto& cal = card["calibration"];
-  if (cal.contains("logit_offsets"))  // checked by load()
-    z = z + torch::tensor(cal["logit_offsets"].get<std::vector<double>>(), torch::kDouble);
+  if (!card.calibration.logit_offsets.empty())  // one per class: checked by load()
+    z = z + torch::tensor(card.calibration.logit_offsets, torch::kDouble);
   return torch::softmax(z / temperature(), 1);
 }
 

@@ -4,12 +4,12 @@
 #include <torch/types.h>
 
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 
 #include "medai/data/image_dataset.h"
+#include "medai/imaging/classifier_card.h"
 #include "medai/imaging/torchscript_interop.h"
 #include "medai/nn/nets/classifier_net.h"
 
@@ -31,7 +31,7 @@ class ClassifierModel {
   // native network's batch norms (Grad-CAM); same outputs in eval mode. Pass false to get the
   // network exactly as trained (export).
   static ClassifierModel load(const std::filesystem::path& run_dir, bool for_inference = true);
-  ClassifierModel(nn::ClassifierNet net, nlohmann::json card);
+  ClassifierModel(nn::ClassifierNet net, ClassifierCard card);
 
   // Raw logits for a normalised batch N x C x S x S (eval mode, no grad).
   torch::Tensor logits(const torch::Tensor& batch);
@@ -50,13 +50,13 @@ class ClassifierModel {
 
   nn::ClassifierNet net;
   std::shared_ptr<OptimizedClassifier> optimized;  // set when loaded for inference
-  nlohmann::json card;
+  ClassifierCard card;
   std::filesystem::path run_dir;
-  int image_size() const { return card["preprocessing"]["size"].get<int>(); }
-  std::vector<std::string> class_names() const { return card["classes"].get<std::vector<std::string>>(); }
-  int positive_index() const { return card.value("positive_index", 1); }
-  double threshold() const { return card["operating_point"]["threshold"].get<double>(); }
-  double temperature() const { return card["calibration"]["temperature"].get<double>(); }
+  int image_size() const { return card.image_size; }
+  const std::vector<std::string>& class_names() const { return card.classes; }
+  int positive_index() const { return card.positive_index; }
+  double threshold() const { return card.operating_point.threshold; }
+  double temperature() const { return card.calibration.temperature; }
 };
 
 // Saves/loads network weights atomically, with errors naming the file.

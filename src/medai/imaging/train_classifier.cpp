@@ -15,6 +15,7 @@
 #include "medai/core/runtime.h"
 #include "medai/data/image_loader.h"
 #include "medai/data/split.h"
+#include "medai/imaging/classifier_card.h"
 #include "medai/imaging/classifier_model.h"
 #include "medai/imaging/report.h"
 #include "medai/io/csv.h"
@@ -181,6 +182,111 @@ train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net,
   return train::fit(to, hooks);
 }
 
+struct Calibrated {
+  std::vector<double> offsets;  // per class, added to the logits
+  double temperature = 1, threshold = 0.5;
+  ClassifierReport report;      // validation, at the threshold
+  json fit_report;              // NLL and ECE before/after
+};
+
+// Calibrates and chooses the operating point on validation, with the best epoch's weights. The
+// class-weighted loss trains under a shifted prior: the network learns q(c|x) ~ w_c p(c|x).
+// Subtracting log w_c from each logit undoes that shift exactly (derived, not fitted); a
+// temperature fitted on validation then corrects the confidence.
+Calibrated calibrate(const TrainOptions& o, nn::ClassifierNet& net, data::DecodedCache& cache,
+                     const data::ImageDataset& ds, const data::Split& split, const torch::Tensor& class_w, int workers) {
+  load_weights(*net, o.out / kWeightsFile, o.architecture);
+  nn::to_channels_last(*net);
+  ValResult v = validate_epoch(*net, cache, ds, split.validation, class_w, o.batch_size, workers, o.progress);
+  std::vector<int> yv;
+  for (size_t i : split.validation) yv.push_back(ds.samples[i].label);
+  Calibrated c;
+  auto raw_rows = to_rows(v.logits);
+  c.offsets = {-std::log(class_w[0].item<double>()), -std::log(class_w[1].item<double>())};
+  auto rows = raw_rows;
+  for (auto& r : rows)
+    for (size_t k = 0; k < r.size(); ++k) r[k] += c.offsets[k];
+  c.temperature = metrics::fit_temperature(rows, yv);
+  auto positive = [&](const std::vector<std::vector<double>>& z, double t) {
+    std::vector<double> p;
+    for (const auto& r : metrics::softmax(z, t)) p.push_back(r[1]);
+    return p;
+  };
+  std::vector<double> p_raw = positive(raw_rows, 1.0), p_cal = positive(rows, c.temperature);
+  c.threshold = o.target_sensitivity ? metrics::threshold_for_sensitivity(p_cal, yv, *o.target_sensitivity)
+                                     : metrics::youden_threshold(p_cal, yv);
+  c.report = make_report(p_cal, yv, c.threshold, ds.class_names[1], o.bootstrap_reps, o.seed);
+  c.fit_report = {{"nll_before", metrics::nll(raw_rows, yv, 1.0)}, {"nll_after", metrics::nll(rows, yv, c.temperature)},
+                  {"ece_before", metrics::calibration_report(p_raw, yv).ece}, {"ece_after", c.report.calibration.ece}};
+  return c;
+}
+
+// Absolute paths, and a 'split' column, so `medai image evaluate --data RUN/split.csv
+// --split validation` re-scores the validation images.
+void write_split_csv(const fs::path& run, const data::ImageDataset& ds, const data::Split& split) {
+  std::string csv = "path,label,patient_id,split\n";
+  for (auto [idx, name] : {std::pair{&split.train, "train"}, std::pair{&split.validation, "validation"}})
+    for (size_t i : *idx)
+      csv += io::csv_escape(fs::absolute(ds.samples[i].path).lexically_normal().string()) + "," +
+             ds.class_names[ds.samples[i].label] + "," + io::csv_escape(ds.samples[i].patient_id) + "," + name + "\n";
+  core::write_file_atomic(run / "split.csv", csv);
+}
+
+size_t patient_count(const data::ImageDataset& ds, const std::vector<size_t>& idx) {
+  std::set<std::string> s;
+  for (size_t i : idx) s.insert(ds.samples[i].patient_id);
+  return s.size();
+}
+
+ClassifierCard make_card(const TrainOptions& o, const data::ImageDataset& ds, const data::Split& split,
+                         const train::TrainResult& fitted, const Calibrated& cal, const torch::Tensor& class_w) {
+  const fs::path& run = o.out;
+  const auto counts = ds.class_counts();
+  auto patients = [&](const std::vector<size_t>& idx) { return patient_count(ds, idx); };
+  ClassifierCard card;
+  card.core = core::ModelCardCore::fresh(run, core::ModelKind::Classifier, kClassifierTask);
+  card.core.architecture = o.architecture;
+  card.core.inputs = {{"image", "one radiograph: PNG/JPEG (8/16-bit), DICOM or NIfTI (middle slice)", "pixels"}};
+  card.core.training = options_json(o);
+  card.core.data = {{"source", o.data.string()}, {"fingerprint_sha256", ds.fingerprint()}, {"images", ds.samples.size()},
+                    {"class_counts", counts}, {"patients", patients(split.train) + patients(split.validation)}};
+  card.core.split = {{"method", "stratified by label, grouped by patient"}, {"validation_fraction", o.validation_fraction},
+                     {"seed", o.seed}, {"train_images", split.train.size()}, {"validation_images", split.validation.size()},
+                     {"train_patients", patients(split.train)}, {"validation_patients", patients(split.validation)},
+                     {"file", "split.csv"}};
+  card.core.metrics = {{"validation", report_json(cal.report)}};
+  card.core.intended_use =
+      "Decision support for detecting pneumonia-consistent patterns on paediatric anterior-posterior chest "
+      "radiographs, for review by a qualified clinician. Not a diagnosis; not for use without human review.";
+  card.core.limitations = {
+      "Validated only on a patient-grouped split of its own training source; performance on other hospitals, "
+      "scanners, adult patients or other views is unknown.",
+      "Trained at low resolution (" + std::to_string(o.image_size) + " px); subtle findings may be missed.",
+      "Does not distinguish bacterial from viral pneumonia or detect other pathology.",
+      "Probabilities are calibrated on the validation split; recalibrate before use on a new population.",
+      "Grad-CAM heatmaps show where the network looked, not a lesion segmentation."};
+  card.classes = ds.class_names;
+  card.positive_index = 1;
+  card.image_size = o.image_size;
+  card.channels = 1;
+  card.preprocessing_steps = {"decode (PNG/JPEG 8/16-bit, DICOM with rescale + VOI window/LUT, NIfTI middle slice)",
+                              "MONOCHROME1 inverted; colour to luminance; scaled to [0, 1]",
+                              "resize longer side to size, zero-pad to square", "per-image z-score normalisation"};
+  card.operating_point = {cal.threshold, o.target_sensitivity ? "target_sensitivity" : "youden", o.target_sensitivity,
+                          "validation split"};
+  card.calibration.method = "prior-shift correction of the class-weighted loss (logit - log w_c), then "
+                            "temperature scaling fitted on validation (NLL)";
+  card.calibration.logit_offsets = cal.offsets;
+  card.calibration.temperature = cal.temperature;
+  card.calibration.report = cal.fit_report;
+  card.extra["training_run"] = {{"epochs_run", fitted.history.size()}, {"best_epoch", fitted.best_epoch},
+                                {"stopped_early", fitted.stopped_early}, {"seconds", fitted.seconds},
+                                {"threads", core::runtime_threads()}, {"optimizer", "AdamW"},
+                                {"loss", "class-weighted cross-entropy"},
+                                {"class_weights", {class_w[0].item<double>(), class_w[1].item<double>()}}};
+  return card;
+}
+
 }  // namespace
 
 json train_classifier(const TrainOptions& cli) {
@@ -203,11 +309,6 @@ json train_classifier(const TrainOptions& cli) {
     fail_unsupported(o.data.string() + ": found " + std::to_string(ds.class_names.size()) +
                      " classes; medai image train builds two-class detectors");
   data::Split split = data::grouped_stratified_split(ds, o.validation_fraction, o.seed);
-  auto patients = [&](const std::vector<size_t>& idx) {
-    std::set<std::string> s;
-    for (size_t i : idx) s.insert(ds.samples[i].patient_id);
-    return s.size();
-  };
   auto counts = ds.class_counts();
   spdlog::info("data: {} images ({} {}, {} {}), {} train / {} validation (grouped by patient)", ds.samples.size(),
                counts[0], ds.class_names[0], counts[1], ds.class_names[1], split.train.size(), split.validation.size());
@@ -228,96 +329,17 @@ json train_classifier(const TrainOptions& cli) {
   auto class_w = torch::tensor({static_cast<double>(split.train.size()) / (2.0 * train_counts[0]),
                                 static_cast<double>(split.train.size()) / (2.0 * train_counts[1])}, torch::kFloat);
   const train::TrainResult fitted = fit_classifier(o, net, cache, ds, split, class_w, workers);
-  const auto& history = fitted.history;
-
-  // Calibrate and choose the operating point on validation, with the best epoch's weights.
-  load_weights(*net, run / kWeightsFile, o.architecture);
-  nn::to_channels_last(*net);
-  ValResult v = validate_epoch(*net, cache, ds, split.validation, class_w, o.batch_size, workers, o.progress);
-  std::vector<int> yv;
-  for (size_t i : split.validation) yv.push_back(ds.samples[i].label);
-  // Calibration. The class-weighted loss trains under a shifted prior: the network learns
-  // q(c|x) ~ w_c p(c|x). Subtracting log w_c from each logit undoes that shift exactly (derived,
-  // not fitted); a temperature fitted on validation then corrects the confidence.
-  auto raw_rows = to_rows(v.logits);
-  const std::vector<double> offsets{-std::log(class_w[0].item<double>()), -std::log(class_w[1].item<double>())};
-  auto rows = raw_rows;
-  for (auto& r : rows)
-    for (size_t c = 0; c < r.size(); ++c) r[c] += offsets[c];
-  double temperature = metrics::fit_temperature(rows, yv);
-  auto positive = [&](const std::vector<std::vector<double>>& z, double t) {
-    std::vector<double> p;
-    for (const auto& r : metrics::softmax(z, t)) p.push_back(r[1]);
-    return p;
-  };
-  std::vector<double> p_raw = positive(raw_rows, 1.0), p_cal = positive(rows, temperature);
-  double threshold = o.target_sensitivity ? metrics::threshold_for_sensitivity(p_cal, yv, *o.target_sensitivity)
-                                          : metrics::youden_threshold(p_cal, yv);
-  ClassifierReport rep = make_report(p_cal, yv, threshold, ds.class_names[1], o.bootstrap_reps, o.seed);
-  write_report_plots(rep, run, "validation");
-  write_curves(run, history);
-
-  // Absolute paths, and a 'split' column, so `medai image evaluate --data RUN/split.csv
-  // --split validation` re-scores the validation images.
-  std::string split_csv = "path,label,patient_id,split\n";
-  for (auto [idx, name] : {std::pair{&split.train, "train"}, std::pair{&split.validation, "validation"}})
-    for (size_t i : *idx)
-      split_csv += io::csv_escape(fs::absolute(ds.samples[i].path).lexically_normal().string()) + "," + ds.class_names[ds.samples[i].label] + "," +
-                   io::csv_escape(ds.samples[i].patient_id) + "," + name + "\n";
-  core::write_file_atomic(run / "split.csv", split_csv);
-
-  json card = {
-      {"schema", "medai.model_card/1"},
-      {"name", fs::absolute(run).filename().string()},
-      {"task", "binary image classification"},
-      {"created", core::utc_timestamp()},
-      {"architecture", o.architecture},
-      {"classes", ds.class_names},
-      {"positive_index", 1},
-      {"positive_class", ds.class_names[1]},
-      {"preprocessing",
-       {{"size", o.image_size}, {"channels", 1},
-        {"steps", {"decode (PNG/JPEG 8/16-bit, DICOM with rescale + VOI window/LUT, NIfTI middle slice)",
-                   "MONOCHROME1 inverted; colour to luminance; scaled to [0, 1]",
-                   "resize longer side to size, zero-pad to square",
-                   "per-image z-score normalisation"}}}},
-      {"training", options_json(o)},
-      {"training_run", {{"epochs_run", history.size()}, {"best_epoch", fitted.best_epoch},
-                        {"stopped_early", fitted.stopped_early}, {"seconds", fitted.seconds}, {"threads", core::runtime_threads()}, {"optimizer", "AdamW"},
-                        {"loss", "class-weighted cross-entropy"},
-                        {"class_weights", {class_w[0].item<double>(), class_w[1].item<double>()}}}},
-      {"data", {{"source", o.data.string()}, {"fingerprint_sha256", ds.fingerprint()}, {"images", ds.samples.size()},
-                {"class_counts", counts}, {"patients", patients(split.train) + patients(split.validation)}}},
-      {"split", {{"method", "stratified by label, grouped by patient"}, {"validation_fraction", o.validation_fraction},
-                 {"seed", o.seed}, {"train_images", split.train.size()}, {"validation_images", split.validation.size()},
-                 {"train_patients", patients(split.train)}, {"validation_patients", patients(split.validation)},
-                 {"file", "split.csv"}}},
-      {"operating_point", {{"threshold", threshold},
-                           {"method", o.target_sensitivity ? "target_sensitivity" : "youden"},
-                           {"target_sensitivity", o.target_sensitivity ? json(*o.target_sensitivity) : json(nullptr)},
-                           {"chosen_on", "validation split"}}},
-      {"calibration", {{"method", "prior-shift correction of the class-weighted loss (logit - log w_c), then "
-                                  "temperature scaling fitted on validation (NLL)"},
-                       {"logit_offsets", offsets}, {"temperature", temperature},
-                       {"nll_before", metrics::nll(raw_rows, yv, 1.0)}, {"nll_after", metrics::nll(rows, yv, temperature)},
-                       {"ece_before", metrics::calibration_report(p_raw, yv).ece}, {"ece_after", rep.calibration.ece}}},
-      {"metrics", {{"validation", report_json(rep)}}},
-      {"software", core::software_versions()},
-      {"intended_use",
-       "Decision support for detecting pneumonia-consistent patterns on paediatric anterior-posterior chest "
-       "radiographs, for review by a qualified clinician. Not a diagnosis; not for use without human review."},
-      {"limitations",
-       {"Validated only on a patient-grouped split of its own training source; performance on other hospitals, "
-        "scanners, adult patients or other views is unknown.",
-        "Trained at low resolution (" + std::to_string(o.image_size) + " px); subtle findings may be missed.",
-        "Does not distinguish bacterial from viral pneumonia or detect other pathology.",
-        "Probabilities are calibrated on the validation split; recalibrate before use on a new population.",
-        "Grad-CAM heatmaps show where the network looked, not a lesion segmentation."}}};
+  const Calibrated cal = calibrate(o, net, cache, ds, split, class_w, workers);
+  write_report_plots(cal.report, run, "validation");
+  write_curves(run, fitted.history);
+  write_split_csv(run, ds, split);
+  const json card = make_card(o, ds, split, fitted, cal, class_w).to_json();
   core::write_json_file(run / core::kModelCardFile, card);
+  const auto& rep = cal.report;
   spdlog::info("validation: AUROC {:.4f} (95% CI {:.4f}-{:.4f}), accuracy {:.4f}, sensitivity {:.4f}, specificity {:.4f}; "
                "temperature {:.3f}, threshold {:.3f}",
                rep.auroc, rep.auroc_ci.lower, rep.auroc_ci.upper, rep.at_threshold.accuracy,
-               rep.at_threshold.sensitivity, rep.at_threshold.specificity, temperature, threshold);
+               rep.at_threshold.sensitivity, rep.at_threshold.specificity, cal.temperature, cal.threshold);
   return card;
 }
 

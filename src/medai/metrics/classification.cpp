@@ -120,15 +120,4 @@ double threshold_for_sensitivity(const std::vector<double>& s, const std::vector
   return r.thresholds.back();
 }
 
-void BinaryClassificationMetric::update(const std::vector<double>& s, const std::vector<int>& y) {
-  check(s, y);
-  scores_.insert(scores_.end(), s.begin(), s.end());
-  labels_.insert(labels_.end(), y.begin(), y.end());
-}
-
-void BinaryClassificationMetric::reset() {
-  scores_.clear();
-  labels_.clear();
-}
-
 }  // namespace medai::metrics

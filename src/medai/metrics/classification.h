@@ -36,19 +36,4 @@ double youden_threshold(const std::vector<double>& scores, const std::vector<int
 // The highest ROC point whose sensitivity is at least `target`, placed the same way.
 double threshold_for_sensitivity(const std::vector<double>& scores, const std::vector<int>& labels, double target);
 
-// Accumulating form: update() with batches, compute() at the end, reset() to reuse.
-class BinaryClassificationMetric {
- public:
-  void update(const std::vector<double>& scores, const std::vector<int>& labels);
-  double compute_auroc() const { return auroc(scores_, labels_); }
-  BinaryMetrics compute(double threshold) const { return binary_metrics(confusion_at(scores_, labels_, threshold)); }
-  void reset();
-  const std::vector<double>& scores() const { return scores_; }
-  const std::vector<int>& labels() const { return labels_; }
-
- private:
-  std::vector<double> scores_;
-  std::vector<int> labels_;
-};
-
 }  // namespace medai::metrics

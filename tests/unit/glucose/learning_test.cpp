@@ -112,7 +112,7 @@ TEST(LstmForecaster, LearnsFromInsulinAndCarbsWhenEveryRecordingHasThem) {
   auto card = train_forecaster(o);
   EXPECT_TRUE(card["insulin_and_carbs"].get<bool>());
   // The card says what the model was trained on (it said "CGM only" before).
-  EXPECT_EQ(card["limits"].get<std::string>().find("CGM only"), std::string::npos) << card["limits"];
+  EXPECT_EQ(card["limitations"].dump().find("CGM only"), std::string::npos) << card["limitations"];
   EXPECT_NE(card["intended_use"].get<std::string>().find("insulin"), std::string::npos);
   auto f = GlucoseForecaster::load(dir / "run");
   EXPECT_TRUE(f.uses_insulin_and_carbs());

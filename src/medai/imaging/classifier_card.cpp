@@ -1,0 +1,84 @@
+#include "medai/imaging/classifier_card.h"
+
+#include <cmath>
+
+#include "medai/core/error.h"
+#include "medai/core/run_folder.h"
+
+namespace medai::imaging {
+
+using nlohmann::json;
+
+namespace {
+constexpr int kMinSize = 32;  // nn::kMinInputSize: five stride-2 stages leave at least one pixel
+}  // namespace
+
+json ClassifierCard::to_json() const {
+  json card = extra;
+  core::ModelCardCore c = core;
+  c.preprocessing["size"] = image_size;
+  c.preprocessing["channels"] = channels;
+  c.preprocessing["steps"] = preprocessing_steps;
+  c.write(card);
+  card["classes"] = classes;
+  card["positive_index"] = positive_index;
+  card["positive_class"] = classes.at(positive_index);
+  json op = {{"threshold", operating_point.threshold}, {"method", operating_point.method},
+             {"target_sensitivity", operating_point.target_sensitivity ? json(*operating_point.target_sensitivity)
+                                                                       : json(nullptr)}};
+  if (!operating_point.chosen_on.empty()) op["chosen_on"] = operating_point.chosen_on;
+  card["operating_point"] = op;
+  json cal = calibration.report;
+  cal["method"] = calibration.method;
+  cal["temperature"] = calibration.temperature;
+  if (!calibration.logit_offsets.empty()) cal["logit_offsets"] = calibration.logit_offsets;
+  card["calibration"] = cal;
+  return card;
+}
+
+ClassifierCard ClassifierCard::from_json(const json& card, const std::string& where) {
+  ClassifierCard c;
+  c.core = core::ModelCardCore::read(card, where);
+  if (c.core.kind != core::ModelKind::Classifier)
+    fail_invalid(where + ": model card task is '" + c.core.task + "', not an image classifier");
+  if (c.core.architecture.empty()) fail_invalid(where + ": 'architecture' is missing");
+  c.channels = core::json_int(card, "preprocessing.channels", where, 1, 3);
+  c.image_size = core::json_int(card, "preprocessing.size", where, kMinSize, 4096);
+  if (card["preprocessing"].contains("steps") && card["preprocessing"]["steps"].is_array())
+    for (const auto& s : card["preprocessing"]["steps"])
+      if (s.is_string()) c.preprocessing_steps.push_back(s.get<std::string>());
+  const auto& names = card.contains("classes") ? card["classes"] : json();
+  if (!names.is_array() || names.size() < 2 || names.size() > 1000)
+    fail_invalid(where + ": 'classes' must list 2 to 1000 class names");
+  for (const auto& n : names) {
+    if (!n.is_string()) fail_invalid(where + ": 'classes' must hold strings");
+    c.classes.push_back(n.get<std::string>());
+  }
+  const int classes = static_cast<int>(c.classes.size());
+  c.positive_index = card.contains("positive_index") ? core::json_int(card, "positive_index", where, 0, classes - 1) : 1;
+  c.operating_point.threshold = core::json_number(card, "operating_point.threshold", where, 0, 1);
+  const json& op = card["operating_point"];
+  if (op.contains("method") && op["method"].is_string()) c.operating_point.method = op["method"];
+  if (op.contains("chosen_on") && op["chosen_on"].is_string()) c.operating_point.chosen_on = op["chosen_on"];
+  if (op.contains("target_sensitivity") && !op["target_sensitivity"].is_null())
+    c.operating_point.target_sensitivity = core::json_number(card, "operating_point.target_sensitivity", where, 0, 1);
+  c.calibration.temperature = core::json_number(card, "calibration.temperature", where, 1e-3, 1e3);
+  const json& cal = card["calibration"];
+  if (cal.contains("method") && cal["method"].is_string()) c.calibration.method = cal["method"];
+  if (cal.contains("logit_offsets")) {
+    const json& off = cal["logit_offsets"];
+    if (!off.is_array() || static_cast<int>(off.size()) != classes)
+      fail_invalid(where + ": 'calibration.logit_offsets' must hold one number per class");
+    for (const auto& x : off) {
+      if (!x.is_number() || !std::isfinite(x.get<double>()))
+        fail_invalid(where + ": 'calibration.logit_offsets' must hold finite numbers");
+      c.calibration.logit_offsets.push_back(x.get<double>());
+    }
+  }
+  for (const auto& [k, v] : cal.items())
+    if (k != "method" && k != "temperature" && k != "logit_offsets") c.calibration.report[k] = v;
+  c.extra = core::card_extras(card, {"classes", "positive_index", "positive_class", "operating_point", "calibration"});
+  return c;
+}
+
+}  // namespace medai::imaging

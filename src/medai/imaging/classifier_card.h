@@ -1,0 +1,42 @@
+#pragma once
+// The image classifier's model card (model_card.json of an image run folder): the shared core
+// plus classes, input size, operating point and calibration. Training and import both write it
+// through ClassifierCard::to_json; ClassifierModel reads it through ClassifierCard::from_json.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "medai/core/model_card.h"
+
+namespace medai::imaging {
+
+inline constexpr const char* kClassifierTask = "binary image classification";
+
+struct ClassifierCard {
+  core::ModelCardCore core;
+  std::vector<std::string> classes;  // in output order
+  int positive_index = 1;            // the class the probability and the threshold are for
+  int image_size = 128;              // input side, pixels
+  int channels = 1;
+  std::vector<std::string> preprocessing_steps;
+  struct OperatingPoint {
+    double threshold = 0.5;  // on the calibrated positive-class probability
+    std::string method;      // youden | target_sensitivity | given at import
+    std::optional<double> target_sensitivity;
+    std::string chosen_on;   // e.g. "validation split"
+  } operating_point;
+  struct Calibration {
+    std::string method = "none";
+    std::vector<double> logit_offsets;  // added to the logits before the temperature (empty = none)
+    double temperature = 1.0;
+    nlohmann::json report = nlohmann::json::object();  // NLL and ECE before/after
+  } calibration;
+  nlohmann::json extra = nlohmann::json::object();  // report sections: training_run, imported_from, ...
+
+  nlohmann::json to_json() const;
+  // Checks every field a prediction reads (errors name `where` and the field).
+  static ClassifierCard from_json(const nlohmann::json& card, const std::string& where);
+};
+
+}  // namespace medai::imaging
