@@ -19,6 +19,7 @@
 #include "medai/imaging/torchscript_interop.h"
 #include "medai/nn/nets/classifier_net.h"
 #include "medai/nn/nets/resnet.h"
+#include "medai/train/torch_helpers.h"
 
 using namespace medai;
 using Clock = std::chrono::steady_clock;
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   }
   std::string mode = argv[1], data;
   int threads = 2, size = 128, batch = 32, steps = 20;
+  std::string precision = "fp32";
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--threads") threads = std::atoi(argv[i + 1]);
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
     else if (k == "--batch") batch = std::atoi(argv[i + 1]);
     else if (k == "--steps") steps = std::atoi(argv[i + 1]);
     else if (k == "--data") data = argv[i + 1];
+    else if (k == "--precision") precision = argv[i + 1];
   }
   core::init_runtime({threads, false, true});
   imaging::apply_torch_threads();
@@ -60,8 +63,12 @@ int main(int argc, char** argv) {
     auto y = torch::randint(0, 2, {batch}, torch::kLong);
     auto step = [&] {
       opt.zero_grad();
-      auto loss = torch::nn::functional::cross_entropy(net->forward(x), y,
-                                                       torch::nn::functional::CrossEntropyFuncOptions().weight(w));
+      torch::Tensor loss;
+      {
+        train::AutocastGuard autocast(precision == "bf16");
+        loss = torch::nn::functional::cross_entropy(net->forward(x), y,
+                                                    torch::nn::functional::CrossEntropyFuncOptions().weight(w));
+      }
       loss.backward();
       opt.step();
     };
@@ -69,8 +76,9 @@ int main(int argc, char** argv) {
     auto t0 = Clock::now();
     for (int i = 0; i < steps; ++i) step();
     double s = seconds_since(t0);
-    std::printf("{\"side\":\"medai\",\"mode\":\"train\",\"threads\":%d,\"batch\":%d,\"size\":%d,\"images_per_s\":%.3f}\n",
-                threads, batch, size, steps * batch / s);
+    std::printf("{\"side\":\"medai\",\"mode\":\"train\",\"precision\":\"%s\",\"threads\":%d,\"batch\":%d,\"size\":%d,"
+                "\"images_per_s\":%.3f}\n",
+                precision.c_str(), threads, batch, size, steps * batch / s);
   } else if (mode == "infer") {
     // optimized: the product's path (imaging::ClassifierModel::logits), the network compiled to a
     // frozen TorchScript graph with prepacked oneDNN convolutions. eager: the native network in

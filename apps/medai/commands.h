@@ -1,5 +1,6 @@
 #pragma once
 #include <CLI/CLI.hpp>
+#include <string>
 
 namespace medai::app {
 
@@ -8,6 +9,13 @@ struct GlobalOptions {
   bool verbose = false;
   bool quiet = false;
 };
+
+// --precision auto|fp32|bf16 (core/precision.h) into `target`.
+inline CLI::Option* add_precision_option(CLI::App* cmd, std::string& target) {
+  return cmd->add_option("--precision", target, "auto | fp32 | bf16 (bf16 autocast needs AVX512-BF16 or AMX-BF16; auto = fp32)")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
+      ->capture_default_str();
+}
 
 void add_image_commands(CLI::App& app, GlobalOptions& global);
 void add_glucose_commands(CLI::App& app, GlobalOptions& global);

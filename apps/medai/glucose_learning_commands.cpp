@@ -48,6 +48,7 @@ void add_train_forecaster_command(CLI::App& glucose, GlobalOptions& g) {
   tr->add_option("--ensemble", o->ensemble, "networks trained from consecutive seeds, predictions averaged")
       ->capture_default_str();
   tr->add_option("--max-windows", o->max_windows, "cap on training windows (0 = all; for quick runs)")->capture_default_str();
+  add_precision_option(tr, o->precision);
   tr->add_flag("--json", *json_out, "print the model card as JSON");
   tr->callback([&g, o, json_out, no_tod, keep_straight, cgm_only] {
     core::init_runtime({g.threads, g.verbose, g.quiet || *json_out});
@@ -133,6 +134,7 @@ void add_ppo_command(CLI::App& glucose, GlobalOptions& g) {
   tr->add_option("--hidden", o->hidden)->capture_default_str();
   tr->add_option("--seed", o->seed, "training scenarios' seeds start here")->capture_default_str();
   tr->add_option("--eval-days", o->eval_days, "held-out days per patient evaluated at the end (0 = none)")->capture_default_str();
+  add_precision_option(tr, o->precision);
   tr->add_flag("--json", *json_out, "print the model card as JSON");
   tr->callback([&g, o, src, json_out] {
     core::init_runtime({g.threads, g.verbose, g.quiet || *json_out});

@@ -13,6 +13,7 @@
 #include "medai/imaging/classifier_model.h"
 #include "medai/imaging/evaluate_classifier.h"
 #include "medai/imaging/torchscript_interop.h"
+#include "medai/core/precision.h"
 #include "medai/core/version.h"
 #include "medai/imaging/classifier_card.h"
 #include "medai/imaging/train_classifier.h"
@@ -26,8 +27,15 @@ using nlohmann::json;
 
 namespace {
 
-void start(const GlobalOptions& g, bool json_out) {
+std::shared_ptr<std::string> inference_precision(CLI::App* cmd) {
+  auto p = std::make_shared<std::string>("auto");
+  add_precision_option(cmd, *p);
+  return p;
+}
+
+void start(const GlobalOptions& g, bool json_out, const std::string& precision = "auto") {
   core::init_runtime({g.threads, g.verbose, g.quiet || json_out});
+  core::set_inference_precision(core::resolve_precision(precision));
   imaging::apply_torch_threads();
   spdlog::info("medai {} ({}, torch threads {})", kVersion, core::runtime_summary(), torch::get_num_threads());
 }
@@ -76,6 +84,7 @@ void add_train_command(CLI::App* image, GlobalOptions& g) {
   train->add_flag("!--no-cache", t->cache, "decode images from disk every epoch instead of keeping them in memory");
   train->add_option("--workers", t->workers, "loader threads (default: cores)");
   train->add_option("--max-batches", t->max_batches_per_epoch, "cap batches per epoch (smoke tests)");
+  add_precision_option(train, t->precision);
   train->add_flag("--json", *t_json, "print the model card as JSON on stdout");
   train->callback([&g, t, t_json, t_target, train] {
     start(g, *t_json);
@@ -99,8 +108,9 @@ void add_evaluate_command(CLI::App* image, GlobalOptions& g) {
   eval->add_option("--report", e->report_dir, "write roc.png and reliability.png here");
   eval->add_option("--bootstrap", e->bootstrap_reps, "bootstrap resamples for CIs")->capture_default_str();
   eval->add_flag("--json", *e_json, "one JSON object on stdout");
-  eval->callback([&g, e, e_json] {
-    start(g, *e_json);
+  auto eval_precision = inference_precision(eval);
+  eval->callback([&g, e, e_json, eval_precision] {
+    start(g, *e_json, *eval_precision);
     e->progress = !*e_json;
     auto r = imaging::evaluate_classifier(*e);
     if (*e_json) std::cout << core::dump_json(imaging::report_json(r), 2) << "\n";
@@ -116,8 +126,9 @@ void add_predict_command(CLI::App* image, GlobalOptions& g) {
   pred->add_option("--model", *p_model, "run folder")->required();
   pred->add_option("files", *p_files, "PNG/JPEG/DICOM/NIfTI files (NIfTI: middle slice)")->required();
   pred->add_flag("--json", *p_json, "JSON array on stdout");
-  pred->callback([&g, p_model, p_files, p_json] {
-    start(g, *p_json);
+  auto pred_precision = inference_precision(pred);
+  pred->callback([&g, p_model, p_files, p_json, pred_precision] {
+    start(g, *p_json, *pred_precision);
     auto model = imaging::ClassifierModel::load(*p_model);
     json out = json::array();
     for (const auto& f : *p_files) {
@@ -140,8 +151,9 @@ void add_explain_command(CLI::App* image, GlobalOptions& g) {
   expl->add_option("--out", *x_out, "PNG to write")->required();
   expl->add_option("--class", *x_class, "class index to explain (default: the positive class)");
   expl->add_flag("--json", *x_json, "JSON on stdout");
-  expl->callback([&g, x_model, x_file, x_out, x_class, x_json] {
-    start(g, *x_json);
+  auto expl_precision = inference_precision(expl);
+  expl->callback([&g, x_model, x_file, x_out, x_class, x_json, expl_precision] {
+    start(g, *x_json, *expl_precision);
     auto model = imaging::ClassifierModel::load(*x_model);
     const UnitImage u = read_unit(*x_file);
     auto ex = imaging::explain_image(model, u.unit, *x_class);

@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
+#include "medai/core/precision.h"
 #include "medai/core/runtime.h"
 #include "medai/server/server.h"
 #include "medai/server/store.h"
@@ -34,8 +35,11 @@ void add_server_commands(CLI::App& app, GlobalOptions& g) {
                     "connections served at once (one thread each; idle or slow clients cannot starve the rest)")
       ->capture_default_str();
   serve->add_flag("--no-batching", *no_batching, "one request per forward pass (for comparisons)");
-  serve->callback([&g, o, no_batching] {
+  auto precision = std::make_shared<std::string>("auto");
+  add_precision_option(serve, *precision);
+  serve->callback([&g, o, no_batching, precision] {
     core::init_runtime({g.threads, g.verbose, g.quiet});
+    core::set_inference_precision(core::resolve_precision(*precision));
     o->batching = !*no_batching;
     if (const char* s = std::getenv("MEDAI_DEID_SECRET")) o->deid_secret = s;
     std::exit(server::run_server(*o, [](int port) {

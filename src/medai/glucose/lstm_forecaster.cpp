@@ -13,6 +13,7 @@
 
 #include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
+#include "medai/core/precision.h"
 #include "medai/core/progress.h"
 #include "medai/core/run_folder.h"
 #include "medai/glucose/learned_cards.h"
@@ -246,6 +247,7 @@ MemberFit fit_member(const ForecasterTrainOptions& o, int member, const torch::T
   to.log_epochs = false;
   torch::Tensor perm;
   train::ParameterSnapshot best;
+  const bool bf16 = core::resolve_precision(o.precision) == core::Precision::Bf16;
   train::TrainerHooks hooks;
   hooks.begin_epoch = [&](int) {
     net->train();
@@ -254,12 +256,17 @@ MemberFit fit_member(const ForecasterTrainOptions& o, int member, const torch::T
   hooks.train_step = [&](int64_t b, double lr) -> std::optional<std::pair<double, int64_t>> {
     train::set_lr(opt, lr);
     auto idx = perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size));
-    auto loss = torch::mse_loss(net->forward(xf.index_select(0, idx)), yf.index_select(0, idx));
+    torch::Tensor loss;
+    {
+      train::AutocastGuard autocast(bf16);
+      loss = torch::mse_loss(net->forward(xf.index_select(0, idx)).to(torch::kFloat), yf.index_select(0, idx));
+    }
     return std::pair{train::optimise(opt, loss, net->parameters(), 1.0), int64_t{1}};
   };
   hooks.validate = [&](int) {
     net->eval();
-    const auto [r30, r60] = rmse_at_horizons(to_bg(run_batched(net, xv), last_v), val, w_val);
+    train::AutocastGuard autocast(bf16);
+    const auto [r30, r60] = rmse_at_horizons(to_bg(run_batched(net, xv).to(torch::kFloat), last_v), val, w_val);
     return train::Metrics{{"val_rmse_30", r30}, {"val_rmse_60", r60}, {"val_rmse_sum", r30 + r60}};
   };
   hooks.save_best = [&] { best.capture(net->parameters()); };
@@ -342,6 +349,7 @@ ForecasterCard make_card(const ForecasterTrainOptions& o, const ForecasterData& 
                         {"windows_validation", w_val.size()}, {"best_epochs", best_epochs},
                         {"skip_straight_runs", o.skip_straight_runs}, {"best_epoch", best_epochs.front()},
                         {"lr", o.lr}, {"batch_size", o.batch_size}, {"seed", o.seed},
+                        {"precision", core::precision_name(core::resolve_precision(o.precision))},
                         {"validation_rmse_30", val30}, {"validation_rmse_60", val60}};
   card.core.split = {{"rule", "patients sorted by id; the last " + std::to_string(o.test_fraction) + " held out"},
                      {"train_ids", nlohmann::json::array()}, {"test_ids", nlohmann::json::array()}};

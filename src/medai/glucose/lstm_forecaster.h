@@ -33,6 +33,7 @@ struct ForecasterTrainOptions {
   uint64_t seed = 1;
   int ensemble = 3;     // networks trained from seeds seed, seed+1, ...; predictions averaged
   int max_windows = 0;  // 0 = all training windows (a cap for smoke tests)
+  std::string precision = "auto";  // auto | fp32 | bf16 (core/precision.h)
   bool progress = true;
 };
 

@@ -9,6 +9,7 @@
 
 #include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
+#include "medai/core/precision.h"
 #include "medai/core/run_folder.h"
 #include "medai/glucose/evaluation.h"
 #include "medai/glucose/insulin_env.h"
@@ -59,6 +60,7 @@ rl::PpoConfig ppo_config(const PpoOptions& o) {
   c.initial_mean = {std::log(std::max(o.initial_basal_multiple, 1e-3)), 0.0};
   c.select_every = o.select_every;
   c.seed = o.seed;
+  c.bf16 = core::resolve_precision(o.precision) == core::Precision::Bf16;
   c.progress = o.progress;
   return c;
 }
@@ -107,6 +109,7 @@ PolicyCard make_card(const PpoOptions& o, int n_env, const rl::PpoResult& res) {
       {"iterations", o.iterations}, {"environments", n_env}, {"rollout_steps", T}, {"episode_days", o.episode_days},
       {"transitions", static_cast<int64_t>(o.iterations) * T * n_env}, {"lr", o.lr}, {"gamma", o.gamma},
       {"gae_lambda", o.gae_lambda}, {"clip", o.clip}, {"seed", o.seed}, {"reward_scale", o.reward_scale},
+      {"precision", core::precision_name(core::resolve_precision(o.precision))},
       {"selected_iteration", best_iteration},
       {"selection", "deterministic policy checked every " + std::to_string(o.select_every) + " iterations on " +
                         std::to_string(o.select_days) + " validation days per patient (seeds 500000+)"},

@@ -34,6 +34,7 @@ struct PpoOptions {
   // Initial policy's basal as a multiple of the patient's (1 = the clinical setting); other values
   // start from a mis-set basal, to test and study learning from a poor start.
   double initial_basal_multiple = 1.0;
+  std::string precision = "auto";  // auto | fp32 | bf16 (core/precision.h)
   bool progress = true;
 };
 

@@ -6,9 +6,11 @@
 
 #include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
+#include "medai/core/precision.h"
 #include "medai/core/progress.h"
 #include "medai/core/run_folder.h"
 #include "medai/core/runtime.h"
+#include "medai/train/torch_helpers.h"
 #include "medai/data/image_loader.h"
 #include "medai/metrics/calibration.h"
 #include "medai/nn/nets/resnet.h"
@@ -74,10 +76,12 @@ ClassifierModel ClassifierModel::load(const fs::path& run_dir, bool for_inferenc
 }
 
 torch::Tensor ClassifierModel::logits(const torch::Tensor& batch) {
-  if (optimized) return optimized->forward(batch);
+  const bool bf16 = core::inference_precision() == core::Precision::Bf16;
+  if (optimized && !bf16) return optimized->forward(batch);  // the frozen fp32 graph
   c10::InferenceMode inference;
   net->eval();
-  return net->forward(batch.contiguous(torch::MemoryFormat::ChannelsLast));
+  train::AutocastGuard autocast(bf16);
+  return net->forward(batch.contiguous(torch::MemoryFormat::ChannelsLast)).to(torch::kFloat);
 }
 
 torch::Tensor ClassifierModel::calibrated_probabilities(const torch::Tensor& logits) const {

@@ -10,6 +10,7 @@
 
 #include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
+#include "medai/core/precision.h"
 #include "medai/core/progress.h"
 #include "medai/core/run_folder.h"
 #include "medai/core/runtime.h"
@@ -51,7 +52,8 @@ json options_json(const TrainOptions& o) {
   return {{"architecture", o.architecture}, {"size", o.image_size}, {"epochs", o.epochs}, {"batch", o.batch_size},
           {"lr", o.lr}, {"weight_decay", o.weight_decay}, {"schedule", o.schedule}, {"warmup_epochs", o.warmup_epochs},
           {"patience", o.patience}, {"validation_fraction", o.validation_fraction}, {"seed", o.seed},
-          {"augment", o.augment}, {"horizontal_flip", o.horizontal_flip}, {"split", o.split}};
+          {"augment", o.augment}, {"horizontal_flip", o.horizontal_flip}, {"split", o.split},
+          {"precision", core::precision_name(core::resolve_precision(o.precision))}};
 }
 
 std::vector<std::vector<double>> to_rows(const torch::Tensor& t) {
@@ -66,6 +68,7 @@ TrainOptions with_stored_options(TrainOptions o, const json& so) {  // the inter
   o.lr = so["lr"]; o.weight_decay = so["weight_decay"]; o.schedule = so["schedule"]; o.warmup_epochs = so["warmup_epochs"];
   o.patience = so["patience"]; o.validation_fraction = so["validation_fraction"]; o.seed = so["seed"];
   o.augment = so["augment"]; o.horizontal_flip = so["horizontal_flip"]; o.split = so["split"];
+  o.precision = so.value("precision", "fp32");  // runs of medai 0.1 trained in fp32
   return o;
 }
 
@@ -82,7 +85,7 @@ struct ValResult {
 
 ValResult validate_epoch(nn::ClassifierNetImpl& net, data::DecodedCache& cache, const data::ImageDataset& ds,
                          const std::vector<size_t>& idx, const torch::Tensor& weights, int batch, int workers,
-                         bool progress) {
+                         bool progress, bool bf16) {
   torch::NoGradGuard ng;
   net.eval();
   data::LoaderOptions lo;
@@ -95,7 +98,8 @@ ValResult validate_epoch(nn::ClassifierNetImpl& net, data::DecodedCache& cache, 
   while (auto b = loader.next()) {
     auto x = torch::from_blob(b->pixels.data(), {b->size, 1, b->image_size, b->image_size}, torch::kFloat)
                  .contiguous(torch::MemoryFormat::ChannelsLast);
-    outs.push_back(net.forward(x));
+    train::AutocastGuard autocast(bf16);
+    outs.push_back(net.forward(x).to(torch::kFloat));
     for (auto l : b->labels) labels.push_back(static_cast<int>(l));
     bar.advance(b->size);
   }
@@ -129,6 +133,7 @@ train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net,
   const int64_t steps_per_epoch =
       o.max_batches_per_epoch > 0 ? std::min<int64_t>(steps_full, o.max_batches_per_epoch) : steps_full;
   const json stored = options_json(o);
+  const bool bf16 = core::resolve_precision(o.precision) == core::Precision::Bf16;
   train::TrainerOptions to;
   to.epochs = o.epochs;
   to.steps_per_epoch = steps_per_epoch;
@@ -156,13 +161,17 @@ train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net,
     train::set_lr(opt, lr);
     auto x = torch::from_blob(b->pixels.data(), {b->size, 1, b->image_size, b->image_size}, torch::kFloat)
                  .contiguous(torch::MemoryFormat::ChannelsLast);
-    auto loss = torch::nn::functional::cross_entropy(net->forward(x), torch::tensor(b->labels),
-                                                     torch::nn::functional::CrossEntropyFuncOptions().weight(class_w));
+    torch::Tensor loss;
+    {
+      train::AutocastGuard autocast(bf16);  // forward only: backward and the step stay outside
+      loss = torch::nn::functional::cross_entropy(net->forward(x), torch::tensor(b->labels),
+                                                  torch::nn::functional::CrossEntropyFuncOptions().weight(class_w));
+    }
     return std::pair{train::optimise(opt, loss), static_cast<int64_t>(b->size)};
   };
   hooks.validate = [&](int) {
     loader.reset();
-    ValResult v = validate_epoch(*net, cache, ds, split.validation, class_w, o.batch_size, workers, o.progress);
+    ValResult v = validate_epoch(*net, cache, ds, split.validation, class_w, o.batch_size, workers, o.progress, bf16);
     return train::Metrics{{"val_loss", v.loss}, {"val_auroc", std::isfinite(v.auroc) ? v.auroc : 0.0}};
   };
   hooks.save_best = [&] { save_weights(*net, run / kWeightsFile); };
@@ -197,7 +206,8 @@ Calibrated calibrate(const TrainOptions& o, nn::ClassifierNet& net, data::Decode
                      const data::ImageDataset& ds, const data::Split& split, const torch::Tensor& class_w, int workers) {
   load_weights(*net, o.out / kWeightsFile, o.architecture);
   nn::to_channels_last(*net);
-  ValResult v = validate_epoch(*net, cache, ds, split.validation, class_w, o.batch_size, workers, o.progress);
+  const bool bf16 = core::resolve_precision(o.precision) == core::Precision::Bf16;
+  ValResult v = validate_epoch(*net, cache, ds, split.validation, class_w, o.batch_size, workers, o.progress, bf16);
   std::vector<int> yv;
   for (size_t i : split.validation) yv.push_back(ds.samples[i].label);
   Calibrated c;
@@ -300,6 +310,7 @@ json train_classifier(const TrainOptions& cli) {
   }
   validate(o);
   train::parse_schedule(o.schedule);  // before any data is read
+  core::resolve_precision(o.precision);
   const int workers = o.workers > 0 ? o.workers : core::runtime_threads();
 
   data::DatasetOptions dopt;

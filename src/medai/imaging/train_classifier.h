@@ -30,6 +30,7 @@ struct TrainOptions {
   int workers = 0;                // 0 = runtime threads
   int max_batches_per_epoch = 0;  // 0 = all (for smoke tests)
   int bootstrap_reps = 1000;
+  std::string precision = "auto";  // auto | fp32 | bf16 (core/precision.h)
   bool progress = true;
 };
 

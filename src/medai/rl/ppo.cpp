@@ -119,10 +119,16 @@ std::pair<double, double> update(Policy& p, Optimisers& opt, const Rollout& r, c
     for (int64_t b = 0; b < N; b += c.minibatch) {
       auto idx = perm.slice(0, b, std::min(N, b + c.minibatch));
       auto x = X.index_select(0, idx), a = A.index_select(0, idx);
-      auto ratio = (p.log_prob(a, p.actor->forward(x)) - LP.index_select(0, idx)).exp();
+      torch::Tensor mean, value;
+      {
+        train::AutocastGuard autocast(c.bf16);
+        mean = p.actor->forward(x).to(torch::kFloat);
+        value = p.critic->forward(x).squeeze(1).to(torch::kFloat);
+      }
+      auto ratio = (p.log_prob(a, mean) - LP.index_select(0, idx)).exp();
       auto adv_b = ADV.index_select(0, idx);
       auto pl = -torch::min(ratio * adv_b, ratio.clamp(1 - c.clip, 1 + c.clip) * adv_b).mean();
-      auto vl = 0.5 * (p.critic->forward(x).squeeze(1) - RET.index_select(0, idx)).pow(2).mean();
+      auto vl = 0.5 * (value - RET.index_select(0, idx)).pow(2).mean();
       auto ent = (p.log_std + 0.5 * std::log(2 * M_PI * M_E)).sum();
       auto loss = pl + c.value_coef * vl - c.entropy_coef * ent;
       opt.actor->zero_grad();

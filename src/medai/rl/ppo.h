@@ -31,6 +31,7 @@ struct PpoConfig {
   double actor_max_grad_norm = 0.5, critic_max_grad_norm = 5.0;
   int select_every = 10;              // iterations between policy checks (0 = keep the last)
   uint64_t seed = 1;                  // network initialisation and action sampling
+  bool bf16 = false;                  // bf16 autocast in the update's forward passes
   bool progress = true;
 };
 

@@ -1,5 +1,6 @@
 #pragma once
 // The libtorch side of the training engine (include only from .cpp files that use libtorch).
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <vector>
@@ -19,6 +20,28 @@ inline double optimise(torch::optim::Optimizer& optimizer, const torch::Tensor& 
   optimizer.step();
   return loss.item<double>();
 }
+
+// bf16 autocast on the CPU (libtorch's CPU autocast, as torch.autocast("cpu") in Python) for the
+// guard's lifetime: matrix products and convolutions run in bfloat16, weights and the optimiser
+// stay fp32. `enabled` false is a no-op, so callers write one code path.
+class AutocastGuard {
+ public:
+  explicit AutocastGuard(bool enabled) : enabled_(enabled && !at::autocast::is_cpu_enabled()) {
+    if (!enabled_) return;
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(true);
+  }
+  ~AutocastGuard() {
+    if (!enabled_) return;
+    at::autocast::set_cpu_enabled(false);
+    at::autocast::clear_cache();
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool enabled_;
+};
 
 // A copy of a module's parameters (the best state so far), restored in place.
 class ParameterSnapshot {

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "medai/core/error.h"
+#include "medai/core/precision.h"
 #include "medai/core/run_folder.h"
 #include "medai/glucose/lstm_forecaster.h"
 #include "medai/io/csv.h"
@@ -43,6 +44,32 @@ void write_patient(const std::filesystem::path& f, int seed, bool inputs = false
   test::write_text(f, csv);
 }
 }  // namespace
+
+TEST(LstmForecaster, TrainsUnderBf16AutocastWhereTheCpuHasItAndIsRefusedWhereItDoesNot) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "cgm");
+  for (int p = 0; p < 4; ++p) write_patient(dir / "cgm" / ("P0" + std::to_string(p) + ".csv"), p + 1);
+  ForecasterTrainOptions o;
+  o.data = dir / "cgm";
+  o.out = dir / "run";
+  o.test_fraction = 0.25;
+  o.hidden = 16;
+  o.layers = 1;
+  o.epochs = 2;
+  o.ensemble = 1;
+  o.progress = false;
+  o.precision = "bf16";
+  if (!core::cpu_supports_bf16()) {
+    EXPECT_THROW(train_forecaster(o), Error);
+    GTEST_SKIP() << "this CPU has no AVX512-BF16/AMX-BF16: bf16 is refused, as it should be";
+  }
+  auto card = train_forecaster(o);
+  EXPECT_EQ(card["training"]["precision"], "bf16");
+  EXPECT_TRUE(std::isfinite(card["training"]["validation_rmse_30"].get<double>()));
+  o.precision = "fp16";
+  o.out = dir / "run2";
+  EXPECT_THROW(train_forecaster(o), Error);
+}
 
 TEST(LstmForecaster, LearnsSyntheticCgmBetterThanPersistenceAndReloads) {
   test::TempDir dir;
