@@ -2,15 +2,17 @@
 # BLAS kernels: the generic kernels OpenBLAS falls back to on a CPU it does not know
 # (OPENBLAS_CORETYPE=Prescott) against medai's automatic choice, like for like in one run,
 # alternating: sgemm GFLOP/s (medai doctor) and a small forecaster training (2 epochs).
-#   bench/run_blas_bench.sh [BUILD_DIR] [ROUNDS]
+#   bench/run_blas_bench.sh [BUILD_DIR] [ROUNDS] [SHARED_DATA]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build/release}
 ROUNDS=${2:-2}
+S=$(realpath "${3:-../shared/data}")/t1d_simglucose
 M=$BUILD/apps/medai/medai
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
-"$M" -q glucose cohort --patients adolescent --days 4 --out "$W/cohort" > /dev/null
+"$M" -q glucose cohort --patients adolescent --days 4 --params "$S/vpatient_params.csv" --quest "$S/Quest.csv" \
+  --out "$W/cohort" > /dev/null
 run() {  # $1 label, $2 env
   local t0 t1
   env $2 "$M" doctor --json > "$W/doc.json"
