@@ -193,16 +193,7 @@ void add_evaluate_command(CLI::App* glucose, GlobalOptions& g) {
         }
     }
     if (e->json) {
-      nlohmann::json j = nlohmann::json::array();
-      for (const auto& r : results)
-        j.push_back({{"controller", r.controller}, {"patients", r.patients.size()}, {"tir_median", r.tir_median},
-                     {"tir_q1", r.tir_q1}, {"tir_q3", r.tir_q3}, {"tbr70_mean", r.tbr70_mean},
-                     {"tbr54_mean", r.tbr54_mean}, {"tar180_mean", r.tar180_mean}, {"tar250_mean", r.tar250_mean},
-                     {"mean_bg", r.mean_bg}, {"risk_index_mean", r.risk_mean},
-                     {"patients_with_time_below_54", r.patients_with_any_below_54},
-                     {"patients_below_10", r.patients_below_10},
-                     {"safety_interventions", r.safety_interventions}, {"decisions", r.decisions}});
-      std::printf("%s\n", core::dump_json(j, 2).c_str());
+      std::printf("%s\n", core::dump_json(glucose::results_json(results), 2).c_str());
     } else {
       std::printf("%d days x %zu patients (%s), seed %llu\n%s", e->days, patients.size(), e->patients.c_str(),
                   static_cast<unsigned long long>(e->seed), glucose::format_results_table(results).c_str());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <cstdio>
 
 #include "medai/core/atomic_file.h"
@@ -147,6 +148,18 @@ void save_trace_plot(const std::filesystem::path& path, const Trace& t, const st
   p2.y_range = std::pair<double, double>{0.0, ins_max * 1.05};
   p3.y_range = std::pair<double, double>{0.0, carbs_max * 1.1};
   io::save_plot_stacked(path, {p1, p2, p3}, 960, {380, 200, 180});
+}
+
+nlohmann::json results_json(const std::vector<ControllerResult>& results) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& r : results)
+    j.push_back({{"controller", r.controller}, {"patients", r.patients.size()}, {"tir_median", r.tir_median},
+                 {"tir_q1", r.tir_q1}, {"tir_q3", r.tir_q3}, {"tbr70_mean", r.tbr70_mean}, {"tbr54_mean", r.tbr54_mean},
+                 {"tar180_mean", r.tar180_mean}, {"tar250_mean", r.tar250_mean}, {"mean_bg", r.mean_bg},
+                 {"risk_index_mean", r.risk_mean}, {"patients_with_time_below_54", r.patients_with_any_below_54},
+                 {"patients_below_10", r.patients_below_10}, {"safety_interventions", r.safety_interventions},
+                 {"decisions", r.decisions}});
+  return j;
 }
 
 }  // namespace medai::glucose

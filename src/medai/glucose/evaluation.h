@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,8 @@ ControllerResult evaluate_controller(const std::string& name, const ControllerFa
 std::string format_results_table(const std::vector<ControllerResult>& results);
 // One CSV row per controller and patient.
 void write_results_csv(const std::filesystem::path& path, const std::vector<ControllerResult>& results);
+// The one JSON form of controller results (medai glucose evaluate --json, PPO model cards).
+nlohmann::json results_json(const std::vector<ControllerResult>& results);
 // minute,bg_mgdl,cgm_mgdl,insulin_u_per_min,carbs_g.
 void write_trace_csv(const std::filesystem::path& path, const Trace& trace);
 // BG with the 70-180 band, insulin and meals for the first `minutes` of the trace.

@@ -171,14 +171,8 @@ nlohmann::json train_ppo(const PpoOptions& o) {
     for (const std::string n : {"basal-bolus", "pid"})
       res.push_back(evaluate_controller(
           n, [&](const VirtualPatient&) { return make_standard_controller(n); }, patients, eo, o.progress));
-    nlohmann::json ev = nlohmann::json::array();
-    for (const auto& r : res)
-      ev.push_back({{"controller", r.controller}, {"tir_median", r.tir_median}, {"tir_q1", r.tir_q1},
-                    {"tir_q3", r.tir_q3}, {"tbr70_mean", r.tbr70_mean}, {"tbr54_mean", r.tbr54_mean},
-                    {"tar180_mean", r.tar180_mean}, {"patients_with_time_below_54", r.patients_with_any_below_54},
-                    {"patients_below_10", r.patients_below_10},
-                    {"risk_index_mean", r.risk_mean}, {"safety_interventions", r.safety_interventions}});
-    card.extra["evaluation"] = {{"days_per_patient", o.eval_days}, {"scenario", "random (held-out seeds)"}, {"results", ev}};
+    card.extra["evaluation"] = {{"days_per_patient", o.eval_days}, {"scenario", "random (held-out seeds)"},
+                                {"results", results_json(res)}};
     core::write_file_atomic(o.out / "evaluation.txt", format_results_table(res));
     write_results_csv(o.out / "evaluation.csv", res);
     core::write_json_file(o.out / core::kModelCardFile, card.to_json());
