@@ -1,5 +1,6 @@
 #include "medai/nn/nets/densenet.h"
 
+#include "medai/core/error.h"
 
 namespace medai::nn {
 
@@ -61,9 +62,18 @@ torch::Tensor DenseFeaturesImpl::forward(const torch::Tensor& x) {
   return norm5(y);
 }
 
-DenseNetImpl::DenseNetImpl(int64_t in_channels, int64_t num_classes) {
-  features_ = register_module("features", DenseFeatures(in_channels, std::vector<int64_t>{6, 12, 24, 16}, 32, 64, 4));
-  classifier = register_module("classifier", tnn::Linear(features_->out_channels, num_classes));
+DenseNetOptions DenseNetOptions::for_architecture(const std::string& arch, int64_t in_channels, int64_t num_classes) {
+  if (arch != "densenet121") throw Error(ErrorCode::Unsupported, "unknown DenseNet '" + arch + "' (densenet121)");
+  DenseNetOptions o;
+  o.in_channels = in_channels;
+  o.num_classes = num_classes;
+  return o;
+}
+
+DenseNetImpl::DenseNetImpl(const DenseNetOptions& o) : options(o) {
+  features_ = register_module(
+      "features", DenseFeatures(o.in_channels, o.block_config, o.growth_rate, o.init_features, o.bn_size));
+  classifier = register_module("classifier", tnn::Linear(features_->out_channels, o.num_classes));
   for (auto& m : modules(false)) {
     if (auto* c = m->as<tnn::Conv2d>()) tnn::init::kaiming_normal_(c->weight);
     else if (auto* bn = m->as<tnn::BatchNorm2d>()) { tnn::init::ones_(bn->weight); tnn::init::zeros_(bn->bias); }

@@ -8,6 +8,15 @@
 
 namespace medai::nn {
 
+struct DenseNetOptions {
+  std::vector<int64_t> block_config{6, 12, 24, 16};  // dense layers per block (DenseNet-121)
+  int64_t growth_rate = 32, init_features = 64, bn_size = 4;
+  int64_t in_channels = 1;
+  int64_t num_classes = 2;
+  std::string name = "densenet121";
+  static DenseNetOptions for_architecture(const std::string& arch, int64_t in_channels, int64_t num_classes);
+};
+
 struct DenseLayerImpl : torch::nn::Module {
   DenseLayerImpl(int64_t in, int64_t growth, int64_t bn_size);
   torch::Tensor forward(const torch::Tensor& x);
@@ -44,10 +53,11 @@ struct DenseFeaturesImpl : torch::nn::Module {
 TORCH_MODULE(DenseFeatures);
 
 struct DenseNetImpl : ClassifierNetImpl {
-  DenseNetImpl(int64_t in_channels, int64_t num_classes);
+  explicit DenseNetImpl(const DenseNetOptions& options);
   torch::Tensor features(const torch::Tensor& x) override;
   torch::Tensor head(const torch::Tensor& f) override;
-  std::string architecture() const override { return "densenet121"; }
+  std::string architecture() const override { return options.name; }
+  DenseNetOptions options;
   DenseFeatures features_{nullptr};
   torch::nn::Linear classifier{nullptr};
 };
