@@ -46,14 +46,17 @@ bool generic_core(const std::string& core) {
 }  // namespace
 
 std::string cpu_flags() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("flags", 0) == 0) {
-      auto colon = line.find(':');
-      return colon == std::string::npos ? "" : line.substr(colon + 1) + " ";
-    }
-  return "";
+  static const std::string flags = [] {  // read once: precision checks ask on every resolve
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("flags", 0) == 0) {
+        auto colon = line.find(':');
+        return colon == std::string::npos ? std::string() : line.substr(colon + 1) + " ";
+      }
+    return std::string();
+  }();
+  return flags;
 }
 
 bool cpu_has(const std::string& flags, const std::string& flag) {

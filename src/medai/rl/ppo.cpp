@@ -57,7 +57,7 @@ void collect(VectorEnvironment& env, Policy& p, const PpoConfig& c, Rollout& r) 
     auto mean = p.actor->forward(obs);
     auto a = mean + p.log_std.exp() * torch::randn_like(mean);
     r.act[t].copy_(a);
-    r.logp[t].copy_((-0.5 * ((a - mean) / p.log_std.exp()).pow(2) - p.log_std - 0.5 * std::log(2 * M_PI)).sum(1));
+    r.logp[t].copy_(p.log_prob(a, mean));
     r.val[t].copy_(p.critic->forward(obs).squeeze(1));
     auto t0 = std::chrono::steady_clock::now();
     env.step(a.data_ptr<float>(), reward, done);
