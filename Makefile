@@ -1,5 +1,5 @@
 # Thin wrapper over scripts/ and CMake presets.
-.PHONY: deps build test unit demo bench clean
+.PHONY: deps build test unit demo bench clean format format-check
 deps:
 	scripts/install-deps
 build: deps
@@ -15,3 +15,7 @@ bench: build
 	bench/run_glucose_bench.sh build/release
 clean:
 	rm -rf build
+format:
+	scripts/format
+format-check:
+	scripts/format --check

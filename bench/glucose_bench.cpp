@@ -79,10 +79,11 @@ int main(int argc, char** argv) {
   const double s_vec = seconds_since(t0);
   const double env_steps = static_cast<double>(steps) * venv.size();
 
-  std::printf("{\"patients\":%zu,\"days\":%d,\"model_patient_days_per_s\":%.1f,\"model_ms_per_patient_day\":%.3f,"
-              "\"model_mean_bg\":%.2f,\"closed_loop_patient_days_per_s\":%.1f,\"closed_loop_tir\":%.2f,"
-              "\"vector_env_size\":%d,\"vector_env_steps_per_s\":%.0f,\"vector_env_patient_days_per_s\":%.1f}\n",
-              patients.size(), days, pd / s_model, 1000 * s_model / pd, bg_sum / (pd * 1440), pd / s_loop, tir,
-              venv.size(), env_steps / s_vec, env_steps * 5 / 1440 / s_vec);
+  std::printf(
+      "{\"patients\":%zu,\"days\":%d,\"model_patient_days_per_s\":%.1f,\"model_ms_per_patient_day\":%.3f,"
+      "\"model_mean_bg\":%.2f,\"closed_loop_patient_days_per_s\":%.1f,\"closed_loop_tir\":%.2f,"
+      "\"vector_env_size\":%d,\"vector_env_steps_per_s\":%.0f,\"vector_env_patient_days_per_s\":%.1f}\n",
+      patients.size(), days, pd / s_model, 1000 * s_model / pd, bg_sum / (pd * 1440), pd / s_loop, tir, venv.size(),
+      env_steps / s_vec, env_steps * 5 / 1440 / s_vec);
   return 0;
 }

@@ -34,7 +34,9 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: image_bench train|infer|loader [--threads N] [--size S] [--batch B] [--steps K] [--data DIR]\n");
+    std::fprintf(
+        stderr,
+        "usage: image_bench train|infer|loader [--threads N] [--size S] [--batch B] [--steps K] [--data DIR]\n");
     return 2;
   }
   std::string mode = argv[1], data;
@@ -76,9 +78,10 @@ int main(int argc, char** argv) {
     auto t0 = Clock::now();
     for (int i = 0; i < steps; ++i) step();
     double s = seconds_since(t0);
-    std::printf("{\"side\":\"medai\",\"mode\":\"train\",\"precision\":\"%s\",\"threads\":%d,\"batch\":%d,\"size\":%d,"
-                "\"images_per_s\":%.3f}\n",
-                precision.c_str(), threads, batch, size, steps * batch / s);
+    std::printf(
+        "{\"side\":\"medai\",\"mode\":\"train\",\"precision\":\"%s\",\"threads\":%d,\"batch\":%d,\"size\":%d,"
+        "\"images_per_s\":%.3f}\n",
+        precision.c_str(), threads, batch, size, steps * batch / s);
   } else if (mode == "infer") {
     // optimized: the product's path (imaging::ClassifierModel::logits), the network compiled to a
     // frozen TorchScript graph with prepacked oneDNN convolutions. eager: the native network in
@@ -106,9 +109,10 @@ int main(int argc, char** argv) {
     };
     double b1 = measure(opt, 1, 60), b32 = measure(opt, 32, 10);
     double e1 = measure(eager, 1, 60), e32 = measure(eager, 32, 10);
-    std::printf("{\"side\":\"medai\",\"mode\":\"infer\",\"threads\":%d,\"size\":%d,\"batch1_ms\":%.3f,\"batch32_ms\":%.3f,"
-                "\"eager_batch1_ms\":%.3f,\"eager_batch32_ms\":%.3f}\n",
-                threads, size, b1, b32, e1, e32);
+    std::printf(
+        "{\"side\":\"medai\",\"mode\":\"infer\",\"threads\":%d,\"size\":%d,\"batch1_ms\":%.3f,\"batch32_ms\":%.3f,"
+        "\"eager_batch1_ms\":%.3f,\"eager_batch32_ms\":%.3f}\n",
+        threads, size, b1, b32, e1, e32);
   } else if (mode == "loader") {
     // Decode every image once (as training does), then one augmented epoch, as images/s.
     auto ds = data::load_image_dataset(data);
@@ -128,9 +132,10 @@ int main(int argc, char** argv) {
     int64_t n = 0;
     while (auto b = loader.next()) n += b->size;
     double epoch_s = seconds_since(t0);
-    std::printf("{\"side\":\"medai\",\"mode\":\"loader\",\"threads\":%d,\"images\":%lld,\"decode_images_per_s\":%.1f,"
-                "\"augmented_epoch_images_per_s\":%.1f,\"first_epoch_images_per_s\":%.1f}\n",
-                threads, static_cast<long long>(n), n / decode_s, n / epoch_s, n / (decode_s + epoch_s));
+    std::printf(
+        "{\"side\":\"medai\",\"mode\":\"loader\",\"threads\":%d,\"images\":%lld,\"decode_images_per_s\":%.1f,"
+        "\"augmented_epoch_images_per_s\":%.1f,\"first_epoch_images_per_s\":%.1f}\n",
+        threads, static_cast<long long>(n), n / decode_s, n / epoch_s, n / (decode_s + epoch_s));
   } else {
     std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
     return 2;

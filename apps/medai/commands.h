@@ -12,7 +12,9 @@ struct GlobalOptions {
 
 // --precision auto|fp32|bf16 (core/precision.h) into `target`.
 inline CLI::Option* add_precision_option(CLI::App* cmd, std::string& target) {
-  return cmd->add_option("--precision", target, "auto | fp32 | bf16 (bf16 autocast needs AVX512-BF16 or AMX-BF16; auto = fp32)")
+  return cmd
+      ->add_option("--precision", target,
+                   "auto | fp32 | bf16 (bf16 autocast needs AVX512-BF16 or AMX-BF16; auto = fp32)")
       ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
       ->capture_default_str();
 }

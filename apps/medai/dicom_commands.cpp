@@ -1,6 +1,6 @@
 // medai dicom deid
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
 #include "commands.h"
@@ -35,7 +35,8 @@ void add_dicom_commands(CLI::App& app, GlobalOptions& g) {
     std::vector<std::pair<fs::path, fs::path>> jobs;
     if (fs::is_directory(o->in)) {
       for (const auto& e : fs::directory_iterator(o->in))
-        if (e.is_regular_file() && e.path().extension() == ".dcm") jobs.emplace_back(e.path(), o->out / e.path().filename());
+        if (e.is_regular_file() && e.path().extension() == ".dcm")
+          jobs.emplace_back(e.path(), o->out / e.path().filename());
       if (jobs.empty()) fail_invalid(o->in.string() + ": no .dcm files");
       fs::create_directories(o->out);
     } else {

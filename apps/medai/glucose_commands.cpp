@@ -3,8 +3,8 @@
 
 #include <chrono>
 #include <cstdio>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "commands.h"
 #include "glucose_support.h"
@@ -84,14 +84,16 @@ void add_simulate_command(CLI::App* glucose, GlobalOptions& g) {
   sim->add_option("--patient", o->patient, "virtual patient name, e.g. adult#001")->capture_default_str();
   add_patient_options(sim, o->src);
   auto* in_opt = sim->add_option("--inputs", o->inputs, "replay a schedule CSV minute,carbs_g,insulin_u_per_min");
-  auto* ctl_opt = sim->add_option("--controller", o->controller, "basal-bolus | pid | ppo:RUN_FOLDER decides the insulin");
+  auto* ctl_opt =
+      sim->add_option("--controller", o->controller, "basal-bolus | pid | ppo:RUN_FOLDER decides the insulin");
   sim->add_option("--scenario", o->scenario,
                   "meals for --controller: 'random' (seeded, simglucose's statistics), a CSV minute,carbs_g, "
                   "or a daily list like '07:00 45, 12:00 70, 18:00 80'")
       ->default_str("random");
   sim->add_option("--seed", o->seed, "seed of the random scenario and sensor noise")->capture_default_str();
   sim->add_option("--minutes", o->minutes, "minutes to simulate")->capture_default_str();
-  sim->add_option("--out", o->out, "output CSV: minute,bg_mgdl,cho_g_per_min,insulin_u_per_min,... and x1..x13")->required();
+  sim->add_option("--out", o->out, "output CSV: minute,bg_mgdl,cho_g_per_min,insulin_u_per_min,... and x1..x13")
+      ->required();
   sim->add_option("--plot", o->plot, "also save a trace plot (PNG): BG with the 70-180 band, insulin, meals");
   in_opt->excludes(ctl_opt);
   sim->callback([&g, o] {
@@ -100,10 +102,11 @@ void add_simulate_command(CLI::App* glucose, GlobalOptions& g) {
     if (o->controller.empty() && o->inputs.empty()) fail_invalid("give --inputs SCHEDULE.csv or --controller NAME");
     if (!o->inputs.empty()) {
       if (!o->scenario.empty()) fail_invalid("--scenario goes with --controller; --inputs already lists the meals");
-      glucose::PatientParams p = o->src.params.empty() ? glucose::default_patient()
-                                                       : glucose::load_patient(o->src.params, o->patient);
+      glucose::PatientParams p =
+          o->src.params.empty() ? glucose::default_patient() : glucose::load_patient(o->src.params, o->patient);
       if (o->src.params.empty() && o->patient != p.name)
-        fail_invalid("--patient " + o->patient + ": only " + p.name + " is built in; pass --params vpatient_params.csv");
+        fail_invalid("--patient " + o->patient + ": only " + p.name +
+                     " is built in; pass --params vpatient_params.csv");
       auto schedule = glucose::read_schedule(o->inputs);
       glucose::PatientModel model(p);
       glucose::simulate_to_csv(model, schedule, o->minutes, o->out);
@@ -115,22 +118,25 @@ void add_simulate_command(CLI::App* glucose, GlobalOptions& g) {
     auto env_opt = env_options(o->src);
     env_opt.seed = o->seed;
     const int days = (o->minutes + 1439) / 1440;
-    glucose::GlucoseEnv env(patient, glucose::parse_scenario(o->scenario.empty() ? "random" : o->scenario, o->seed, days),
-                            env_opt);
+    glucose::GlucoseEnv env(
+        patient, glucose::parse_scenario(o->scenario.empty() ? "random" : o->scenario, o->seed, days), env_opt);
     auto controller = make_controller(o->controller, patient);
     glucose::SafetyConfig sc;
     sc.enabled = !o->src.no_safety;
     glucose::SafetyLayer safety(sc);
     auto r = glucose::run_episode(env, *controller, safety, o->minutes);
     write_simulation_csv(o->out, r.trace, patient.params);
-    if (!o->plot.empty()) glucose::save_trace_plot(o->plot, r.trace, patient.params.name + " - " + o->controller, o->minutes);
-    std::printf("%s with %s: %d minutes, TIR %.1f%%, <70 %.2f%%, <54 %.2f%%, mean BG %.1f mg/dL, %.1f U insulin, "
-                "safety interventions %ld -> %s\n",
-                patient.params.name.c_str(), o->controller.c_str(), o->minutes, r.summary.tir_70_180, r.summary.tbr_70,
-                r.summary.tbr_54, r.summary.mean, r.insulin_total_u, r.safety.interventions(), o->out.string().c_str());
+    if (!o->plot.empty())
+      glucose::save_trace_plot(o->plot, r.trace, patient.params.name + " - " + o->controller, o->minutes);
+    std::printf(
+        "%s with %s: %d minutes, TIR %.1f%%, <70 %.2f%%, <54 %.2f%%, mean BG %.1f mg/dL, %.1f U insulin, "
+        "safety interventions %ld -> %s\n",
+        patient.params.name.c_str(), o->controller.c_str(), o->minutes, r.summary.tir_70_180, r.summary.tbr_70,
+        r.summary.tbr_54, r.summary.mean, r.insulin_total_u, r.safety.interventions(), o->out.string().c_str());
     if (r.minutes_below_10 > 0)
-      std::printf("warning: BG was below 10 mg/dL for %ld minutes (a simulated catastrophe; counted as 10 in the metrics)\n",
-                  r.minutes_below_10);
+      std::printf(
+          "warning: BG was below 10 mg/dL for %ld minutes (a simulated catastrophe; counted as 10 in the metrics)\n",
+          r.minutes_below_10);
   });
 }
 
@@ -179,7 +185,8 @@ void add_evaluate_command(CLI::App* glucose, GlobalOptions& g) {
     for (const auto& n : names) make_controller(n, patients.front());  // fail early on a bad name
     for (const auto& n : names)
       results.push_back(glucose::evaluate_controller(
-          n, [&n](const glucose::VirtualPatient& p) { return make_controller(n, p); }, patients, opt, !e->json && !g.quiet));
+          n, [&n](const glucose::VirtualPatient& p) { return make_controller(n, p); }, patients, opt,
+          !e->json && !g.quiet));
     if (!e->out.empty()) {
       fs::create_directories(e->out);
       glucose::write_results_csv(e->out / "results.csv", results);
@@ -188,8 +195,8 @@ void add_evaluate_command(CLI::App* glucose, GlobalOptions& g) {
           std::string stem = r.controller + "_" + p.patient;
           for (char& c : stem)
             if (c == '#' || c == ':' || c == '/') c = '_';
-          glucose::save_trace_plot(e->out / (stem + ".png"), p.episode.trace,
-                                   p.patient + " - " + r.controller, e->plot_days * 1440);
+          glucose::save_trace_plot(e->out / (stem + ".png"), p.episode.trace, p.patient + " - " + r.controller,
+                                   e->plot_days * 1440);
         }
     }
     if (e->json) {
@@ -203,7 +210,8 @@ void add_evaluate_command(CLI::App* glucose, GlobalOptions& g) {
 }
 
 void add_cohort_command(CLI::App* glucose, GlobalOptions& g) {
-  auto* co = glucose->add_subcommand("cohort", "simulate a cohort's CGM as CSV files (one per patient) for forecasting");
+  auto* co =
+      glucose->add_subcommand("cohort", "simulate a cohort's CGM as CSV files (one per patient) for forecasting");
   struct CohortOpts {
     std::string patients = "all", controller = "basal-bolus";
     PatientSources src;
@@ -264,7 +272,8 @@ void add_cohort_command(CLI::App* glucose, GlobalOptions& g) {
 }  // namespace
 
 void add_glucose_commands(CLI::App& app, GlobalOptions& g) {
-  auto* glucose = app.add_subcommand("glucose", "type 1 diabetes: simulation, controllers, forecasting, decision support");
+  auto* glucose =
+      app.add_subcommand("glucose", "type 1 diabetes: simulation, controllers, forecasting, decision support");
   glucose->require_subcommand(1);
   add_simulate_command(glucose, g);
   add_evaluate_command(glucose, g);

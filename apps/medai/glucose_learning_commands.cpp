@@ -8,8 +8,8 @@
 #include "medai/core/run_folder.h"
 #include "medai/core/runtime.h"
 #include "medai/glucose/lstm_forecaster.h"
-#include "medai/glucose/recommend.h"
 #include "medai/glucose/ppo_insulin.h"
+#include "medai/glucose/recommend.h"
 
 namespace medai::app {
 
@@ -28,7 +28,8 @@ void add_train_forecaster_command(CLI::App& glucose, GlobalOptions& g) {
   auto json_out = std::make_shared<bool>(false);
   tr->add_option("--data", o->data, "folder of CGM CSVs, one per person (timestamp,glucose_value_mg_dl)")->required();
   tr->add_option("--out", o->out, "run folder to write")->required();
-  tr->add_option("--test-fraction", o->test_fraction, "patients (sorted by id, the last ones) held out")->capture_default_str();
+  tr->add_option("--test-fraction", o->test_fraction, "patients (sorted by id, the last ones) held out")
+      ->capture_default_str();
   tr->add_option("--epochs", o->epochs)->capture_default_str();
   tr->add_option("--batch-size", o->batch_size)->capture_default_str();
   tr->add_option("--lr", o->lr)->capture_default_str();
@@ -47,7 +48,8 @@ void add_train_forecaster_command(CLI::App& glucose, GlobalOptions& g) {
   tr->add_option("--seed", o->seed)->capture_default_str();
   tr->add_option("--ensemble", o->ensemble, "networks trained from consecutive seeds, predictions averaged")
       ->capture_default_str();
-  tr->add_option("--max-windows", o->max_windows, "cap on training windows (0 = all; for quick runs)")->capture_default_str();
+  tr->add_option("--max-windows", o->max_windows, "cap on training windows (0 = all; for quick runs)")
+      ->capture_default_str();
   add_precision_option(tr, o->precision);
   tr->add_flag("--json", *json_out, "print the model card as JSON");
   tr->callback([&g, o, json_out, no_tod, keep_straight, cgm_only] {
@@ -69,8 +71,8 @@ void add_train_forecaster_command(CLI::App& glucose, GlobalOptions& g) {
 }
 
 void add_evaluate_forecaster_command(CLI::App& glucose, GlobalOptions& g) {
-  auto* ev = glucose.add_subcommand("evaluate-forecaster",
-                                    "RMSE/MAE/Clarke zones at 30 and 60 min against persistence, linear and ridge baselines");
+  auto* ev = glucose.add_subcommand(
+      "evaluate-forecaster", "RMSE/MAE/Clarke zones at 30 and 60 min against persistence, linear and ridge baselines");
   struct EvOpts {
     fs::path model, data, out;
     std::string split = "test";
@@ -133,7 +135,8 @@ void add_ppo_command(CLI::App& glucose, GlobalOptions& g) {
   tr->add_option("--lr", o->lr)->capture_default_str();
   tr->add_option("--hidden", o->hidden)->capture_default_str();
   tr->add_option("--seed", o->seed, "training scenarios' seeds start here")->capture_default_str();
-  tr->add_option("--eval-days", o->eval_days, "held-out days per patient evaluated at the end (0 = none)")->capture_default_str();
+  tr->add_option("--eval-days", o->eval_days, "held-out days per patient evaluated at the end (0 = none)")
+      ->capture_default_str();
   add_precision_option(tr, o->precision);
   tr->add_flag("--json", *json_out, "print the model card as JSON");
   tr->callback([&g, o, src, json_out] {
@@ -156,7 +159,8 @@ void add_ppo_command(CLI::App& glucose, GlobalOptions& g) {
 }
 
 void add_recommend_command(CLI::App& glucose, GlobalOptions& g) {
-  auto* rc = glucose.add_subcommand("recommend", "next insulin recommendation from a CGM/insulin/carbs history, with reasons");
+  auto* rc =
+      glucose.add_subcommand("recommend", "next insulin recommendation from a CGM/insulin/carbs history, with reasons");
   struct Opts {
     fs::path history, forecaster, params, quest;
     std::string patient;
@@ -198,10 +202,8 @@ void add_recommend_command(CLI::App& glucose, GlobalOptions& g) {
       fn = glucose::forecast_fn(
           std::make_shared<glucose::GlucoseForecaster>(glucose::GlucoseForecaster::load(o->forecaster)));
     auto rec = glucose::recommend(history, p, o->carbs, fn, {}, !o->boluses_only);
-    if (o->json)
-      std::printf("%s\n", core::dump_json(rec.to_json(), 2).c_str());
-    else
-      std::printf("%s", rec.to_text().c_str());
+    if (o->json) std::printf("%s\n", core::dump_json(rec.to_json(), 2).c_str());
+    else std::printf("%s", rec.to_text().c_str());
   });
 }
 

@@ -7,18 +7,18 @@
 
 #include "commands.h"
 #include "medai/core/error.h"
+#include "medai/core/precision.h"
 #include "medai/core/run_folder.h"
 #include "medai/core/runtime.h"
 #include "medai/core/sha256.h"
+#include "medai/core/version.h"
+#include "medai/imaging/classifier_card.h"
 #include "medai/imaging/classifier_model.h"
 #include "medai/imaging/evaluate_classifier.h"
 #include "medai/imaging/torchscript_interop.h"
-#include "medai/core/precision.h"
-#include "medai/core/version.h"
-#include "medai/imaging/classifier_card.h"
 #include "medai/imaging/train_classifier.h"
-#include "medai/train/trainer.h"
 #include "medai/io/image.h"
+#include "medai/train/trainer.h"
 
 namespace medai::app {
 
@@ -54,8 +54,12 @@ UnitImage read_unit(const fs::path& file) {
 
 json prediction_json(const fs::path& file, const imaging::Prediction& p, const imaging::ClassifierModel& m,
                      const std::vector<std::string>& warnings) {
-  return {{"file", file.string()}, {"label", p.label}, {"probability", p.probability}, {"threshold", p.threshold},
-          {"positive_class", m.class_names()[m.positive_index()]}, {"class_probabilities", p.class_probabilities},
+  return {{"file", file.string()},
+          {"label", p.label},
+          {"probability", p.probability},
+          {"threshold", p.threshold},
+          {"positive_class", m.class_names()[m.positive_index()]},
+          {"class_probabilities", p.class_probabilities},
           {"warnings", warnings}};
 }
 
@@ -64,7 +68,10 @@ void add_train_command(CLI::App* image, GlobalOptions& g) {
   auto t = std::make_shared<imaging::TrainOptions>();
   auto t_json = std::make_shared<bool>(false);
   auto t_target = std::make_shared<double>(0);
-  train->add_option("--data", t->data, "class folders DIR/<CLASS>/*.png|dcm|jpg|nii, or a CSV index (path,label[,patient_id][,split])")->required();
+  train
+      ->add_option("--data", t->data,
+                   "class folders DIR/<CLASS>/*.png|dcm|jpg|nii, or a CSV index (path,label[,patient_id][,split])")
+      ->required();
   train->add_option("--out", t->out, "run folder to create")->required();
   train->add_option("--split", t->split, "use only CSV rows whose 'split' column has this value");
   train->add_option("--arch", t->architecture, "resnet18 | resnet34 | resnet50 | densenet121")->capture_default_str();
@@ -74,10 +81,14 @@ void add_train_command(CLI::App* image, GlobalOptions& g) {
   train->add_option("--lr", t->lr, "peak learning rate (AdamW)")->capture_default_str();
   train->add_option("--weight-decay", t->weight_decay, "AdamW weight decay")->capture_default_str();
   train->add_option("--schedule", t->schedule, "cosine | onecycle | constant")->capture_default_str();
-  train->add_option("--patience", t->patience, "early stopping: epochs without validation AUROC gain")->capture_default_str();
-  train->add_option("--val-fraction", t->validation_fraction, "validation share, split by patient")->capture_default_str();
-  train->add_option("--seed", t->seed, "seed for split, initialisation, shuffling and augmentation")->capture_default_str();
-  train->add_option("--target-sensitivity", *t_target, "choose the threshold for this sensitivity instead of Youden's J");
+  train->add_option("--patience", t->patience, "early stopping: epochs without validation AUROC gain")
+      ->capture_default_str();
+  train->add_option("--val-fraction", t->validation_fraction, "validation share, split by patient")
+      ->capture_default_str();
+  train->add_option("--seed", t->seed, "seed for split, initialisation, shuffling and augmentation")
+      ->capture_default_str();
+  train->add_option("--target-sensitivity", *t_target,
+                    "choose the threshold for this sensitivity instead of Youden's J");
   train->add_flag("--resume", t->resume, "continue an interrupted run in --out");
   train->add_flag("--hflip", t->horizontal_flip, "random horizontal flips (off: chest laterality matters)");
   train->add_flag("!--no-augment", t->augment, "disable augmentation");
@@ -91,7 +102,8 @@ void add_train_command(CLI::App* image, GlobalOptions& g) {
     if (train->count("--target-sensitivity")) t->target_sensitivity = *t_target;
     t->progress = !*t_json;
     if (!t->resume && fs::exists(t->out / train::kTrainStateFile))
-      fail_invalid(t->out.string() + ": already holds a training run; pass --resume to continue it or choose another --out");
+      fail_invalid(t->out.string() +
+                   ": already holds a training run; pass --resume to continue it or choose another --out");
     json card = imaging::train_classifier(*t);
     if (*t_json) std::cout << core::dump_json(card, 2) << "\n";
     else std::cout << "model written to " << t->out.string() << "\n";
@@ -135,7 +147,9 @@ void add_predict_command(CLI::App* image, GlobalOptions& g) {
       const UnitImage u = read_unit(f);
       auto p = model.predict(u.unit);
       if (*p_json) out.push_back(prediction_json(f, p, model, u.warnings));
-      else std::printf("%s\t%s\tp=%.4f\tthreshold=%.4f\n", f.string().c_str(), p.label.c_str(), p.probability, p.threshold);
+      else
+        std::printf("%s\t%s\tp=%.4f\tthreshold=%.4f\n", f.string().c_str(), p.label.c_str(), p.probability,
+                    p.threshold);
     }
     if (*p_json) std::cout << core::dump_json(out, 2) << "\n";
   });
@@ -143,7 +157,8 @@ void add_predict_command(CLI::App* image, GlobalOptions& g) {
 
 void add_explain_command(CLI::App* image, GlobalOptions& g) {
   auto* expl = image->add_subcommand("explain", "Grad-CAM heatmap over the image");
-  auto x_model = std::make_shared<fs::path>(), x_file = std::make_shared<fs::path>(), x_out = std::make_shared<fs::path>();
+  auto x_model = std::make_shared<fs::path>(), x_file = std::make_shared<fs::path>(),
+       x_out = std::make_shared<fs::path>();
   auto x_class = std::make_shared<int>(-1);
   auto x_json = std::make_shared<bool>(false);
   expl->add_option("--model", *x_model, "run folder")->required();
@@ -182,9 +197,11 @@ void add_export_command(CLI::App* image, GlobalOptions& g) {
     auto model = imaging::ClassifierModel::load(*ex_model, /*for_inference=*/false);
     imaging::export_torchscript(*model.net, *ex_out);
     if (*ex_json)
-      std::cout << core::dump_json(json{{"torchscript", ex_out->string()}, {"sha256", core::sha256_file(*ex_out)},
+      std::cout << core::dump_json(json{{"torchscript", ex_out->string()},
+                                        {"sha256", core::sha256_file(*ex_out)},
                                         {"input_shape", {"N", 1, model.image_size(), model.image_size()}},
-                                        {"input", "per-image z-scored [0, 1] display image"}, {"output", "logits"},
+                                        {"input", "per-image z-scored [0, 1] display image"},
+                                        {"output", "logits"},
                                         {"classes", model.class_names()}},
                                    2)
                 << "\n";
@@ -206,7 +223,8 @@ void add_import_command(CLI::App* image, GlobalOptions& g) {
   imp->add_option("--out", *im_out, "run folder to create")->required();
   imp->add_option("--size", *im_size, "input side in pixels")->capture_default_str();
   imp->add_option("--classes", *im_classes, "class names in output order")->delimiter(',')->required();
-  imp->add_option("--threshold", *im_threshold, "decision threshold on the last class's probability")->capture_default_str();
+  imp->add_option("--threshold", *im_threshold, "decision threshold on the last class's probability")
+      ->capture_default_str();
   auto im_json = std::make_shared<bool>(false);
   imp->add_flag("--json", *im_json, "print the new model card as JSON on stdout");
   imp->callback([&g, im_file, im_out, im_arch, im_size, im_classes, im_threshold, im_json] {
@@ -232,7 +250,8 @@ void add_import_command(CLI::App* image, GlobalOptions& g) {
     c.operating_point.method = "given at import";
     c.extra["imported_from"] = {{"file", im_file->filename().string()}, {"sha256", core::sha256_file(*im_file)}};
     const json card = c.to_json();
-    imaging::ClassifierCard::from_json(card, (*im_out / core::kModelCardFile).string());  // e.g. a threshold outside 0..1
+    imaging::ClassifierCard::from_json(card,
+                                       (*im_out / core::kModelCardFile).string());  // e.g. a threshold outside 0..1
     core::write_json_file(*im_out / core::kModelCardFile, card);
     if (*im_json) std::cout << core::dump_json(card, 2) << "\n";
     else std::printf("imported %s into %s\n", im_file->string().c_str(), im_out->string().c_str());

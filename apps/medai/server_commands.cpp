@@ -15,7 +15,8 @@ namespace medai::app {
 namespace fs = std::filesystem;
 
 void add_server_commands(CLI::App& app, GlobalOptions& g) {
-  auto* serve = app.add_subcommand("serve", "clinical inference server and web app (REST API, auth, audit, de-identification)");
+  auto* serve =
+      app.add_subcommand("serve", "clinical inference server and web app (REST API, auth, audit, de-identification)");
   auto o = std::make_shared<server::ServerOptions>();
   auto no_batching = std::make_shared<bool>(false);
   serve->add_option("--host", o->host)->capture_default_str();
@@ -26,13 +27,15 @@ void add_server_commands(CLI::App& app, GlobalOptions& g) {
   serve->add_option("--tls-cert", o->tls_cert, "PEM certificate (with --tls-key: HTTPS)");
   serve->add_option("--tls-key", o->tls_key, "PEM private key");
   serve->add_option("--max-batch", o->max_batch, "dynamic batching: largest batch")->capture_default_str();
-  serve->add_option("--max-delay-ms", o->max_delay_ms, "dynamic batching: longest wait for companions")->capture_default_str();
+  serve->add_option("--max-delay-ms", o->max_delay_ms, "dynamic batching: longest wait for companions")
+      ->capture_default_str();
   serve->add_option("--queue", o->queue_capacity, "requests queued per model before 503")->capture_default_str();
   serve->add_option("--max-body-bytes", o->max_body_bytes, "largest request body (413 beyond)")->capture_default_str();
   serve->add_option("--timeout-s", o->timeout_s)->capture_default_str();
   serve->add_option("--http-threads", o->threads, "HTTP worker threads kept warm")->capture_default_str();
-  serve->add_option("--max-connections", o->max_connections,
-                    "connections served at once (one thread each; idle or slow clients cannot starve the rest)")
+  serve
+      ->add_option("--max-connections", o->max_connections,
+                   "connections served at once (one thread each; idle or slow clients cannot starve the rest)")
       ->capture_default_str();
   serve->add_flag("--no-batching", *no_batching, "one request per forward pass (for comparisons)");
   auto precision = std::make_shared<std::string>("auto");
@@ -56,7 +59,8 @@ void add_server_commands(CLI::App& app, GlobalOptions& g) {
     fs::path db = "medai.db";
   };
   auto t = std::make_shared<TokOpts>();
-  create->add_option("--role", t->role, "clinician (predict, read) or admin (model management, audit export)")->required();
+  create->add_option("--role", t->role, "clinician (predict, read) or admin (model management, audit export)")
+      ->required();
   create->add_option("--name", t->name, "who or what holds it (no patient data)")->capture_default_str();
   create->add_option("--db", t->db)->capture_default_str();
   create->callback([&g, t] {
@@ -83,10 +87,8 @@ void add_server_commands(CLI::App& app, GlobalOptions& g) {
     server::Store store(a->db);
     auto rows = store.audit_rows(a->since);
     const std::string text = a->format == "csv" ? server::audit_csv(rows) : server::audit_json(rows);
-    if (a->out.empty())
-      std::fwrite(text.data(), 1, text.size(), stdout);
-    else
-      core::write_file_atomic(a->out, text);
+    if (a->out.empty()) std::fwrite(text.data(), 1, text.size(), stdout);
+    else core::write_file_atomic(a->out, text);
   });
 }
 

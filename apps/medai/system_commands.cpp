@@ -48,7 +48,8 @@ double gemm_gflops(int n, int reps) {
 }  // namespace
 
 void add_system_commands(CLI::App& app, GlobalOptions& g) {
-  auto* doctor = app.add_subcommand("doctor", "this machine as medai sees it: CPU features, BLAS kernels (checked), threads");
+  auto* doctor =
+      app.add_subcommand("doctor", "this machine as medai sees it: CPU features, BLAS kernels (checked), threads");
   auto json_out = std::make_shared<bool>(false);
   doctor->add_flag("--json", *json_out, "one JSON object on stdout");
   doctor->callback([&g, json_out] {
@@ -62,8 +63,11 @@ void add_system_commands(CLI::App& app, GlobalOptions& g) {
     const double err = gemm_error(256);
     const bool ok = err < 1e-5;  // fp32 accumulation over 256 terms: ~1e-7 when correct
     nlohmann::json j = {{"cpu", cpu},
-                        {"blas", {{"library", blas.library}, {"kernel", blas.kernel}, {"chosen_by", blas.chosen_by},
-                                  {"best_for_cpu", core::best_openblas_core(flags)}}},
+                        {"blas",
+                         {{"library", blas.library},
+                          {"kernel", blas.kernel},
+                          {"chosen_by", blas.chosen_by},
+                          {"best_for_cpu", core::best_openblas_core(flags)}}},
                         {"sgemm_check", {{"n", 256}, {"max_relative_error", err}, {"ok", ok}}},
                         {"sgemm_gflops_1024", gemm_gflops(1024, 5)},
                         {"threads", core::runtime_threads()},

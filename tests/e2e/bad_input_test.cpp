@@ -50,10 +50,12 @@ TEST_F(BadInput, TruncatedAndNonDicomFilesAreRejectedByPredict) {
   std::string ct = test::read_text(test::shared_data() / "dicom" / "CT_small.dcm");
   test::write_text(dir_ / "cut.dcm", ct.substr(0, ct.size() / 2));
   test::write_text(dir_ / "report.dcm", "Patient report, not a DICOM file.\n");
-  expect_clear_error(test::run_medai("image predict --model " + test::quote(run_) + " " + test::quote(dir_ / "cut.dcm")),
-                     "cut.dcm", "truncated");
-  expect_clear_error(test::run_medai("image predict --model " + test::quote(run_) + " " + test::quote(dir_ / "report.dcm")),
-                     "report.dcm", "DICOM");
+  expect_clear_error(
+      test::run_medai("image predict --model " + test::quote(run_) + " " + test::quote(dir_ / "cut.dcm")), "cut.dcm",
+      "truncated");
+  expect_clear_error(
+      test::run_medai("image predict --model " + test::quote(run_) + " " + test::quote(dir_ / "report.dcm")),
+      "report.dcm", "DICOM");
 }
 
 TEST_F(BadInput, CorruptPngIsRejectedAndExplainWritesNothing) {
@@ -68,7 +70,8 @@ TEST_F(BadInput, CorruptPngIsRejectedAndExplainWritesNothing) {
 
 TEST_F(BadInput, EmptyFolderAndMissingClassFolderStopTrainingBeforeWriting) {
   fs::create_directories(dir_ / "empty");
-  auto r = test::run_medai("image train --data " + test::quote(dir_ / "empty") + " --out " + test::quote(dir_ / "run1"));
+  auto r =
+      test::run_medai("image train --data " + test::quote(dir_ / "empty") + " --out " + test::quote(dir_ / "run1"));
   expect_clear_error(r, "empty", "no images found");
   EXPECT_FALSE(fs::exists(dir_ / "run1"));
   fs::create_directories(dir_ / "one" / "NORMAL");

@@ -27,8 +27,8 @@ TEST(GlucoseCli, SimulatesAScheduleAndWritesStatesAndGlucose) {
   ASSERT_EQ(t.rows.size(), 301u);
   EXPECT_EQ(t.header.size(), 4u + 13u);
   EXPECT_EQ(t.header[1], "bg_mgdl");
-  EXPECT_NEAR(std::stod(t.rows[0][1]), 149.02, 0.01);             // adolescent#001 starts at Gb
-  EXPECT_DOUBLE_EQ(std::stod(t.rows[61][2]), 5.0);                 // eating at 5 g/min from minute 60
+  EXPECT_NEAR(std::stod(t.rows[0][1]), 149.02, 0.01);  // adolescent#001 starts at Gb
+  EXPECT_DOUBLE_EQ(std::stod(t.rows[61][2]), 5.0);     // eating at 5 g/min from minute 60
   EXPECT_DOUBLE_EQ(std::stod(t.rows[61][3]), 0.5);
   double peak = 0;
   for (const auto& row : t.rows) peak = std::max(peak, std::stod(row[1]));
@@ -50,9 +50,10 @@ TEST(GlucoseCli, BadSchedulesAndUnknownPatientsAreNamed) {
   expect_error(sim("minute,carbs_g,insulin_u_per_min\n0,0,0\n", "--patient adult#001"), "pass --params");
   EXPECT_FALSE(fs::exists(dir / "o.csv"));
   if (fs::exists(test::shared_data() / "t1d_simglucose/vpatient_params.csv"))
-    expect_error(sim("minute,carbs_g,insulin_u_per_min\n0,0,0\n",
-                     "--patient adult#042 --params " + test::quote(test::shared_data() / "t1d_simglucose/vpatient_params.csv")),
-                 "unknown patient 'adult#042'");
+    expect_error(
+        sim("minute,carbs_g,insulin_u_per_min\n0,0,0\n",
+            "--patient adult#042 --params " + test::quote(test::shared_data() / "t1d_simglucose/vpatient_params.csv")),
+        "unknown patient 'adult#042'");
 }
 
 namespace {
@@ -67,15 +68,17 @@ double glucose_params_row(const fs::path& csv, const std::string& name) {
 std::string sim_tables() {
   const auto d = test::shared_data() / "t1d_simglucose";
   return " --params " + test::quote(d / "vpatient_params.csv") + " --quest " + test::quote(d / "Quest.csv") +
-         " --sensor-params " + test::quote(d / "sensor_params.csv") + " --pump-params " + test::quote(d / "pump_params.csv");
+         " --sensor-params " + test::quote(d / "sensor_params.csv") + " --pump-params " +
+         test::quote(d / "pump_params.csv");
 }
 }  // namespace
 
 TEST(GlucoseCli, ControllerDecidesTheInsulinAndAPlotIsWritten) {
   test::TempDir dir;
-  auto r = test::run_medai("glucose simulate --controller basal-bolus --scenario '07:00 45, 12:00 70, 18:00 80' --minutes 1440 "
-                           "--sensor Dexcom --pump Insulet --seed 3 --out " + test::quote(dir / "o.csv") + " --plot " +
-                           test::quote(dir / "o.png"));
+  auto r = test::run_medai(
+      "glucose simulate --controller basal-bolus --scenario '07:00 45, 12:00 70, 18:00 80' --minutes 1440 "
+      "--sensor Dexcom --pump Insulet --seed 3 --out " +
+      test::quote(dir / "o.csv") + " --plot " + test::quote(dir / "o.png"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("TIR"), std::string::npos);
   io::CsvTable t = io::read_csv(dir / "o.csv");
@@ -86,8 +89,9 @@ TEST(GlucoseCli, ControllerDecidesTheInsulinAndAPlotIsWritten) {
   for (const auto& row : t.rows) bolus_minutes += std::stod(row[3]) > 0.5;  // boluses stand far above basal
   EXPECT_GE(bolus_minutes, 3);
   EXPECT_GT(fs::file_size(dir / "o.png"), 2000u);
-  expect_error(test::run_medai("glucose simulate --controller insulin-magic --minutes 10 --out " + test::quote(dir / "x.csv")),
-               "unknown controller 'insulin-magic'");
+  expect_error(
+      test::run_medai("glucose simulate --controller insulin-magic --minutes 10 --out " + test::quote(dir / "x.csv")),
+      "unknown controller 'insulin-magic'");
   expect_error(test::run_medai("glucose simulate --controller pid --scenario '7am 45' --minutes 10 --out " +
                                test::quote(dir / "x.csv")),
                "scenario item '7am 45'");
@@ -97,8 +101,9 @@ TEST(GlucoseCli, ControllerDecidesTheInsulinAndAPlotIsWritten) {
 TEST(GlucoseCli, EvaluateComparesControllersAndWritesTracePlots) {
   MEDAI_REQUIRE_DATA("t1d_simglucose/vpatient_params.csv");
   test::TempDir dir;
-  auto r = test::run_medai("glucose evaluate --controller basal-bolus,pid --patients adult#001,child#002 --days 2 --json --out " +
-                           test::quote(dir / "ev") + sim_tables());
+  auto r = test::run_medai(
+      "glucose evaluate --controller basal-bolus,pid --patients adult#001,child#002 --days 2 --json --out " +
+      test::quote(dir / "ev") + sim_tables());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j.size(), 2u);
@@ -117,7 +122,8 @@ TEST(GlucoseCli, RecommendExplainsItselfAndRefusesBadHistories) {
   std::string csv = "timestamp,cgm_mgdl,insulin_u,carbs_g\n";
   for (int i = 0; i < 30; ++i) {
     char row[80];
-    std::snprintf(row, sizeof row, "2026-03-01 %02d:%02d:00,%d,%s,\n", 6 + i * 5 / 60, i * 5 % 60, 160 + 2 * i, i == 3 ? "2" : "");
+    std::snprintf(row, sizeof row, "2026-03-01 %02d:%02d:00,%d,%s,\n", 6 + i * 5 / 60, i * 5 % 60, 160 + 2 * i,
+                  i == 3 ? "2" : "");
     csv += row;
   }
   test::write_text(dir / "h.csv", csv);
@@ -139,7 +145,8 @@ TEST(GlucoseCli, RecommendExplainsItselfAndRefusesBadHistories) {
   expect_error(bad("timestamp,cgm_mgdl,carbs_g\n2026-01-01 07:00,120,-10\n"), "line 2, field 'carbs_g'");
   expect_error(bad("timestamp,cgm_mgdl\n2026-01-01 07:00,1200\n"), "outside the physiological range");
   expect_error(test::run_medai("glucose recommend --history " + test::quote(dir / "h.csv")), "--basal-u-per-h");
-  expect_error(test::run_medai("glucose recommend --patient adult#001 --history " + test::quote(dir / "h.csv")), "pass --params");
+  expect_error(test::run_medai("glucose recommend --patient adult#001 --history " + test::quote(dir / "h.csv")),
+               "pass --params");
 }
 
 TEST(GlucoseCli, ForecasterAndPpoTrainEvaluateAndServeAsControllers) {
@@ -159,8 +166,9 @@ TEST(GlucoseCli, ForecasterAndPpoTrainEvaluateAndServeAsControllers) {
   ASSERT_EQ(rep.size(), 4u);
   EXPECT_EQ(rep[1]["method"], "ridge");
   EXPECT_GT(rep[0]["all_windows"]["30min"]["windows"].get<int>(), 1000);
-  expect_error(test::run_medai("glucose evaluate-forecaster --model " + test::quote(dir.path()) + " --data " + test::quote(d1)),
-               "model_card.json");
+  expect_error(
+      test::run_medai("glucose evaluate-forecaster --model " + test::quote(dir.path()) + " --data " + test::quote(d1)),
+      "model_card.json");
 
   r = test::run_medai("glucose train-ppo --patients adolescent#001 --out " + test::quote(dir / "ppo") +
                       " --iterations 3 --copies 2 --rollout-steps 96 --eval-days 1 --json");
@@ -188,14 +196,16 @@ TEST(GlucoseCli, TrajectoriesAgreeWithSimglucosesModelIntegratedBySciPy) {
     std::string csv = "minute,carbs_g,insulin_u_per_min\n";
     for (int m = 0; m < 1440; ++m) {
       const double carbs = m == 420 ? 45 : m == 720 ? 70 : m == 1080 ? 80 : 0;
-      csv += std::to_string(m) + "," + std::to_string(carbs) + "," + std::to_string(p + (carbs > 0 ? carbs / 12 : 0)) + "\n";
+      csv += std::to_string(m) + "," + std::to_string(carbs) + "," + std::to_string(p + (carbs > 0 ? carbs / 12 : 0)) +
+             "\n";
     }
     test::write_text(dir / "s.csv", csv);
-    auto r = test::run_medai("glucose simulate --patient '" + name + "' --params " + test::quote(params) + " --inputs " +
-                             test::quote(dir / "s.csv") + " --minutes 1440 --out " + test::quote(dir / "c.csv"));
+    auto r =
+        test::run_medai("glucose simulate --patient '" + name + "' --params " + test::quote(params) + " --inputs " +
+                        test::quote(dir / "s.csv") + " --minutes 1440 --out " + test::quote(dir / "c.csv"));
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    auto py = test::run_command(test::python() + " " + test::quote(ref) + " trajectory " + test::quote(params) + " '" + name +
-                                "' " + test::quote(dir / "s.csv") + " 1440 1e-10");
+    auto py = test::run_command(test::python() + " " + test::quote(ref) + " trajectory " + test::quote(params) + " '" +
+                                name + "' " + test::quote(dir / "s.csv") + " 1440 1e-10");
     ASSERT_EQ(py.exit_code, 0) << py.err;
     test::write_text(dir / "p.csv", py.out);
     auto c = io::read_csv(dir / "c.csv"), q = io::read_csv(dir / "p.csv");
@@ -207,7 +217,7 @@ TEST(GlucoseCli, TrajectoriesAgreeWithSimglucosesModelIntegratedBySciPy) {
       lo = std::min(lo, a);
       hi = std::max(hi, a);
     }
-    EXPECT_GT(hi - lo, 50.0);    // the day has real excursions
+    EXPECT_GT(hi - lo, 50.0);                                   // the day has real excursions
     EXPECT_LT(worst, 0.01) << "max |BG difference| over 24 h";  // the fidelity target
   }
 }

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <map>
 #include <csignal>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <thread>
@@ -57,13 +57,14 @@ fs::path trained_run() {
 
 }  // namespace medai::test
 
-#define REQUIRE_RUN()                                                                  \
-  fs::path run = test::trained_run();                                                  \
+#define REQUIRE_RUN()                 \
+  fs::path run = test::trained_run(); \
   if (run.empty()) GTEST_SKIP() << "shared chest X-ray data missing: " << test::shared_data()
 
 TEST(ImageCli, TrainWritesACompleteRunFolder) {
   REQUIRE_RUN();
-  for (const char* f : {"model.pt", "model_card.json", "curves.csv", "curves.png", "roc.png", "reliability.png", "split.csv"})
+  for (const char* f :
+       {"model.pt", "model_card.json", "curves.csv", "curves.png", "roc.png", "reliability.png", "split.csv"})
     EXPECT_TRUE(fs::exists(run / f)) << f;
   json card = json::parse(test::read_text(run / "model_card.json"));
   EXPECT_EQ(card["architecture"], "resnet18");
@@ -101,8 +102,8 @@ TEST(ImageCli, EvaluatePrintsTheRequiredJsonKeys) {
   EXPECT_NEAR(j["accuracy"].get<double>(), (cm["tp"].get<double>() + cm["tn"].get<double>()) / 120.0, 1e-12);
   // Re-scoring the run's own validation rows reproduces the card's validation metrics: train-time
   // and evaluate-time pipelines agree (preprocessing, calibration, threshold).
-  auto val = test::run_medai("image evaluate --model " + test::quote(run) + " --data " + test::quote(run / "split.csv") +
-                             " --split validation --json --bootstrap 100");
+  auto val = test::run_medai("image evaluate --model " + test::quote(run) + " --data " +
+                             test::quote(run / "split.csv") + " --split validation --json --bootstrap 100");
   ASSERT_EQ(val.exit_code, 0) << val.err;
   json card = json::parse(test::read_text(run / "model_card.json"));
   json jv = json::parse(val.out);
@@ -153,8 +154,9 @@ TEST(ImageCli, ExplainWritesAHeatmapOverlayOfTheImageSize) {
 TEST(ImageCli, TrainsWithoutTheDecodedCache) {
   if (test::subset_dir().empty()) GTEST_SKIP() << "shared chest X-ray data missing";
   test::TempDir dir;
-  auto r = test::run_medai("image train --no-cache --data " + test::quote(test::subset_dir() / "subset.csv") + " --out " +
-                           test::quote(dir / "run") + " --size 64 --epochs 1 --batch 16 --seed 3 --val-fraction 0.25");
+  auto r =
+      test::run_medai("image train --no-cache --data " + test::quote(test::subset_dir() / "subset.csv") + " --out " +
+                      test::quote(dir / "run") + " --size 64 --epochs 1 --batch 16 --seed 3 --val-fraction 0.25");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json card = json::parse(test::read_text(dir / "run" / "model_card.json"));
   EXPECT_EQ(card["metrics"]["validation"]["n"].get<int>(), card["split"]["validation_images"].get<int>());
@@ -164,12 +166,14 @@ TEST(ImageCli, ResumeAfterKillNineFinishesWithTheSameResultAsAnUninterruptedRun)
   if (test::subset_dir().empty()) GTEST_SKIP() << "shared chest X-ray data missing";
   test::TempDir dir;
   const std::string data = test::quote(test::subset_dir() / "subset.csv");
-  const std::string common = "image train --data " + data + " --size 64 --epochs 3 --batch 16 --seed 5 --val-fraction 0.25";
+  const std::string common =
+      "image train --data " + data + " --size 64 --epochs 3 --batch 16 --seed 5 --val-fraction 0.25";
   auto full = test::run_medai(common + " --out " + test::quote(dir / "full"));
   ASSERT_EQ(full.exit_code, 0) << full.err;
 
   // Start the same run in the background and kill -9 it once the first epoch is checkpointed.
-  std::string cmd = test::medai_bin() + " " + common + " --out " + test::quote(dir / "cut") + " >/dev/null 2>&1 & echo $!";
+  std::string cmd =
+      test::medai_bin() + " " + common + " --out " + test::quote(dir / "cut") + " >/dev/null 2>&1 & echo $!";
   auto started = test::run_command(cmd);
   int pid = std::stoi(started.out);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
@@ -185,7 +189,8 @@ TEST(ImageCli, ResumeAfterKillNineFinishesWithTheSameResultAsAnUninterruptedRun)
   json a = json::parse(test::read_text(dir / "full" / "model_card.json"));
   json b = json::parse(test::read_text(dir / "cut" / "model_card.json"));
   EXPECT_EQ(b["training_run"]["epochs_run"], 3);
-  EXPECT_NEAR(a["metrics"]["validation"]["auroc"].get<double>(), b["metrics"]["validation"]["auroc"].get<double>(), 1e-6);
+  EXPECT_NEAR(a["metrics"]["validation"]["auroc"].get<double>(), b["metrics"]["validation"]["auroc"].get<double>(),
+              1e-6);
   EXPECT_NEAR(a["calibration"]["temperature"].get<double>(), b["calibration"]["temperature"].get<double>(), 1e-4);
   io::CsvTable ca = io::read_csv(dir / "full" / "curves.csv"), cb = io::read_csv(dir / "cut" / "curves.csv");
   ASSERT_EQ(ca.rows.size(), cb.rows.size());

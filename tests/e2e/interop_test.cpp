@@ -18,7 +18,8 @@ using namespace medai;
 namespace {
 void write_floats(const fs::path& p, const torch::Tensor& t) {
   auto c = t.contiguous().to(torch::kFloat);
-  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(c.data_ptr<float>()), c.numel() * sizeof(float));
+  std::ofstream(p, std::ios::binary)
+      .write(reinterpret_cast<const char*>(c.data_ptr<float>()), c.numel() * sizeof(float));
 }
 torch::Tensor read_floats(const fs::path& p, std::vector<int64_t> shape) {
   std::string b = test::read_text(p);
@@ -63,7 +64,8 @@ print(float((y - ours).abs().max()), float((z - ours).abs().max()))
   ASSERT_EQ(py.exit_code, 0) << py.err;
   double d_script = 1, d_torchvision = 1;
   std::sscanf(py.out.c_str(), "%lf %lf", &d_script, &d_torchvision);
-  std::cout << "max |python TorchScript - medai| = " << d_script << ", torchvision with medai weights: " << d_torchvision << "\n";
+  std::cout << "max |python TorchScript - medai| = " << d_script
+            << ", torchvision with medai weights: " << d_torchvision << "\n";
   EXPECT_LT(d_script, 1e-4);
   EXPECT_LT(d_torchvision, 1e-4);
 }
@@ -92,8 +94,9 @@ for name in ['resnet18', 'resnet34']:
   test::write_text(dir / "make.py", script);
   auto py = test::run_command(test::python() + " " + test::quote(dir / "make.py") + " " + test::quote(dir.path()));
   ASSERT_EQ(py.exit_code, 0) << py.err;
-  auto r = test::run_medai("image import --torchscript " + test::quote(dir / "resnet18.pt") + " --arch resnet18 --out " +
-                           test::quote(dir / "run") + " --size 64 --classes NORMAL,PNEUMONIA");
+  auto r =
+      test::run_medai("image import --torchscript " + test::quote(dir / "resnet18.pt") + " --arch resnet18 --out " +
+                      test::quote(dir / "run") + " --size 64 --classes NORMAL,PNEUMONIA");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto model = imaging::ClassifierModel::load(dir / "run");
   auto ours = model.logits(read_floats(dir / "x.bin", {3, 1, 64, 64}));
@@ -102,8 +105,8 @@ for name in ['resnet18', 'resnet34']:
   std::cout << "max |medai import - PyTorch| = " << diff << "\n";
   EXPECT_LT(diff, 1e-4);
   // A ResNet-34 file is not a ResNet-18: a clear error, and no run folder left behind.
-  auto wrong = test::run_medai("image import --torchscript " + test::quote(dir / "resnet34.pt") + " --arch resnet18 --out " +
-                               test::quote(dir / "run34") + " --classes NORMAL,PNEUMONIA");
+  auto wrong = test::run_medai("image import --torchscript " + test::quote(dir / "resnet34.pt") +
+                               " --arch resnet18 --out " + test::quote(dir / "run34") + " --classes NORMAL,PNEUMONIA");
   EXPECT_NE(wrong.exit_code, 0);
   EXPECT_NE(wrong.err.find("resnet34.pt"), std::string::npos) << wrong.err;
   EXPECT_FALSE(fs::exists(dir / "run34" / "model_card.json"));
@@ -114,7 +117,9 @@ TEST(GradCamParity, MatchesATextbookPythonGradCamOnTheSameWeights) {
   fs::path run = test::trained_run();
   if (run.empty()) GTEST_SKIP() << "shared chest X-ray data missing";
   test::TempDir dir;
-  ASSERT_EQ(test::run_medai("image export --model " + test::quote(run) + " --torchscript " + test::quote(dir / "m.pt")).exit_code, 0);
+  ASSERT_EQ(test::run_medai("image export --model " + test::quote(run) + " --torchscript " + test::quote(dir / "m.pt"))
+                .exit_code,
+            0);
   torch::manual_seed(4);
   auto x = torch::randn({1, 1, 64, 64});
   write_floats(dir / "x.bin", x);

@@ -19,9 +19,9 @@ std::string run_main_once(const fs::path& dir, const fs::path& data, const std::
   const fs::path log = dir / ("main-" + tag + ".log");
   const std::string env = "MEDAI_DB=" + test::quote(dir / "medai.db") + " MEDAI_RUNS=" + test::quote(dir / "runs") +
                           " MEDAI_TRAIN_ARGS='--size 32 --epochs 1 --batch 8 --val-fraction 0.25'";
-  auto start = test::run_command(env + " setsid " + test::quote(fs::path(MEDAI_SOURCE_DIR) / "scripts" / "run-main") + " " +
-                                 test::quote(data) + " " + test::quote(dir / "models") + " 0 > " + test::quote(log) +
-                                 " 2>&1 & echo $!");
+  auto start = test::run_command(env + " setsid " + test::quote(fs::path(MEDAI_SOURCE_DIR) / "scripts" / "run-main") +
+                                 " " + test::quote(data) + " " + test::quote(dir / "models") + " 0 > " +
+                                 test::quote(log) + " 2>&1 & echo $!");
   const int pid = std::stoi(start.out);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   bool listening = false;

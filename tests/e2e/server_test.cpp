@@ -23,9 +23,9 @@ class Server {
  public:
   Server(const fs::path& dir, const std::string& extra = "") : dir_(dir) {
     fs::remove(dir / "serve.log");  // a previous server's log would give its (dead) port
-    auto r = test::run_command(test::medai_bin() + " serve --port 0 --models " + test::quote(dir / "models") + " --db " +
-                               test::quote(dir / "medai.db") + " " + extra + " > " + test::quote(dir / "serve.log") +
-                               " 2>&1 & echo $!");
+    auto r = test::run_command(test::medai_bin() + " serve --port 0 --models " + test::quote(dir / "models") +
+                               " --db " + test::quote(dir / "medai.db") + " " + extra + " > " +
+                               test::quote(dir / "serve.log") + " 2>&1 & echo $!");
     pid_ = std::stoi(r.out);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (std::chrono::steady_clock::now() < deadline) {
@@ -140,8 +140,14 @@ TEST(Server, AuthRolesPredictionsAuditAndABadInputBattery) {
   std::string dbytes = fs::exists(dcm) ? test::read_text(dcm) : std::string(2000, 'a');
   test::write_text(dir / "trunc.dcm", dbytes.substr(0, dbytes.size() / 3));
   std::string bomb = test::read_text(png);
-  bomb[16] = 0x00; bomb[17] = 0x01; bomb[18] = 0x86; bomb[19] = 0xA0;  // width 100000 in IHDR
-  bomb[20] = 0x00; bomb[21] = 0x01; bomb[22] = 0x86; bomb[23] = 0xA0;  // height 100000
+  bomb[16] = 0x00;
+  bomb[17] = 0x01;
+  bomb[18] = 0x86;
+  bomb[19] = 0xA0;  // width 100000 in IHDR
+  bomb[20] = 0x00;
+  bomb[21] = 0x01;
+  bomb[22] = 0x86;
+  bomb[23] = 0xA0;  // height 100000
   test::write_text(dir / "bomb.png", bomb);
   test::write_text(dir / "bad.json", "{\"history\": ");
   test::write_text(dir / "big.bin", std::string(33u << 20, 'z'));
@@ -174,7 +180,8 @@ TEST(Server, AuthRolesPredictionsAuditAndABadInputBattery) {
 
   // Glucose decision support over HTTP.
   std::string hist = "{\"history\": \"timestamp,cgm_mgdl\\n";
-  for (int i = 0; i < 12; ++i) hist += "2026-01-01 07:" + std::string(i < 2 ? "0" : "") + std::to_string(i * 5) + ":00,180\\n";
+  for (int i = 0; i < 12; ++i)
+    hist += "2026-01-01 07:" + std::string(i < 2 ? "0" : "") + std::to_string(i * 5) + ":00,180\\n";
   hist += "\", \"carbs_g\": 40, \"settings\": {\"basal_u_per_h\": 1, \"cr\": 10, \"cf\": 40, \"tdi\": 40}}";
   test::write_text(dir / "rec.json", hist);
   auto rec = s.call("POST", "/v1/glucose/recommend", clin, (dir / "rec.json").string(), "application/json");
@@ -229,8 +236,9 @@ TEST(Server, KillNineDuringABurstLosesNoAcknowledgedPredictionAndTheStoreStaysSo
   std::string script;
   for (int c = 0; c < 4; ++c)
     script += "(for i in $(seq 1 60); do curl -s -m 20 -o " + test::quote(dir / "burst") + "/r" + std::to_string(c) +
-              "_$i.json -w '%{http_code}' -H 'Authorization: Bearer " + clin + "' -H 'Content-Type: image/png' --data-binary @" +
-              test::quote(png) + " " + url + " > " + test::quote(dir / "burst") + "/c" + std::to_string(c) + "_$i; done) & ";
+              "_$i.json -w '%{http_code}' -H 'Authorization: Bearer " + clin +
+              "' -H 'Content-Type: image/png' --data-binary @" + test::quote(png) + " " + url + " > " +
+              test::quote(dir / "burst") + "/c" + std::to_string(c) + "_$i; done) & ";
   test::run_command("bash -c " + test::quote(script + "wait") + " > /dev/null 2>&1 & echo started");
   // Kill -9 once some predictions have been answered.
   for (int i = 0; i < 400; ++i) {
@@ -282,9 +290,9 @@ TEST(Server, WebAppWorksInHeadlessChromium) {
   test::write_text(dir / "history.csv", hist);
   const fs::path artifacts = fs::path(MEDAI_BINARY_DIR) / "test-artifacts";
   fs::create_directories(artifacts);
-  auto r = test::run_command("node " + test::quote(browser_dir / "ui_test.mjs") + " http://127.0.0.1:" +
-                             std::to_string(s.port()) + "/ " + clin + " " + test::quote(png) + " " +
-                             test::quote(dir / "history.csv") + " " + test::quote(artifacts));
+  auto r = test::run_command("node " + test::quote(browser_dir / "ui_test.mjs") +
+                             " http://127.0.0.1:" + std::to_string(s.port()) + "/ " + clin + " " + test::quote(png) +
+                             " " + test::quote(dir / "history.csv") + " " + test::quote(artifacts));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_GT(fs::file_size(artifacts / "ui-xray.png"), 10000u);
   EXPECT_GT(fs::file_size(artifacts / "ui-diabetes.png"), 10000u);
@@ -298,8 +306,9 @@ TEST(Server, AFullQueueAnswers503WithRetryAfterAndTlsServesHttps) {
   const fs::path d1 = test::shared_data() / "cgm" / "d1namo";
   const bool with_forecaster = fs::exists(d1);
   if (with_forecaster) {  // a (tiny) forecaster in the repository serves /v1/glucose/recommend
-    auto f = test::run_medai("glucose train-forecaster --data " + test::quote(d1) + " --out " +
-                             test::quote(dir / "models" / "forecaster") + " --epochs 1 --hidden 8 --layers 1 --ensemble 1");
+    auto f =
+        test::run_medai("glucose train-forecaster --data " + test::quote(d1) + " --out " +
+                        test::quote(dir / "models" / "forecaster") + " --epochs 1 --hidden 8 --layers 1 --ensemble 1");
     ASSERT_EQ(f.exit_code, 0) << f.err;
   }
   {
@@ -309,14 +318,16 @@ TEST(Server, AFullQueueAnswers503WithRetryAfterAndTlsServesHttps) {
     cv::imwrite(png.string(), test::quadrant_image(96, 3, 2) * 255);
     std::string script;
     for (int c = 0; c < 6; ++c)
-      script += "curl -s -o /dev/null -D " + test::quote(dir / ("h" + std::to_string(c))) + " -w '%{http_code}\\n' -H 'Authorization: Bearer " +
-                clin + "' -H 'Content-Type: image/png' --data-binary @" + test::quote(png) + " http://127.0.0.1:" +
-                std::to_string(s.port()) + "/v1/models/cxr/predict & ";
+      script += "curl -s -o /dev/null -D " + test::quote(dir / ("h" + std::to_string(c))) +
+                " -w '%{http_code}\\n' -H 'Authorization: Bearer " + clin +
+                "' -H 'Content-Type: image/png' --data-binary @" + test::quote(png) +
+                " http://127.0.0.1:" + std::to_string(s.port()) + "/v1/models/cxr/predict & ";
     auto r = test::run_command("bash -c " + test::quote(script + "wait"));
     EXPECT_NE(r.out.find("200"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("503"), std::string::npos) << r.out;
     bool retry_after = false;
-    for (int c = 0; c < 6; ++c) retry_after |= test::read_text(dir / ("h" + std::to_string(c))).find("Retry-After: 1") != std::string::npos;
+    for (int c = 0; c < 6; ++c)
+      retry_after |= test::read_text(dir / ("h" + std::to_string(c))).find("Retry-After: 1") != std::string::npos;
     EXPECT_TRUE(retry_after);
     // Version "2" is the default (highest); an unknown version is a 404.
     auto models = json::parse(s.call("GET", "/v1/models", clin).second);
@@ -324,7 +335,8 @@ TEST(Server, AFullQueueAnswers503WithRetryAfterAndTlsServesHttps) {
     EXPECT_EQ(models[0]["default_version"], "2");
     EXPECT_EQ(s.call("GET", "/v1/models/cxr?version=9", clin).first, 404);
     // Simulation over HTTP.
-    test::write_text(dir / "sim.json", "{\"minutes\": 600, \"scenario\": \"07:00 45\", \"controller\": \"basal-bolus\"}");
+    test::write_text(dir / "sim.json",
+                     "{\"minutes\": 600, \"scenario\": \"07:00 45\", \"controller\": \"basal-bolus\"}");
     auto sim = s.call("POST", "/v1/glucose/simulate", clin, (dir / "sim.json").string(), "application/json");
     ASSERT_EQ(sim.first, 200) << sim.second;
     EXPECT_EQ(json::parse(sim.second)["bg_mgdl"].size(), 600u);
@@ -379,7 +391,8 @@ TEST(Server, IdleAndSlowConnectionsDoNotStarveAPrediction) {
                    "  time.sleep(1)\n");
   test::run_command(test::python() + " " + test::quote(dir / "hold.py") + " " + std::to_string(s.port()) + " " +
                     test::quote(dir / "opened") + " > /dev/null 2>&1 &");
-  for (int i = 0; i < 400 && !fs::exists(dir / "opened"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 400 && !fs::exists(dir / "opened"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_TRUE(fs::exists(dir / "opened"));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   for (int k = 0; k < 3; ++k) {
@@ -400,27 +413,28 @@ TEST(Server, KeepAliveRequestsAndABurstOfNewConnectionsAreAnsweredPromptly) {
   fs::create_directories(dir / "models");
   Server s(dir.path());
   ASSERT_GT(s.port(), 0);
-  test::write_text(dir / "conn.py",
-                   "import socket, sys, threading, time\n"
-                   "port = int(sys.argv[1])\n"
-                   "req = b'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'\n"
-                   "c = socket.create_connection(('127.0.0.1', port)); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n"
-                   "t0 = time.time()\n"
-                   "for i in range(50):\n"
-                   "  c.sendall(req); got = b''\n"
-                   "  while not got.endswith(b'}'):\n"
-                   "    more = c.recv(4096)\n"
-                   "    if not more: sys.exit('the server closed a keep-alive connection after %d requests' % i)\n"
-                   "    got += more\n"
-                   "keep = time.time() - t0\n"
-                   "times = []; go = threading.Barrier(128)\n"
-                   "def one():\n"
-                   "  go.wait(); t = time.time(); k = socket.create_connection(('127.0.0.1', port))\n"
-                   "  k.sendall(b'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'); k.recv(4096)\n"
-                   "  times.append(time.time() - t); k.close()\n"
-                   "ts = [threading.Thread(target=one) for _ in range(128)]\n"
-                   "[t.start() for t in ts]; [t.join() for t in ts]\n"
-                   "print(keep, max(times))\n");
+  test::write_text(
+      dir / "conn.py",
+      "import socket, sys, threading, time\n"
+      "port = int(sys.argv[1])\n"
+      "req = b'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'\n"
+      "c = socket.create_connection(('127.0.0.1', port)); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n"
+      "t0 = time.time()\n"
+      "for i in range(50):\n"
+      "  c.sendall(req); got = b''\n"
+      "  while not got.endswith(b'}'):\n"
+      "    more = c.recv(4096)\n"
+      "    if not more: sys.exit('the server closed a keep-alive connection after %d requests' % i)\n"
+      "    got += more\n"
+      "keep = time.time() - t0\n"
+      "times = []; go = threading.Barrier(128)\n"
+      "def one():\n"
+      "  go.wait(); t = time.time(); k = socket.create_connection(('127.0.0.1', port))\n"
+      "  k.sendall(b'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'); k.recv(4096)\n"
+      "  times.append(time.time() - t); k.close()\n"
+      "ts = [threading.Thread(target=one) for _ in range(128)]\n"
+      "[t.start() for t in ts]; [t.join() for t in ts]\n"
+      "print(keep, max(times))\n");
   auto r = test::run_command(test::python() + " " + test::quote(dir / "conn.py") + " " + std::to_string(s.port()));
   ASSERT_EQ(r.exit_code, 0) << r.out;
   double keep = 0, burst = 0;

@@ -4,18 +4,20 @@
 // other exception, crash or sanitizer report is a finding. Built two ways: with -fsanitize=fuzzer
 // (preset `fuzz`, scripts/fuzz) and with replay_main.cpp into a normal test that replays the
 // regression corpus (tests/fuzz/regressions/<harness>/).
+#include <unistd.h>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "medai/core/error.h"
 
 namespace medai::fuzz {
 
-inline std::string bytes(const uint8_t* data, size_t size) { return std::string(reinterpret_cast<const char*>(data), size); }
+inline std::string bytes(const uint8_t* data, size_t size) {
+  return std::string(reinterpret_cast<const char*>(data), size);
+}
 
 // Readers that take a path get the input through a private file in /dev/shm (or /tmp).
 inline std::filesystem::path scratch_file(const std::string& name, const std::string& content) {
@@ -26,7 +28,8 @@ inline std::filesystem::path scratch_file(const std::string& name, const std::st
     return d;
   }();
   const auto p = dir / name;
-  std::ofstream(p, std::ios::binary | std::ios::trunc).write(content.data(), static_cast<std::streamsize>(content.size()));
+  std::ofstream(p, std::ios::binary | std::ios::trunc)
+      .write(content.data(), static_cast<std::streamsize>(content.size()));
   return p;
 }
 
@@ -35,8 +38,7 @@ template <typename F>
 void expect_refusal_or_success(F&& f) {
   try {
     f();
-  } catch (const medai::Error&) {
-  }
+  } catch (const medai::Error&) {}
 }
 
 }  // namespace medai::fuzz

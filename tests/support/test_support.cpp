@@ -35,9 +35,7 @@ std::string quote(const fs::path& p) {
   return s + "'";
 }
 
-void write_text(const fs::path& p, const std::string& text) {
-  std::ofstream(p, std::ios::binary) << text;
-}
+void write_text(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -25,11 +25,11 @@ class TempDir {
 // ../shared/data (or $MEDAI_SHARED_DATA); empty when absent.
 std::filesystem::path shared_data();
 // Skips the test with a message when the shared data folder (or a file in it) is absent.
-#define MEDAI_REQUIRE_DATA(rel)                                                                    \
-  do {                                                                                             \
-    if (!std::filesystem::exists(::medai::test::shared_data() / (rel)))                            \
-      GTEST_SKIP() << "shared data missing: " << (::medai::test::shared_data() / (rel)).string()   \
-                   << " (set MEDAI_SHARED_DATA)";                                                  \
+#define MEDAI_REQUIRE_DATA(rel)                                                                  \
+  do {                                                                                           \
+    if (!std::filesystem::exists(::medai::test::shared_data() / (rel)))                          \
+      GTEST_SKIP() << "shared data missing: " << (::medai::test::shared_data() / (rel)).string() \
+                   << " (set MEDAI_SHARED_DATA)";                                                \
   } while (0)
 
 struct CommandResult {

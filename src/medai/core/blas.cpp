@@ -38,8 +38,8 @@ std::string openblas_version() {
 
 // OpenBLAS cores without AVX: what it falls back to on a CPU it does not recognise.
 bool generic_core(const std::string& core) {
-  static const std::set<std::string> kGeneric{"Prescott", "Core2",  "Penryn", "Dunnington", "Nehalem",
-                                              "Katmai",   "Coppermine", "Northwood", "Banias", "Atom"};
+  static const std::set<std::string> kGeneric{"Prescott", "Core2",      "Penryn",    "Dunnington", "Nehalem",
+                                              "Katmai",   "Coppermine", "Northwood", "Banias",     "Atom"};
   return kGeneric.count(core) > 0;
 }
 
@@ -81,9 +81,9 @@ void choose_blas_kernels(char** argv) {
     return;
   }
   if (const char* env = std::getenv("OPENBLAS_CORETYPE")) {
-    g_info.chosen_by = std::getenv("MEDAI_BLAS_RESTARTED") ? "medai (restarted; library chose " +
-                                                                 std::string(std::getenv("MEDAI_BLAS_RESTARTED")) + ")"
-                                                           : "environment (OPENBLAS_CORETYPE=" + std::string(env) + ")";
+    g_info.chosen_by = std::getenv("MEDAI_BLAS_RESTARTED")
+                           ? "medai (restarted; library chose " + std::string(std::getenv("MEDAI_BLAS_RESTARTED")) + ")"
+                           : "environment (OPENBLAS_CORETYPE=" + std::string(env) + ")";
     return;
   }
   g_info.chosen_by = "library";

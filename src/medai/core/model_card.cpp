@@ -99,8 +99,7 @@ ModelCardCore ModelCardCore::read(const json& card, const std::string& where) {
   } else {
     c.kind = kind_of_task(c.task);
   }
-  c.name = card.contains("name") ? json_string(card, "name", where)
-                                 : fs::path(where).parent_path().filename().string();
+  c.name = card.contains("name") ? json_string(card, "name", where) : fs::path(where).parent_path().filename().string();
   c.created = optional_string(card, "created", where);
   c.architecture = optional_string(card, "architecture", where);
   if (card.contains("inputs") && card["inputs"].is_array()) {
@@ -124,12 +123,13 @@ ModelCardCore ModelCardCore::read(const json& card, const std::string& where) {
 }
 
 json card_extras(const json& card, const std::vector<std::string>& known) {
-  static const std::vector<std::string> kCore{"schema", "name", "kind", "task", "created", "architecture", "inputs",
-                                              "preprocessing", "training", "data", "split", "metrics",
-                                              "intended_use", "limitations", "limits", "software"};
+  static const std::vector<std::string> kCore{
+      "schema",   "name", "kind",  "task",    "created",      "architecture", "inputs", "preprocessing",
+      "training", "data", "split", "metrics", "intended_use", "limitations",  "limits", "software"};
   json extra = json::object();
   for (const auto& [k, v] : card.items())
-    if (std::find(kCore.begin(), kCore.end(), k) == kCore.end() && std::find(known.begin(), known.end(), k) == known.end())
+    if (std::find(kCore.begin(), kCore.end(), k) == kCore.end() &&
+        std::find(known.begin(), known.end(), k) == known.end())
       extra[k] = v;
   return extra;
 }

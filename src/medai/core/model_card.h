@@ -23,7 +23,7 @@ struct CardInput {
 
 struct ModelCardCore {
   std::string schema = kModelCardSchema;
-  std::string name;          // the run folder's name
+  std::string name;  // the run folder's name
   ModelKind kind = ModelKind::Classifier;
   std::string task;          // what loaders check: "binary image classification", "glucose-forecast", "glucose-ppo"
   std::string created;       // UTC, ISO 8601

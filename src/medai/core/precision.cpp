@@ -20,8 +20,9 @@ Precision resolve_precision(const std::string& requested, const std::string& fie
   if (requested == "auto" || requested == "fp32") return Precision::Fp32;
   if (requested == "bf16") {
     if (!cpu_supports_bf16())
-      fail_unsupported(field + " bf16: this CPU has neither AVX512-BF16 nor AMX-BF16 (bfloat16 would be emulated, "
-                               "slower than fp32)");
+      fail_unsupported(field +
+                       " bf16: this CPU has neither AVX512-BF16 nor AMX-BF16 (bfloat16 would be emulated, "
+                       "slower than fp32)");
     return Precision::Bf16;
   }
   fail_invalid(field + ": '" + requested + "' is not auto, fp32 or bf16");

@@ -12,17 +12,20 @@ std::string format_seconds(double s) {
   if (!std::isfinite(s) || s < 0) return "--:--";
   int total = static_cast<int>(s + 0.5);
   char buf[32];
-  if (total >= 3600)
-    std::snprintf(buf, sizeof buf, "%d:%02d:%02d", total / 3600, (total / 60) % 60, total % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%02d:%02d", total / 60, total % 60);
+  if (total >= 3600) std::snprintf(buf, sizeof buf, "%d:%02d:%02d", total / 3600, (total / 60) % 60, total % 60);
+  else std::snprintf(buf, sizeof buf, "%02d:%02d", total / 60, total % 60);
   return buf;
 }
 }  // namespace
 
 ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit, bool enabled)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), enabled_(enabled),
-      tty_(isatty(STDERR_FILENO) == 1), start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
+    : label_(std::move(label)),
+      unit_(std::move(unit)),
+      total_(total),
+      enabled_(enabled),
+      tty_(isatty(STDERR_FILENO) == 1),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_) {}
 
 ProgressBar::~ProgressBar() { finish(); }
 
@@ -59,11 +62,11 @@ void ProgressBar::draw(bool final) {
   int filled = static_cast<int>(frac * kWidth);
   std::string bar(filled, '#');
   bar.append(kWidth - filled, '.');
-  std::fprintf(stderr, "%s%s [%s] %3d%% %lld/%lld %.1f %s/s elapsed %s eta %s%s%s%s",
-               tty_ ? "\r\033[K" : "", label_.c_str(), bar.c_str(), static_cast<int>(frac * 100),
-               static_cast<long long>(done_), static_cast<long long>(total_), rate, unit_.c_str(),
-               format_seconds(elapsed).c_str(), final ? "00:00" : format_seconds(eta).c_str(),
-               postfix_.empty() ? "" : " ", postfix_.c_str(), (!tty_ || final) ? "\n" : "");
+  std::fprintf(stderr, "%s%s [%s] %3d%% %lld/%lld %.1f %s/s elapsed %s eta %s%s%s%s", tty_ ? "\r\033[K" : "",
+               label_.c_str(), bar.c_str(), static_cast<int>(frac * 100), static_cast<long long>(done_),
+               static_cast<long long>(total_), rate, unit_.c_str(), format_seconds(elapsed).c_str(),
+               final ? "00:00" : format_seconds(eta).c_str(), postfix_.empty() ? "" : " ", postfix_.c_str(),
+               (!tty_ || final) ? "\n" : "");
   std::fflush(stderr);
 }
 

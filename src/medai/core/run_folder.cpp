@@ -100,7 +100,9 @@ nlohmann::json read_model_card(const fs::path& run_dir) {
 
 nlohmann::json software_versions() {
   const BlasInfo blas = blas_info();
-  return {{"medai", kVersion}, {"libtorch", "1.13.1"}, {"compiler", __VERSION__},
+  return {{"medai", kVersion},
+          {"libtorch", "1.13.1"},
+          {"compiler", __VERSION__},
           {"blas", blas.kernel.empty() ? blas.library : blas.library + " " + blas.kernel}};
 }
 

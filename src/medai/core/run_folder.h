@@ -19,8 +19,7 @@ std::string dump_json(const nlohmann::json& value, int indent = -1);
 // Typed fields of a JSON document by dotted path ("preprocessing.size"). A missing field, a wrong
 // type or a value outside [lo, hi] is an InvalidInput error naming `where` and the path.
 int json_int(const nlohmann::json& doc, const std::string& path, const std::string& where, int lo, int hi);
-double json_number(const nlohmann::json& doc, const std::string& path, const std::string& where, double lo,
-                   double hi);
+double json_number(const nlohmann::json& doc, const std::string& path, const std::string& where, double lo, double hi);
 std::string json_string(const nlohmann::json& doc, const std::string& path, const std::string& where);
 // An optional boolean: `fallback` when absent, an error when present but not a boolean.
 bool json_bool(const nlohmann::json& doc, const std::string& path, const std::string& where, bool fallback);

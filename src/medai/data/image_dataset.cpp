@@ -110,7 +110,8 @@ ImageDataset from_folders(const fs::path& dir) {
     std::string hint;
     for (const auto& s : split_dirs) hint += " " + s.filename().string() + "/";
     fail_invalid(dir.string() + ": no images found (expected " + dir.string() +
-                 "/<CLASS>/*.png|jpg|dcm|nii or an index.csv)" + (hint.empty() ? "" : "; sub-folders without images:" + hint));
+                 "/<CLASS>/*.png|jpg|dcm|nii or an index.csv)" +
+                 (hint.empty() ? "" : "; sub-folders without images:" + hint));
   }
   for (const auto& cd : class_dirs) {
     int label = static_cast<int>(ds.class_names.size());

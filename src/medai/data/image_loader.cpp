@@ -16,7 +16,10 @@ cv::Mat load_unit_image(const std::filesystem::path& path, int size) {
 }
 
 DecodedCache::DecodedCache(const ImageDataset& ds, int size, bool keep)
-    : ds_(ds), size_(size), keep_(keep), images_(keep ? ds.samples.size() : 0),
+    : ds_(ds),
+      size_(size),
+      keep_(keep),
+      images_(keep ? ds.samples.size() : 0),
       once_(keep ? new std::once_flag[ds.samples.size()] : nullptr) {}
 
 void DecodedCache::ensure(size_t i) {

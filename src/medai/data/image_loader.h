@@ -56,9 +56,9 @@ struct LoaderOptions {
 };
 
 struct ImageBatch {
-  int64_t size = 0;          // images in this batch
-  int image_size = 0;        // pixels per side
-  std::vector<float> pixels; // size x 1 x image_size x image_size, normalised
+  int64_t size = 0;           // images in this batch
+  int image_size = 0;         // pixels per side
+  std::vector<float> pixels;  // size x 1 x image_size x image_size, normalised
   std::vector<int64_t> labels;
   std::vector<size_t> indices;  // dataset indices
 };

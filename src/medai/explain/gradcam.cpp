@@ -16,8 +16,8 @@ cv::Mat grad_cam(nn::ClassifierNetImpl& net, const torch::Tensor& input, int64_t
   torch::Tensor logits = net.head(features);
   if (target_class < 0 || target_class >= logits.size(1)) fail_invalid("grad_cam: class index out of range");
   // For two classes the decision is the logit difference; its gradient is what tips the label.
-  torch::Tensor score = logits.size(1) == 2 ? logits[0][target_class] - logits[0][1 - target_class]
-                                            : logits[0][target_class];
+  torch::Tensor score =
+      logits.size(1) == 2 ? logits[0][target_class] - logits[0][1 - target_class] : logits[0][target_class];
   auto grads = torch::autograd::grad({score}, {features})[0];
   auto weights = grads.mean({2, 3}, /*keepdim=*/true);
   auto cam = torch::relu((weights * features).sum(1, true)).detach();

@@ -93,7 +93,7 @@ CgmSeries read_cgm_csv(const std::filesystem::path& csv, const std::string& tcol
   for (size_t k = 0; k < readings.size(); ++k) {
     const auto& [m, v] = readings[k];
     const size_t slot = static_cast<size_t>((m - s.start_minute + 2) / 5);  // nearest 5-minute slot
-    s.mgdl[slot] = v;                                                        // a later reading in the same slot wins
+    s.mgdl[slot] = v;                                                       // a later reading in the same slot wins
     if (ic) {
       s.insulin_u[slot] += inputs[k].first;
       s.carbs_g[slot] += inputs[k].second;

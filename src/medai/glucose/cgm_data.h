@@ -11,10 +11,10 @@
 namespace medai::glucose {
 
 struct CgmSeries {
-  std::string id;                 // file stem, e.g. HUPA0001P
-  int64_t start_minute = 0;       // minutes since 1970-01-01 of the first slot
-  std::vector<double> mgdl;       // one slot every 5 min; NaN where no reading
-  std::vector<bool> straight;     // slot lies in a straight-line run longer than one hour
+  std::string id;              // file stem, e.g. HUPA0001P
+  int64_t start_minute = 0;    // minutes since 1970-01-01 of the first slot
+  std::vector<double> mgdl;    // one slot every 5 min; NaN where no reading
+  std::vector<bool> straight;  // slot lies in a straight-line run longer than one hour
   // Optional columns insulin_u and carbs_g (units delivered / grams eaten), summed per slot;
   // empty when the file has neither (e.g. the real recordings here).
   std::vector<double> insulin_u, carbs_g;
@@ -37,8 +37,8 @@ std::vector<CgmSeries> read_cgm_folder(const std::filesystem::path& dir);
 void mark_straight_runs(CgmSeries& s, int min_slots = 12);
 
 struct ForecastWindows {
-  int history = 24;                   // readings fed to a model (2 h)
-  std::vector<int> horizons{6, 12};   // steps ahead (30 and 60 min)
+  int history = 24;                  // readings fed to a model (2 h)
+  std::vector<int> horizons{6, 12};  // steps ahead (30 and 60 min)
   // For each window: series index and the slot of the last history reading.
   std::vector<std::pair<int, int>> at;
 };

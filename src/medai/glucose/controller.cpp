@@ -12,10 +12,8 @@ namespace medai::glucose {
 namespace {
 std::string fmt_range(double lo, double hi) {
   char buf[64];
-  if (lo == hi)
-    std::snprintf(buf, sizeof buf, "%g", lo);
-  else
-    std::snprintf(buf, sizeof buf, "%g-%g", lo, hi);
+  if (lo == hi) std::snprintf(buf, sizeof buf, "%g", lo);
+  else std::snprintf(buf, sizeof buf, "%g-%g", lo, hi);
   return buf;
 }
 }  // namespace
@@ -28,7 +26,10 @@ double Observation::trend_mgdl_per_min() const {
   double sx = 0, sy = 0, sxx = 0, sxy = 0;
   for (int i = 0; i < n; ++i) {
     double x = -(n - 1 - i) * static_cast<double>(interval_min), y = cgm_history[n_total - n + i];
-    sx += x; sy += y; sxx += x * x; sxy += x * y;
+    sx += x;
+    sy += y;
+    sxx += x * x;
+    sxy += x * y;
   }
   double den = n * sxx - sx * sx;
   return den == 0 ? 0 : (n * sxy - sx * sy) / den;
@@ -142,8 +143,9 @@ Dose SafetyLayer::apply(const Observation& obs, const PatientSettings& p, Dose d
   const double want = d.units(obs.interval_min);
   if (want > room + 1e-9) {
     ++counts_.iob_limited;
-    if (fired) fired->push_back(fmt("insulin on board: %.2f U on board, limit %.2f U; dose %.2f U cut", obs.iob_u, limit, want) +
-                                fmt(" to %.2f U", room));
+    if (fired)
+      fired->push_back(fmt("insulin on board: %.2f U on board, limit %.2f U; dose %.2f U cut", obs.iob_u, limit, want) +
+                       fmt(" to %.2f U", room));
     double cut = want - room;
     double from_bolus = std::min(cut, d.bolus_u);
     d.bolus_u -= from_bolus;

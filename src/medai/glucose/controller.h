@@ -23,12 +23,12 @@ void validate_settings(const PatientSettings& p);
 
 // What a controller sees at each control step.
 struct Observation {
-  double minute = 0;           // since the start of the simulation (or of the history)
-  double minute_of_day = 0;    // 0..1439
-  double cgm_mgdl = 0;         // newest CGM reading
-  double carbs_g = 0;          // carbohydrate announced since the last decision
-  double iob_u = 0;            // insulin on board
-  int interval_min = 5;        // minutes until the next decision
+  double minute = 0;                // since the start of the simulation (or of the history)
+  double minute_of_day = 0;         // 0..1439
+  double cgm_mgdl = 0;              // newest CGM reading
+  double carbs_g = 0;               // carbohydrate announced since the last decision
+  double iob_u = 0;                 // insulin on board
+  int interval_min = 5;             // minutes until the next decision
   std::vector<double> cgm_history;  // readings one interval apart, newest last (includes cgm_mgdl)
   // CGM slope over the last 30 min by least squares, mg/dL/min (0 with fewer than 2 readings).
   double trend_mgdl_per_min() const;
@@ -60,15 +60,18 @@ class BasalBolusController : public Controller {
 // Feedback only (no meal knowledge): basal + Kp e + Ki integral(e) + Kd de/dt, e = CGM - target.
 // Gains default to values scaled by the patient's correction factor (see docs/glucose.md).
 struct PidGains {
-  double kp_scale = 1.0 / 90;   // Kp = kp_scale / CF   (U/min per mg/dL)
-  double ti_min = 240;          // Ki = Kp / Ti
-  double td_min = 30;           // Kd = Kp * Td
+  double kp_scale = 1.0 / 90;  // Kp = kp_scale / CF   (U/min per mg/dL)
+  double ti_min = 240;         // Ki = Kp / Ti
+  double td_min = 30;          // Kd = Kp * Td
 };
 class PidController : public Controller {
  public:
   explicit PidController(PidGains g = {}) : g_(g) {}
   std::string name() const override { return "pid"; }
-  void reset() override { integral_ = 0; have_prev_ = false; }
+  void reset() override {
+    integral_ = 0;
+    have_prev_ = false;
+  }
   Dose decide(const Observation& obs, const PatientSettings& patient) override;
 
  private:
@@ -85,9 +88,9 @@ class PidController : public Controller {
 struct SafetyConfig {
   bool enabled = true;
   double suspend_below_mgdl = 70, predicted_low_mgdl = 80, horizon_min = 30;
-  double max_bolus_u = 0;          // 0: 30% of total daily insulin
+  double max_bolus_u = 0;  // 0: 30% of total daily insulin
   double max_basal_multiple = 4;
-  double max_extra_iob_u = 0;      // 0: 10% of total daily insulin
+  double max_extra_iob_u = 0;  // 0: 10% of total daily insulin
 };
 
 struct SafetyCounts {
@@ -100,7 +103,8 @@ class SafetyLayer {
   explicit SafetyLayer(SafetyConfig c = {}) : c_(c) {}
   void reset();
   // Returns the dose actually allowed; `fired` (when given) gets one line per rule that changed it.
-  Dose apply(const Observation& obs, const PatientSettings& patient, Dose proposed, std::vector<std::string>* fired = nullptr);
+  Dose apply(const Observation& obs, const PatientSettings& patient, Dose proposed,
+             std::vector<std::string>* fired = nullptr);
   const SafetyCounts& counts() const { return counts_; }
   const SafetyConfig& config() const { return c_; }
 

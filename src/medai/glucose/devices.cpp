@@ -132,14 +132,19 @@ SensorParams load_sensor(const std::filesystem::path& csv, const std::string& na
   return sensor_from(io::read_csv(csv), name);
 }
 SensorParams default_sensor() { return sensor_from(io::parse_csv(kSensorTable, "built-in sensor table"), "Dexcom"); }
-PumpParams load_pump(const std::filesystem::path& csv, const std::string& name) { return pump_from(io::read_csv(csv), name); }
+PumpParams load_pump(const std::filesystem::path& csv, const std::string& name) {
+  return pump_from(io::read_csv(csv), name);
+}
 PumpParams default_pump() { return pump_from(io::parse_csv(kPumpTable, "built-in pump table"), "Insulet"); }
 TherapySettings load_therapy(const std::filesystem::path& csv, const std::string& name) {
   return therapy_from(io::read_csv(csv), name);
 }
-TherapySettings default_therapy() { return therapy_from(io::parse_csv(kQuestTable, "built-in Quest table"), "adolescent#001"); }
+TherapySettings default_therapy() {
+  return therapy_from(io::parse_csv(kQuestTable, "built-in Quest table"), "adolescent#001");
+}
 
-CgmSensor::CgmSensor(SensorParams params, uint64_t seed, bool noise) : p_(std::move(params)), rng_(seed), noise_(noise) {
+CgmSensor::CgmSensor(SensorParams params, uint64_t seed, bool noise)
+    : p_(std::move(params)), rng_(seed), noise_(noise) {
   if (noise_) last15_ = next_noise15();
 }
 

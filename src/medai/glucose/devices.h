@@ -65,7 +65,7 @@ class InsulinPump {
 
 struct TherapySettings {
   std::string name;
-  double carb_ratio_g_per_u = 0;      // CR
+  double carb_ratio_g_per_u = 0;     // CR
   double correction_mgdl_per_u = 0;  // CF
   double age_years = 0, total_daily_insulin_u = 0;
 };

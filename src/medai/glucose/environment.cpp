@@ -37,8 +37,8 @@ VirtualPatient load_virtual_patient(const std::string& name, const std::filesyst
 }
 
 std::vector<std::string> expand_patient_names(const std::string& spec, const std::filesystem::path& params_csv) {
-  std::vector<std::string> known = params_csv.empty() ? std::vector<std::string>{default_patient().name}
-                                                      : patient_names(params_csv);
+  std::vector<std::string> known =
+      params_csv.empty() ? std::vector<std::string>{default_patient().name} : patient_names(params_csv);
   std::vector<std::string> out;
   std::stringstream ss(spec);
   std::string item;
@@ -87,8 +87,7 @@ void GlucoseEnv::sense() {
   obs_.minute_of_day = minute_ % 1440;
   obs_.cgm_mgdl = cgm;
   obs_.cgm_history.push_back(cgm);
-  if (static_cast<int>(obs_.cgm_history.size()) > opt_.history_len)
-    obs_.cgm_history.erase(obs_.cgm_history.begin());
+  if (static_cast<int>(obs_.cgm_history.size()) > opt_.history_len) obs_.cgm_history.erase(obs_.cgm_history.begin());
   obs_.iob_u = iob_.at(minute_);
   double carbs = 0;  // meals starting during the coming interval are announced now
   for (int m = minute_; m < minute_ + interval_; ++m) carbs += scenario_.carbs_at(m);

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "medai/core/atomic_file.h"
 #include "medai/core/progress.h"
@@ -66,9 +66,8 @@ ControllerResult evaluate_controller(const std::string& name, const ControllerFa
 std::string format_results_table(const std::vector<ControllerResult>& results) {
   std::string out;
   char buf[512];
-  std::snprintf(buf, sizeof buf, "%-22s %8s %15s %7s %7s %7s %7s %7s %6s %6s %6s %6s %9s\n", "controller",
-                "patients", "TIR median[IQR]", "<70%", "<54%", ">180%", ">250%", "meanBG", "CV%", "LBGI", "HBGI", "RI",
-                "safety");
+  std::snprintf(buf, sizeof buf, "%-22s %8s %15s %7s %7s %7s %7s %7s %6s %6s %6s %6s %9s\n", "controller", "patients",
+                "TIR median[IQR]", "<70%", "<54%", ">180%", ">250%", "meanBG", "CV%", "LBGI", "HBGI", "RI", "safety");
   out += buf;
   for (const auto& r : results) {
     char tir[64];
@@ -95,7 +94,8 @@ void write_results_csv(const std::filesystem::path& path, const std::vector<Cont
     for (const auto& p : r.patients) {
       const auto& s = p.episode.summary;
       const double days = p.episode.trace.minute.empty() ? 1 : p.episode.trace.minute.back() / 1440.0;
-      std::snprintf(buf, sizeof buf, "%s,%s,%.3f,%.3f,%.3f,%.3f,%.3f,%.2f,%.2f,%.2f,%.2f,%.3f,%.3f,%.3f,%.2f,%.1f,%ld,%ld,%ld,%ld,%ld\n",
+      std::snprintf(buf, sizeof buf,
+                    "%s,%s,%.3f,%.3f,%.3f,%.3f,%.3f,%.2f,%.2f,%.2f,%.2f,%.3f,%.3f,%.3f,%.2f,%.1f,%ld,%ld,%ld,%ld,%ld\n",
                     r.controller.c_str(), p.patient.c_str(), s.tir_70_180, s.tbr_70, s.tbr_54, s.tar_180, s.tar_250,
                     s.mean, s.sd, s.cv_percent, s.gmi_percent, s.lbgi, s.hbgi, s.risk_index,
                     p.episode.insulin_total_u / days, p.episode.carbs_total_g / days, p.episode.safety.decisions,
@@ -153,11 +153,20 @@ void save_trace_plot(const std::filesystem::path& path, const Trace& t, const st
 nlohmann::json results_json(const std::vector<ControllerResult>& results) {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& r : results)
-    j.push_back({{"controller", r.controller}, {"patients", r.patients.size()}, {"tir_median", r.tir_median},
-                 {"tir_q1", r.tir_q1}, {"tir_q3", r.tir_q3}, {"tbr70_mean", r.tbr70_mean}, {"tbr54_mean", r.tbr54_mean},
-                 {"tar180_mean", r.tar180_mean}, {"tar250_mean", r.tar250_mean}, {"mean_bg", r.mean_bg},
-                 {"risk_index_mean", r.risk_mean}, {"patients_with_time_below_54", r.patients_with_any_below_54},
-                 {"patients_below_10", r.patients_below_10}, {"safety_interventions", r.safety_interventions},
+    j.push_back({{"controller", r.controller},
+                 {"patients", r.patients.size()},
+                 {"tir_median", r.tir_median},
+                 {"tir_q1", r.tir_q1},
+                 {"tir_q3", r.tir_q3},
+                 {"tbr70_mean", r.tbr70_mean},
+                 {"tbr54_mean", r.tbr54_mean},
+                 {"tar180_mean", r.tar180_mean},
+                 {"tar250_mean", r.tar250_mean},
+                 {"mean_bg", r.mean_bg},
+                 {"risk_index_mean", r.risk_mean},
+                 {"patients_with_time_below_54", r.patients_with_any_below_54},
+                 {"patients_below_10", r.patients_below_10},
+                 {"safety_interventions", r.safety_interventions},
                  {"decisions", r.decisions}});
   return j;
 }

@@ -17,7 +17,10 @@ std::array<double, 2> linear_forecast(const double* h, int n) {
   double sx = 0, sy = 0, sxx = 0, sxy = 0;
   for (int i = 0; i < m; ++i) {
     double x = i - (m - 1), y = h[n - m + i];  // x = 0 at the last reading (steps)
-    sx += x; sy += y; sxx += x * x; sxy += x * y;
+    sx += x;
+    sy += y;
+    sxx += x * x;
+    sxy += x * y;
   }
   const double den = m * sxx - sx * sx;
   const double slope = den == 0 ? 0 : (m * sxy - sx * sy) / den, icpt = (sy - slope * sx) / m;
@@ -194,8 +197,7 @@ std::string format_forecast_table(const std::vector<MethodAccuracy>& methods) {
     out += buf;
     for (const auto& m : methods) {
       const SubsetAccuracy& a = sub == 0 ? m.all : m.no_straight;
-      std::snprintf(buf, sizeof buf,
-                    "  %-12s %8lld | %7.2f %6.2f %6.1f %6.1f %9.2f | %7.2f %6.2f %6.1f %6.1f %9.2f\n",
+      std::snprintf(buf, sizeof buf, "  %-12s %8lld | %7.2f %6.2f %6.1f %6.1f %9.2f | %7.2f %6.2f %6.1f %6.1f %9.2f\n",
                     m.method.c_str(), static_cast<long long>(a.pooled[0].n), a.pooled[0].rmse, a.pooled[0].mae,
                     a.pooled[0].clarke_percent[0], a.pooled[0].clarke_a_plus_b(), a.patient_mean_rmse[0],
                     a.pooled[1].rmse, a.pooled[1].mae, a.pooled[1].clarke_percent[0], a.pooled[1].clarke_a_plus_b(),
@@ -213,20 +215,30 @@ nlohmann::json forecast_json(const std::vector<MethodAccuracy>& methods) {
     nlohmann::json j;
     const char* names[2] = {"30min", "60min"};
     for (int h = 0; h < 2; ++h)
-      j[names[h]] = {{"windows", a.pooled[h].n},        {"rmse", a.pooled[h].rmse},
-                     {"mae", a.pooled[h].mae},          {"clarke_a", a.pooled[h].clarke_percent[0]},
+      j[names[h]] = {{"windows", a.pooled[h].n},
+                     {"rmse", a.pooled[h].rmse},
+                     {"mae", a.pooled[h].mae},
+                     {"clarke_a", a.pooled[h].clarke_percent[0]},
                      {"clarke_a_plus_b", a.pooled[h].clarke_a_plus_b()},
-                     {"patient_mean_rmse", a.patient_mean_rmse[h]}, {"patient_mean_mae", a.patient_mean_mae[h]}};
+                     {"patient_mean_rmse", a.patient_mean_rmse[h]},
+                     {"patient_mean_mae", a.patient_mean_mae[h]}};
     j["patients"] = a.patients;
     return j;
   };
   for (const auto& m : methods) {
     nlohmann::json pp = nlohmann::json::array();
     for (const auto& r : m.per_patient)
-      pp.push_back({{"id", r.id}, {"excluding_straight_runs", r.excluding_straight}, {"windows", r.n},
-                    {"rmse_30", r.rmse[0]}, {"rmse_60", r.rmse[1]}, {"mae_30", r.mae[0]}, {"mae_60", r.mae[1]}});
-    out.push_back({{"method", m.method}, {"all_windows", subset(m.all)},
-                   {"excluding_straight_runs", subset(m.no_straight)}, {"per_patient", pp}});
+      pp.push_back({{"id", r.id},
+                    {"excluding_straight_runs", r.excluding_straight},
+                    {"windows", r.n},
+                    {"rmse_30", r.rmse[0]},
+                    {"rmse_60", r.rmse[1]},
+                    {"mae_30", r.mae[0]},
+                    {"mae_60", r.mae[1]}});
+    out.push_back({{"method", m.method},
+                   {"all_windows", subset(m.all)},
+                   {"excluding_straight_runs", subset(m.no_straight)},
+                   {"per_patient", pp}});
   }
   return out;
 }

@@ -19,8 +19,8 @@ inline constexpr int kMaxHorizon = 12;
 
 using Window = std::pair<int, int>;  // (series index, slot of the last history reading)
 // Predicts BG (mg/dL) at both horizons for a batch of windows.
-using BatchForecaster = std::function<std::vector<std::array<double, 2>>(const std::vector<CgmSeries>&,
-                                                                          const std::vector<Window>&)>;
+using BatchForecaster =
+    std::function<std::vector<std::array<double, 2>>(const std::vector<CgmSeries>&, const std::vector<Window>&)>;
 
 std::array<double, 2> persistence_forecast(const double* history, int n);
 // Least-squares line through the last 7 readings (30 min), extrapolated from the last reading's time.

@@ -32,7 +32,8 @@ Dose insulin_dose(float a0, float a1, const Observation& o, const PatientSetting
 }
 
 void InsulinEnvironment::observe(float* obs) const {
-  for (int i = 0; i < env_.size(); ++i) insulin_observation(env_.observation(i), env_.settings(i), obs + i * kInsulinObservations);
+  for (int i = 0; i < env_.size(); ++i)
+    insulin_observation(env_.observation(i), env_.settings(i), obs + i * kInsulinObservations);
 }
 
 void InsulinEnvironment::step(const float* a, std::vector<double>& reward, std::vector<char>& done) {

@@ -12,9 +12,9 @@ inline constexpr const char* kPolicyTask = "glucose-ppo";
 
 struct ForecasterCard {
   core::ModelCardCore core;
-  int history = 24;          // CGM readings, 5 min apart
+  int history = 24;  // CGM readings, 5 min apart
   int hidden = 64, layers = 2;
-  int ensemble = 1;          // networks averaged
+  int ensemble = 1;  // networks averaged
   double dropout = 0.0;
   bool time_of_day = true;
   bool insulin_and_carbs = false;

@@ -1,14 +1,14 @@
 #include "medai/glucose/lstm_forecaster.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <numeric>
 #include <mutex>
+#include <numeric>
 #include <random>
 
 #include "medai/core/atomic_file.h"
@@ -27,8 +27,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kFeatures = 6;    // scaled BG, 5-min change, time of day (sin, cos), insulin, carbs
-constexpr int kOutputs = 12;    // BG change 5..60 min ahead
+constexpr int kFeatures = 6;  // scaled BG, 5-min change, time of day (sin, cos), insulin, carbs
+constexpr int kOutputs = 12;  // BG change 5..60 min ahead
 constexpr double kCenter = 140, kScale = 60, kDiffScale = 10, kTargetScale = 30;
 constexpr const char* kWeightsFile = "forecaster.pt";
 
@@ -91,7 +91,8 @@ std::vector<std::array<double, 2>> to_bg(const torch::Tensor& out, const std::ve
 torch::Tensor run_batched(LstmNet& net, const torch::Tensor& x, int64_t batch = 4096) {
   torch::NoGradGuard ng;
   std::vector<torch::Tensor> outs;
-  for (int64_t i = 0; i < x.size(0); i += batch) outs.push_back(net->forward(x.slice(0, i, std::min(i + batch, x.size(0)))));
+  for (int64_t i = 0; i < x.size(0); i += batch)
+    outs.push_back(net->forward(x.slice(0, i, std::min(i + batch, x.size(0)))));
   return outs.empty() ? torch::empty({0, kOutputs}) : torch::cat(outs);
 }
 
@@ -164,13 +165,15 @@ std::vector<std::array<double, 2>> predict_windows(GlucoseForecaster::Impl& impl
   if (impl.inputs)
     for (const auto& x : s)
       if (!x.has_inputs())
-        fail_invalid(x.id + ": this forecaster was trained with insulin and carbs; the recording has no insulin_u/carbs_g columns");
+        fail_invalid(
+            x.id +
+            ": this forecaster was trained with insulin and carbs; the recording has no insulin_u/carbs_g columns");
   return to_bg(ensemble_forward(impl.nets, features(s, w, impl.history, impl.time_of_day, impl.inputs)), last);
 }
 }  // namespace
 
 std::vector<std::array<double, 2>> GlucoseForecaster::predict(const std::vector<CgmSeries>& s,
-                                                               const std::vector<Window>& w) const {
+                                                              const std::vector<Window>& w) const {
   return predict_windows(*impl_, s, w);
 }
 
@@ -292,7 +295,9 @@ struct ForecasterData {
 ForecasterData prepare_data(const ForecasterTrainOptions& o) {
   auto series = read_cgm_folder(o.data);
   const size_t n_train_all = split_by_sorted_id(series, o.test_fraction);
-  if (n_train_all < 2) fail_invalid(o.data.string() + ": need at least 2 training patients (have " + std::to_string(series.size()) + " files)");
+  if (n_train_all < 2)
+    fail_invalid(o.data.string() + ": need at least 2 training patients (have " + std::to_string(series.size()) +
+                 " files)");
   size_t n_val = std::max<size_t>(1, static_cast<size_t>(std::llround(n_train_all * o.validation_fraction)));
   const size_t n_fit = n_train_all - n_val;
   ForecasterData d;
@@ -306,7 +311,9 @@ ForecasterData prepare_data(const ForecasterTrainOptions& o) {
   if (o.skip_straight_runs) {
     auto drop = [&](std::vector<Window>& w, const std::vector<CgmSeries>& s) {
       w.erase(std::remove_if(w.begin(), w.end(),
-                             [&](const Window& x) { return window_touches_straight(s[x.first], x.second, o.history, kMaxHorizon); }),
+                             [&](const Window& x) {
+                               return window_touches_straight(s[x.first], x.second, o.history, kMaxHorizon);
+                             }),
               w.end());
     };
     drop(w_fit, fit);
@@ -317,7 +324,8 @@ ForecasterData prepare_data(const ForecasterTrainOptions& o) {
     std::shuffle(w_fit.begin(), w_fit.end(), rng);
     w_fit.resize(o.max_windows);
   }
-  if (w_fit.empty() || w_val.empty()) fail_invalid(o.data.string() + ": not enough 3-hour stretches of CGM to train on");
+  if (w_fit.empty() || w_val.empty())
+    fail_invalid(o.data.string() + ": not enough 3-hour stretches of CGM to train on");
   spdlog::info("forecaster: {} training patients ({} windows), {} validation patients ({} windows), {} test patients",
                fit.size(), w_fit.size(), val.size(), w_val.size(), test.size());
 
@@ -337,22 +345,30 @@ ForecasterCard make_card(const ForecasterTrainOptions& o, const ForecasterData& 
   card.core = core::ModelCardCore::fresh(o.out, core::ModelKind::Forecaster, kForecasterTask);
   card.core.architecture =
       o.ensemble > 1 ? "ensemble of " + std::to_string(o.ensemble) + " LSTMs (mean)" : std::string("lstm");
-  card.core.inputs = {{"cgm", "last " + std::to_string(o.history) + " CGM readings 5 min apart, and their 5-min changes",
-                       "mg/dL"}};
+  card.core.inputs = {
+      {"cgm", "last " + std::to_string(o.history) + " CGM readings 5 min apart, and their 5-min changes", "mg/dL"}};
   if (o.time_of_day) card.core.inputs.push_back({"time_of_day", "clock time of each reading (sin, cos)", "minutes"});
   if (inputs) {
     card.core.inputs.push_back({"insulin", "insulin given per 5-min slot", "U"});
     card.core.inputs.push_back({"carbs", "carbohydrate eaten per 5-min slot", "g"});
   }
-  card.core.training = {{"data", o.data.filename().string()}, {"patients_fit", fit.size()},
-                        {"patients_validation", val.size()}, {"windows_fit", w_fit.size()},
-                        {"windows_validation", w_val.size()}, {"best_epochs", best_epochs},
-                        {"skip_straight_runs", o.skip_straight_runs}, {"best_epoch", best_epochs.front()},
-                        {"lr", o.lr}, {"batch_size", o.batch_size}, {"seed", o.seed},
+  card.core.training = {{"data", o.data.filename().string()},
+                        {"patients_fit", fit.size()},
+                        {"patients_validation", val.size()},
+                        {"windows_fit", w_fit.size()},
+                        {"windows_validation", w_val.size()},
+                        {"best_epochs", best_epochs},
+                        {"skip_straight_runs", o.skip_straight_runs},
+                        {"best_epoch", best_epochs.front()},
+                        {"lr", o.lr},
+                        {"batch_size", o.batch_size},
+                        {"seed", o.seed},
                         {"precision", core::precision_name(core::resolve_precision(o.precision))},
-                        {"validation_rmse_30", val30}, {"validation_rmse_60", val60}};
+                        {"validation_rmse_30", val30},
+                        {"validation_rmse_60", val60}};
   card.core.split = {{"rule", "patients sorted by id; the last " + std::to_string(o.test_fraction) + " held out"},
-                     {"train_ids", nlohmann::json::array()}, {"test_ids", nlohmann::json::array()}};
+                     {"train_ids", nlohmann::json::array()},
+                     {"test_ids", nlohmann::json::array()}};
   for (const auto& s : train_all) card.core.split["train_ids"].push_back(s.id);
   for (const auto& s : test) card.core.split["test_ids"].push_back(s.id);
   card.core.intended_use = std::string("Research decision support: 30/60-minute glucose forecasts from ") +
@@ -385,19 +401,23 @@ void evaluate_on_test(const ForecasterTrainOptions& o, const ForecasterData& d, 
   if (!test.empty()) {
     auto w_test = make_windows(test, o.history, kMaxHorizon).at;
     if (!w_test.empty()) {
-      std::vector<MethodAccuracy> m{evaluate_forecaster("lstm", f.as_batch(), test, w_test, o.history),
-                                    evaluate_forecaster("ridge", ridge_batch(ridge), test, w_test, o.history),
-                                    evaluate_forecaster("linear", linear_batch(o.history), test, w_test, o.history),
-                                    evaluate_forecaster("persistence", persistence_batch(o.history), test, w_test, o.history)};
+      std::vector<MethodAccuracy> m{
+          evaluate_forecaster("lstm", f.as_batch(), test, w_test, o.history),
+          evaluate_forecaster("ridge", ridge_batch(ridge), test, w_test, o.history),
+          evaluate_forecaster("linear", linear_batch(o.history), test, w_test, o.history),
+          evaluate_forecaster("persistence", persistence_batch(o.history), test, w_test, o.history)};
       core::write_json_file(o.out / "test_report.json", forecast_json(m));
       core::write_file_atomic(o.out / "test_report.txt", format_forecast_table(m));
-      card.extra["test"] = {{"patients", test.size()}, {"windows", w_test.size()},
-                      {"lstm_rmse_30", m[0].all.pooled[0].rmse}, {"lstm_rmse_60", m[0].all.pooled[1].rmse},
-                      {"ridge_rmse_30", m[1].all.pooled[0].rmse}, {"ridge_rmse_60", m[1].all.pooled[1].rmse},
-                      {"lstm_rmse_30_excluding_straight_runs", m[0].no_straight.pooled[0].rmse},
-                      {"lstm_rmse_60_excluding_straight_runs", m[0].no_straight.pooled[1].rmse},
-                      {"ridge_rmse_30_excluding_straight_runs", m[1].no_straight.pooled[0].rmse},
-                      {"ridge_rmse_60_excluding_straight_runs", m[1].no_straight.pooled[1].rmse}};
+      card.extra["test"] = {{"patients", test.size()},
+                            {"windows", w_test.size()},
+                            {"lstm_rmse_30", m[0].all.pooled[0].rmse},
+                            {"lstm_rmse_60", m[0].all.pooled[1].rmse},
+                            {"ridge_rmse_30", m[1].all.pooled[0].rmse},
+                            {"ridge_rmse_60", m[1].all.pooled[1].rmse},
+                            {"lstm_rmse_30_excluding_straight_runs", m[0].no_straight.pooled[0].rmse},
+                            {"lstm_rmse_60_excluding_straight_runs", m[0].no_straight.pooled[1].rmse},
+                            {"ridge_rmse_30_excluding_straight_runs", m[1].no_straight.pooled[0].rmse},
+                            {"ridge_rmse_60_excluding_straight_runs", m[1].no_straight.pooled[1].rmse}};
     }
   }
 }
@@ -433,12 +453,18 @@ nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
 
   fs::create_directories(o.out);
   for (int k = 0; k < o.ensemble; ++k)
-    core::write_atomic_with(o.out / member_file(k), [&](const fs::path& tmp) { torch::save(members[k], tmp.string()); });
+    core::write_atomic_with(o.out / member_file(k),
+                            [&](const fs::path& tmp) { torch::save(members[k], tmp.string()); });
   core::write_file_atomic(o.out / "curves.csv", curves.to_csv());
-  curves.where("member", 0).plot(
-      o.out / "curves.png", {{"training loss (member 1)", "epoch", "MSE (scaled)", "epoch", {"train_loss"}, {"train"}},
-              {"validation RMSE (mg/dL, member 1)", "epoch", "mg/dL", "epoch", {"val_rmse_30", "val_rmse_60"},
-               {"30 min", "60 min"}}});
+  curves.where("member", 0)
+      .plot(o.out / "curves.png",
+            {{"training loss (member 1)", "epoch", "MSE (scaled)", "epoch", {"train_loss"}, {"train"}},
+             {"validation RMSE (mg/dL, member 1)",
+              "epoch",
+              "mg/dL",
+              "epoch",
+              {"val_rmse_30", "val_rmse_60"},
+              {"30 min", "60 min"}}});
 
   auto ridge = RidgeForecaster::fit(train_all, make_windows(train_all, o.history, kMaxHorizon).at, o.history);
   ForecasterCard card = make_card(o, d, best_epochs, val30, val60, ridge);

@@ -16,13 +16,13 @@
 namespace medai::glucose {
 
 struct ForecasterTrainOptions {
-  std::filesystem::path data, out;  // folder of CGM CSVs (one per person); run folder
-  double test_fraction = 0.2;        // patients sorted by id: the last 20% are held out
-  double validation_fraction = 0.15; // of the training patients (the last ones by id), for early stopping
-  int history = 24;                  // readings (5 min apart)
+  std::filesystem::path data, out;    // folder of CGM CSVs (one per person); run folder
+  double test_fraction = 0.2;         // patients sorted by id: the last 20% are held out
+  double validation_fraction = 0.15;  // of the training patients (the last ones by id), for early stopping
+  int history = 24;                   // readings (5 min apart)
   int hidden = 64, layers = 2;
-  double dropout = 0.0;              // between LSTM layers
-  bool time_of_day = true;           // feed the clock time (sin, cos) as well
+  double dropout = 0.0;     // between LSTM layers
+  bool time_of_day = true;  // feed the clock time (sin, cos) as well
   // Learn (and select the epoch) only on windows that do not touch straight-line runs > 1 h:
   // gap fills teach a model to draw lines. Evaluation always reports both subsets.
   bool skip_straight_runs = true;
@@ -31,8 +31,8 @@ struct ForecasterTrainOptions {
   int epochs = 12, batch_size = 256, patience = 4;
   double lr = 2e-3, weight_decay = 1e-5;
   uint64_t seed = 1;
-  int ensemble = 3;     // networks trained from seeds seed, seed+1, ...; predictions averaged
-  int max_windows = 0;  // 0 = all training windows (a cap for smoke tests)
+  int ensemble = 3;                // networks trained from seeds seed, seed+1, ...; predictions averaged
+  int max_windows = 0;             // 0 = all training windows (a cap for smoke tests)
   std::string precision = "auto";  // auto | fp32 | bf16 (core/precision.h)
   bool progress = true;
 };
@@ -48,7 +48,8 @@ class GlucoseForecaster {
   int history() const;
   const nlohmann::json& card() const;
   // BG at 30 and 60 min for each window.
-  std::vector<std::array<double, 2>> predict(const std::vector<CgmSeries>& series, const std::vector<Window>& windows) const;
+  std::vector<std::array<double, 2>> predict(const std::vector<CgmSeries>& series,
+                                             const std::vector<Window>& windows) const;
   // From the last `history()` readings (oldest first) and the clock time of the last one; a model
   // trained with insulin and carbs needs them per reading slot (U, g).
   std::array<double, 2> predict_one(const std::vector<double>& readings, int64_t last_minute_since_epoch,

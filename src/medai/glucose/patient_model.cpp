@@ -13,8 +13,14 @@ namespace {
 
 // simglucose's parameter table, header and the adolescent#001 row (MIT, Jinyu Xie 2017).
 constexpr const char* kDefaultTable =
-    "Name,i,x0_ 1,x0_ 2,x0_ 3,x0_ 4,x0_ 5,x0_ 6,x0_ 7,x0_ 8,x0_ 9,x0_10,x0_11,x0_12,x0_13,BW,EGPb,Gb,Ib,kabs,kmax,kmin,b,d,Vg,Vi,Ipb,Vmx,Km0,k2,k1,p2u,m1,m5,CL,HEb,m2,m4,m30,Ilb,ki,kp2,kp3,f,Gpb,ke1,ke2,Fsnc,Gtb,Vm0,Rdb,PCRb,kd,ksc,ka1,ka2,dosekempt,u2ss,isc1ss,isc2ss,kp1,patient_history\n"
-    "adolescent#001,1,0,0,0,250.621836,176.506559902,4.697517762,0,97.554,97.554,3.19814917262,57.951224472,93.2258828462,250.621836,68.706,3.3924,149.02,97.554,0.091043,0.015865,0.0083338,0.83072,0.32294,1.6818,0.048153,4.697517762,0.074667,260.89,0.067738,0.057252,0.021344,0.15221,0.029902,0.8571,0.6,0.259067825939,0.103627130376,0.228315,3.19814917262,0.0088838,0.023318,0.023253,0.9,250.621836,0.0005,339,1,176.506559902,5.92854753098,3.3924,0.0227647295665,0.0185,0.056,0.0025,0.0115,90000,1.21697571391,57.951224472,93.2258828462,11.5048231338,0\n";
+    "Name,i,x0_ 1,x0_ 2,x0_ 3,x0_ 4,x0_ 5,x0_ 6,x0_ 7,x0_ 8,x0_ "
+    "9,x0_10,x0_11,x0_12,x0_13,BW,EGPb,Gb,Ib,kabs,kmax,kmin,b,d,Vg,Vi,Ipb,Vmx,Km0,k2,k1,p2u,m1,m5,CL,HEb,m2,m4,m30,Ilb,"
+    "ki,kp2,kp3,f,Gpb,ke1,ke2,Fsnc,Gtb,Vm0,Rdb,PCRb,kd,ksc,ka1,ka2,dosekempt,u2ss,isc1ss,isc2ss,kp1,patient_history\n"
+    "adolescent#001,1,0,0,0,250.621836,176.506559902,4.697517762,0,97.554,97.554,3.19814917262,57.951224472,93."
+    "2258828462,250.621836,68.706,3.3924,149.02,97.554,0.091043,0.015865,0.0083338,0.83072,0.32294,1.6818,0.048153,4."
+    "697517762,0.074667,260.89,0.067738,0.057252,0.021344,0.15221,0.029902,0.8571,0.6,0.259067825939,0.103627130376,0."
+    "228315,3.19814917262,0.0088838,0.023318,0.023253,0.9,250.621836,0.0005,339,1,176.506559902,5.92854753098,3.3924,0."
+    "0227647295665,0.0185,0.056,0.0025,0.0115,90000,1.21697571391,57.951224472,93.2258828462,11.5048231338,0\n";
 
 PatientParams from_row(const io::CsvTable& t, size_t r) {
   std::map<std::string, size_t> col;
@@ -37,11 +43,40 @@ PatientParams from_row(const io::CsvTable& t, size_t r) {
   p.name = row[col.at("Name")];
   for (int i = 0; i < 13; ++i) p.x0[i] = get("x0_" + std::to_string(i + 1));
 #define MEDAI_P(n) p.n = get(#n)
-  MEDAI_P(BW); MEDAI_P(EGPb); MEDAI_P(Gb); MEDAI_P(Ib); MEDAI_P(kabs); MEDAI_P(kmax); MEDAI_P(kmin); MEDAI_P(b);
-  MEDAI_P(d); MEDAI_P(Vg); MEDAI_P(Vi); MEDAI_P(Vmx); MEDAI_P(Km0); MEDAI_P(k2); MEDAI_P(k1); MEDAI_P(p2u);
-  MEDAI_P(m1); MEDAI_P(m2); MEDAI_P(m4); MEDAI_P(m30); MEDAI_P(ki); MEDAI_P(kp1); MEDAI_P(kp2); MEDAI_P(kp3);
-  MEDAI_P(f); MEDAI_P(ke1); MEDAI_P(ke2); MEDAI_P(Fsnc); MEDAI_P(Vm0); MEDAI_P(kd); MEDAI_P(ksc); MEDAI_P(ka1);
-  MEDAI_P(ka2); MEDAI_P(u2ss);
+  MEDAI_P(BW);
+  MEDAI_P(EGPb);
+  MEDAI_P(Gb);
+  MEDAI_P(Ib);
+  MEDAI_P(kabs);
+  MEDAI_P(kmax);
+  MEDAI_P(kmin);
+  MEDAI_P(b);
+  MEDAI_P(d);
+  MEDAI_P(Vg);
+  MEDAI_P(Vi);
+  MEDAI_P(Vmx);
+  MEDAI_P(Km0);
+  MEDAI_P(k2);
+  MEDAI_P(k1);
+  MEDAI_P(p2u);
+  MEDAI_P(m1);
+  MEDAI_P(m2);
+  MEDAI_P(m4);
+  MEDAI_P(m30);
+  MEDAI_P(ki);
+  MEDAI_P(kp1);
+  MEDAI_P(kp2);
+  MEDAI_P(kp3);
+  MEDAI_P(f);
+  MEDAI_P(ke1);
+  MEDAI_P(ke2);
+  MEDAI_P(Fsnc);
+  MEDAI_P(Vm0);
+  MEDAI_P(kd);
+  MEDAI_P(ksc);
+  MEDAI_P(ka1);
+  MEDAI_P(ka2);
+  MEDAI_P(u2ss);
 #undef MEDAI_P
   if (!(p.BW > 0) || !(p.Vg > 0) || !(p.Vi > 0))
     fail_invalid(t.source.string() + ": patient " + p.name + " has a non-positive BW, Vg or Vi");
@@ -71,7 +106,9 @@ std::vector<std::string> patient_names(const std::filesystem::path& csv) {
   return out;
 }
 
-PatientParams default_patient() { return find(io::parse_csv(kDefaultTable, "built-in patient table"), "adolescent#001"); }
+PatientParams default_patient() {
+  return find(io::parse_csv(kDefaultTable, "built-in patient table"), "adolescent#001");
+}
 
 PatientModel::PatientModel(PatientParams params) : p_(std::move(params)), x_(p_.x0) {}
 
@@ -82,11 +119,12 @@ std::array<double, 13> PatientModel::derivative(const std::array<double, 13>& x,
   const double insulin = insulin_u * 6000 / p.BW;  // U/min -> pmol/kg/min
   const double qsto = x[0] + x[1];
   const double dbar = last_qsto_ + last_foodtaken_ * 1000;  // mg
-  dx[0] = -p.kmax * x[0] + d;  // stomach, solid
+  dx[0] = -p.kmax * x[0] + d;                               // stomach, solid
   double kgut = p.kmax;
   if (dbar > 0) {  // gastric emptying slows with the meal's size (Dalla Man 2007)
     double aa = 5 / (2 * dbar * (1 - p.b)), cc = 5 / (2 * dbar * p.d);
-    kgut = p.kmin + (p.kmax - p.kmin) / 2 * (std::tanh(aa * (qsto - p.b * dbar)) - std::tanh(cc * (qsto - p.d * dbar)) + 2);
+    kgut = p.kmin +
+           (p.kmax - p.kmin) / 2 * (std::tanh(aa * (qsto - p.b * dbar)) - std::tanh(cc * (qsto - p.d * dbar)) + 2);
   }
   dx[1] = p.kmax * x[0] - x[1] * kgut;  // stomach, liquid
   dx[2] = kgut * x[1] - p.kabs * x[2];  // gut
@@ -139,9 +177,13 @@ void PatientModel::step(double announced, double insulin) {
                                      {19372.0 / 6561, -25360.0 / 2187, 64448.0 / 6561, -212.0 / 729},
                                      {9017.0 / 3168, -355.0 / 33, 46732.0 / 5247, 49.0 / 176, -5103.0 / 18656},
                                      {35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84}};
-  static constexpr double e[7] = {35.0 / 384 - 5179.0 / 57600, 0, 500.0 / 1113 - 7571.0 / 16695,
-                                  125.0 / 192 - 393.0 / 640,   -2187.0 / 6784 + 92097.0 / 339200,
-                                  11.0 / 84 - 187.0 / 2100,    -1.0 / 40};
+  static constexpr double e[7] = {35.0 / 384 - 5179.0 / 57600,
+                                  0,
+                                  500.0 / 1113 - 7571.0 / 16695,
+                                  125.0 / 192 - 393.0 / 640,
+                                  -2187.0 / 6784 + 92097.0 / 339200,
+                                  11.0 / 84 - 187.0 / 2100,
+                                  -1.0 / 40};
   constexpr double kRtol = 1e-9, kAtol = 1e-9;
   (void)c;
   double remaining = 1.0;

@@ -14,9 +14,9 @@ namespace medai::glucose {
 struct PatientParams {
   std::string name;
   std::array<double, 13> x0{};  // initial (steady) state
-  double BW = 0, EGPb = 0, Gb = 0, Ib = 0, kabs = 0, kmax = 0, kmin = 0, b = 0, d = 0, Vg = 0, Vi = 0, Vmx = 0,
-         Km0 = 0, k2 = 0, k1 = 0, p2u = 0, m1 = 0, m2 = 0, m4 = 0, m30 = 0, ki = 0, kp1 = 0, kp2 = 0, kp3 = 0, f = 0,
-         ke1 = 0, ke2 = 0, Fsnc = 0, Vm0 = 0, kd = 0, ksc = 0, ka1 = 0, ka2 = 0, u2ss = 0;
+  double BW = 0, EGPb = 0, Gb = 0, Ib = 0, kabs = 0, kmax = 0, kmin = 0, b = 0, d = 0, Vg = 0, Vi = 0, Vmx = 0, Km0 = 0,
+         k2 = 0, k1 = 0, p2u = 0, m1 = 0, m2 = 0, m4 = 0, m30 = 0, ki = 0, kp1 = 0, kp2 = 0, kp3 = 0, f = 0, ke1 = 0,
+         ke2 = 0, Fsnc = 0, Vm0 = 0, kd = 0, ksc = 0, ka1 = 0, ka2 = 0, u2ss = 0;
   // Basal insulin rate that keeps the patient at steady state, U/min.
   double basal_u_per_min() const { return u2ss * BW / 6000.0; }
 };

@@ -1,8 +1,8 @@
 #include "medai/glucose/ppo_insulin.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -74,8 +74,8 @@ rl::PpoCallbacks insulin_callbacks(const PpoOptions& o, VectorEnv& venv, const s
     auto st = venv.take_stats();
     return std::vector<double>{st.tir, st.tbr70, st.tbr54};
   };
-  cb.selection_columns = {{"val_tir_median", 6}, {"val_tbr70_mean", 6}, {"val_tbr54_mean", 6},
-                          {"val_patients_below_54", 0}};
+  cb.selection_columns = {
+      {"val_tir_median", 6}, {"val_tbr70_mean", 6}, {"val_tbr54_mean", 6}, {"val_patients_below_54", 0}};
   cb.evaluate_policy = [&o, &patients](nn::Mlp actor) {
     EvaluationOptions vo;
     vo.days = o.select_days;
@@ -106,16 +106,25 @@ PolicyCard make_card(const PpoOptions& o, int n_env, const rl::PpoResult& res) {
                       {"carbs", "announced carbohydrate / carb ratio", "U"},
                       {"time_of_day", "clock time (sin, cos)", "minutes"}};
   card.core.training = {
-      {"iterations", o.iterations}, {"environments", n_env}, {"rollout_steps", T}, {"episode_days", o.episode_days},
-      {"transitions", static_cast<int64_t>(o.iterations) * T * n_env}, {"lr", o.lr}, {"gamma", o.gamma},
-      {"gae_lambda", o.gae_lambda}, {"clip", o.clip}, {"seed", o.seed}, {"reward_scale", o.reward_scale},
+      {"iterations", o.iterations},
+      {"environments", n_env},
+      {"rollout_steps", T},
+      {"episode_days", o.episode_days},
+      {"transitions", static_cast<int64_t>(o.iterations) * T * n_env},
+      {"lr", o.lr},
+      {"gamma", o.gamma},
+      {"gae_lambda", o.gae_lambda},
+      {"clip", o.clip},
+      {"seed", o.seed},
+      {"reward_scale", o.reward_scale},
       {"precision", core::precision_name(core::resolve_precision(o.precision))},
       {"selected_iteration", best_iteration},
       {"selection", "deterministic policy checked every " + std::to_string(o.select_every) + " iterations on " +
                         std::to_string(o.select_days) + " validation days per patient (seeds 500000+)"},
       {"env_steps_per_s", env_steps_per_s}};
-  card.core.intended_use = "Research: in-silico insulin dosing policies for type 1 diabetes on the UVA/Padova model. "
-                           "Not a medical device; never dose a person from it.";
+  card.core.intended_use =
+      "Research: in-silico insulin dosing policies for type 1 diabetes on the UVA/Padova model. "
+      "Not a medical device; never dose a person from it.";
   card.core.limitations = {
       "Learned on simulated adults/adolescents/children of simglucose's 30-patient table with announced meals; real "
       "patients differ (exercise, illness, unannounced meals, sensor faults).",
@@ -126,8 +135,11 @@ PolicyCard make_card(const PpoOptions& o, int n_env, const rl::PpoResult& res) {
       {"observation", "last 12 CGM readings (1 h), 30-min CGM trend, IOB / (3 h of basal), carbs/CR, time of day"},
       {"action", "basal = patient basal x exp(a0), a0 in [-3, 1.5]; meal bolus = (1 + a1) x carbs/CR, factor 0..2"},
       {"reward", "mean over each minute of -risk(BG)/10, -3 below 70 mg/dL, -20 more below 54 mg/dL"},
-      {"safety", {{"enabled", o.safety.enabled}, {"suspend_below_mgdl", o.safety.suspend_below_mgdl},
-                  {"predicted_low_mgdl", o.safety.predicted_low_mgdl}, {"max_basal_multiple", o.safety.max_basal_multiple}}},
+      {"safety",
+       {{"enabled", o.safety.enabled},
+        {"suspend_below_mgdl", o.safety.suspend_below_mgdl},
+        {"predicted_low_mgdl", o.safety.predicted_low_mgdl},
+        {"max_basal_multiple", o.safety.max_basal_multiple}}},
       {"sensor", o.env.sensor ? o.env.sensor->name : "none (CGM = BG)"},
       {"pump", o.env.pump ? o.env.pump->name : "none (exact delivery)"}};
   return card;
@@ -151,10 +163,16 @@ nlohmann::json train_ppo(const PpoOptions& o) {
   fs::create_directories(o.out);
   core::write_atomic_with(o.out / "policy.pt", [&](const fs::path& tmp) { torch::save(res.actor, tmp.string()); });
   core::write_atomic_with(o.out / "critic.pt", [&](const fs::path& tmp) { torch::save(res.critic, tmp.string()); });
-  res.curves.write(o.out, {{"time in range while learning (sampled policy)", "iteration", "%", "iteration",
-                            {"tir", "tbr70"}, {"TIR 70-180", "<70"}, {{44, 160, 44}, {214, 39, 40}}, false},
-                           {"mean reward per step", "iteration", "reward", "iteration", {"mean_reward"}, {"reward"},
-                            {}, false}});
+  res.curves.write(
+      o.out, {{"time in range while learning (sampled policy)",
+               "iteration",
+               "%",
+               "iteration",
+               {"tir", "tbr70"},
+               {"TIR 70-180", "<70"},
+               {{44, 160, 44}, {214, 39, 40}},
+               false},
+              {"mean reward per step", "iteration", "reward", "iteration", {"mean_reward"}, {"reward"}, {}, false}});
   core::write_file_atomic(o.out / "selection.csv", res.selection.to_csv());
   PolicyCard card = make_card(o, n_env, res);
   core::write_json_file(o.out / core::kModelCardFile, card.to_json());  // usable before the evaluation finishes
@@ -171,8 +189,8 @@ nlohmann::json train_ppo(const PpoOptions& o) {
     for (const std::string n : {"basal-bolus", "pid"})
       res.push_back(evaluate_controller(
           n, [&](const VirtualPatient&) { return make_standard_controller(n); }, patients, eo, o.progress));
-    card.extra["evaluation"] = {{"days_per_patient", o.eval_days}, {"scenario", "random (held-out seeds)"},
-                                {"results", results_json(res)}};
+    card.extra["evaluation"] = {
+        {"days_per_patient", o.eval_days}, {"scenario", "random (held-out seeds)"}, {"results", results_json(res)}};
     core::write_file_atomic(o.out / "evaluation.txt", format_results_table(res));
     write_results_csv(o.out / "evaluation.csv", res);
     core::write_json_file(o.out / core::kModelCardFile, card.to_json());

@@ -14,14 +14,14 @@
 namespace medai::glucose {
 
 struct PpoOptions {
-  std::string patients = "adult";                 // group or names
-  std::filesystem::path params, quest;            // simglucose tables
+  std::string patients = "adult";       // group or names
+  std::filesystem::path params, quest;  // simglucose tables
   std::filesystem::path out;
-  EnvOptions env;                        // sensor / pump
-  SafetyConfig safety;                   // applied while learning and when used
-  int copies_per_patient = 4;                     // environments per patient
+  EnvOptions env;              // sensor / pump
+  SafetyConfig safety;         // applied while learning and when used
+  int copies_per_patient = 4;  // environments per patient
   int iterations = 300;
-  int rollout_steps = 288;                        // one day at 5-minute control
+  int rollout_steps = 288;  // one day at 5-minute control
   int episode_days = 1;
   int update_epochs = 5, minibatch = 2048;
   double lr = 3e-4, gamma = 0.99, gae_lambda = 0.95, clip = 0.2, entropy_coef = 0.0, value_coef = 0.5;

@@ -81,7 +81,9 @@ History from_table(const io::CsvTable& t) {
 }  // namespace
 
 History read_history(const std::filesystem::path& csv) { return from_table(io::read_csv(csv)); }
-History parse_history(const std::string& text, const std::string& name) { return from_table(io::parse_csv(text, name)); }
+History parse_history(const std::string& text, const std::string& name) {
+  return from_table(io::parse_csv(text, name));
+}
 
 Recommendation recommend(const History& h, const PatientSettings& p, double carbs_now, const ForecastFn& forecaster,
                          const SafetyConfig& safety_config, bool history_includes_basal) {
@@ -95,7 +97,8 @@ Recommendation recommend(const History& h, const PatientSettings& p, double carb
   if (last_idx < 0) fail_invalid("the history has no CGM reading");
   const int64_t now = h.minute.back(), t_last = h.minute[last_idx];
   if (now - t_last > 15)
-    fail_invalid("the newest CGM reading is " + std::to_string(now - t_last) + " min older than the history's end; "
+    fail_invalid("the newest CGM reading is " + std::to_string(now - t_last) +
+                 " min older than the history's end; "
                  "no recommendation without a current reading");
   std::vector<double> grid;  // newest last; stops at the first gap
   {
@@ -156,7 +159,8 @@ Recommendation recommend(const History& h, const PatientSettings& p, double carb
   for (double& v : r.forecast) v = std::clamp(v, 20.0, 600.0);
 
   const char* dir = r.trend_mgdl_per_min > 1 ? "rising" : r.trend_mgdl_per_min < -1 ? "falling" : "steady";
-  r.reasons.push_back(f1("CGM %.0f mg/dL, ", r.cgm_mgdl) + dir + f1(" (%+.1f mg/dL/min over the last 30 min)", r.trend_mgdl_per_min));
+  r.reasons.push_back(f1("CGM %.0f mg/dL, ", r.cgm_mgdl) + dir +
+                      f1(" (%+.1f mg/dL/min over the last 30 min)", r.trend_mgdl_per_min));
   r.reasons.push_back(f1("forecast %.0f mg/dL in 30 min, %.0f in 60 min", r.forecast[0], r.forecast[1]) + " (" +
                       r.forecast_method + ")");
   r.reasons.push_back(f1("insulin on board %.2f U (5-h exponential action curve", r.iob_u) +

@@ -39,7 +39,8 @@ Schedule read_any(const std::filesystem::path& csv, bool need_insulin) {
                    std::to_string(static_cast<int>(kMaxMinute)) + ")");
     int minute = static_cast<int>(m);
     if (s.count(minute))
-      fail_invalid(csv.string() + ": line " + std::to_string(r + 2) + ": minute " + std::to_string(minute) + " appears twice");
+      fail_invalid(csv.string() + ": line " + std::to_string(r + 2) + ": minute " + std::to_string(minute) +
+                   " appears twice");
     s[minute] = {number(t, r, cc), ic ? number(t, r, *ic) : 0.0};
   }
   return s;

@@ -17,7 +17,9 @@ double risk_reward(const std::vector<double>& bg) {
 }
 
 namespace {
-uint64_t episode_seed(uint64_t base, size_t env, uint64_t episode) { return base + 1000003ULL * env + 7919ULL * episode; }
+uint64_t episode_seed(uint64_t base, size_t env, uint64_t episode) {
+  return base + 1000003ULL * env + 7919ULL * episode;
+}
 }  // namespace
 
 VectorEnv::VectorEnv(const std::vector<VirtualPatient>& patients, int copies, EnvOptions options, SafetyConfig safety,

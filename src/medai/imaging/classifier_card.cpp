@@ -23,9 +23,10 @@ json ClassifierCard::to_json() const {
   card["classes"] = classes;
   card["positive_index"] = positive_index;
   card["positive_class"] = classes.at(positive_index);
-  json op = {{"threshold", operating_point.threshold}, {"method", operating_point.method},
-             {"target_sensitivity", operating_point.target_sensitivity ? json(*operating_point.target_sensitivity)
-                                                                       : json(nullptr)}};
+  json op = {{"threshold", operating_point.threshold},
+             {"method", operating_point.method},
+             {"target_sensitivity",
+              operating_point.target_sensitivity ? json(*operating_point.target_sensitivity) : json(nullptr)}};
   if (!operating_point.chosen_on.empty()) op["chosen_on"] = operating_point.chosen_on;
   card["operating_point"] = op;
   json cal = calibration.report;
@@ -55,7 +56,8 @@ ClassifierCard ClassifierCard::from_json(const json& card, const std::string& wh
     c.classes.push_back(n.get<std::string>());
   }
   const int classes = static_cast<int>(c.classes.size());
-  c.positive_index = card.contains("positive_index") ? core::json_int(card, "positive_index", where, 0, classes - 1) : 1;
+  c.positive_index =
+      card.contains("positive_index") ? core::json_int(card, "positive_index", where, 0, classes - 1) : 1;
   c.operating_point.threshold = core::json_number(card, "operating_point.threshold", where, 0, 1);
   const json& op = card["operating_point"];
   if (op.contains("method") && op["method"].is_string()) c.operating_point.method = op["method"];

@@ -24,7 +24,7 @@ struct ClassifierCard {
     double threshold = 0.5;  // on the calibrated positive-class probability
     std::string method;      // youden | target_sensitivity | given at import
     std::optional<double> target_sensitivity;
-    std::string chosen_on;   // e.g. "validation split"
+    std::string chosen_on;  // e.g. "validation split"
   } operating_point;
   struct Calibration {
     std::string method = "none";

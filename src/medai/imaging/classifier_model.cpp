@@ -10,10 +10,10 @@
 #include "medai/core/progress.h"
 #include "medai/core/run_folder.h"
 #include "medai/core/runtime.h"
-#include "medai/train/torch_helpers.h"
 #include "medai/data/image_loader.h"
 #include "medai/metrics/calibration.h"
 #include "medai/nn/nets/resnet.h"
+#include "medai/train/torch_helpers.h"
 #include "medai/transforms/transforms.h"
 
 namespace medai::imaging {
@@ -57,7 +57,8 @@ ClassifierModel::ClassifierModel(nn::ClassifierNet n, ClassifierCard c) : net(st
 ClassifierModel ClassifierModel::load(const fs::path& run_dir, bool for_inference) {
   apply_torch_threads();
   // Every field the accessors read is checked once here, so a prediction never meets one.
-  ClassifierCard card = ClassifierCard::from_json(core::read_model_card(run_dir), (run_dir / core::kModelCardFile).string());
+  ClassifierCard card =
+      ClassifierCard::from_json(core::read_model_card(run_dir), (run_dir / core::kModelCardFile).string());
   const std::string arch = card.core.architecture;
   const int in_ch = card.channels, size = card.image_size, classes = static_cast<int>(card.classes.size());
   auto net = nn::make_classifier(arch, in_ch, classes);
@@ -102,7 +103,9 @@ torch::Tensor ClassifierModel::input_tensor(const cv::Mat& unit_image) const {
   return torch::from_blob(x.ptr<float>(), {1, 1, s, s}, torch::kFloat).clone();
 }
 
-Prediction ClassifierModel::predict(const cv::Mat& unit_image) { return predictions(logits(input_tensor(unit_image)))[0]; }
+Prediction ClassifierModel::predict(const cv::Mat& unit_image) {
+  return predictions(logits(input_tensor(unit_image)))[0];
+}
 
 std::vector<Prediction> ClassifierModel::predictions(const torch::Tensor& z) const {
   auto all = calibrated_probabilities(z).contiguous();
@@ -160,7 +163,8 @@ Explanation explain_image(ClassifierModel& model, const cv::Mat& unit, int targe
   // Undo resize_pad: crop the letterbox, then scale back to the image's size.
   const int s = model.image_size();
   double k = static_cast<double>(s) / std::max(unit.cols, unit.rows);
-  int w = std::max(1, static_cast<int>(std::lround(unit.cols * k))), h = std::max(1, static_cast<int>(std::lround(unit.rows * k)));
+  int w = std::max(1, static_cast<int>(std::lround(unit.cols * k))),
+      h = std::max(1, static_cast<int>(std::lround(unit.rows * k)));
   cv::Mat content = cam(cv::Rect((s - w) / 2, (s - h) / 2, w, h));
   cv::resize(content, e.heatmap, unit.size(), 0, 0, cv::INTER_LINEAR);
   e.overlay = explain::overlay_heatmap(unit, e.heatmap);

@@ -18,8 +18,8 @@ namespace medai::imaging {
 inline constexpr const char* kWeightsFile = "model.pt";
 
 struct Prediction {
-  std::string label;               // decided at the card's threshold
-  double probability = 0;          // calibrated probability of the positive class
+  std::string label;       // decided at the card's threshold
+  double probability = 0;  // calibrated probability of the positive class
   double threshold = 0.5;
   std::vector<double> class_probabilities;  // calibrated, per class
 };
@@ -70,8 +70,8 @@ void apply_torch_threads();
 
 namespace medai::imaging {
 struct Explanation {
-  cv::Mat heatmap;   // CV_32F [0, 1] at the image's own size
-  cv::Mat overlay;   // 8-bit BGR, heatmap over the image
+  cv::Mat heatmap;  // CV_32F [0, 1] at the image's own size
+  cv::Mat overlay;  // 8-bit BGR, heatmap over the image
   Prediction prediction;
   int target_class = 0;
 };

@@ -10,8 +10,8 @@ namespace medai::imaging {
 
 struct EvaluateOptions {
   std::filesystem::path model, data;
-  std::string split;                     // CSV 'split' filter
-  std::filesystem::path report_dir;      // plots go here when set
+  std::string split;                 // CSV 'split' filter
+  std::filesystem::path report_dir;  // plots go here when set
   int bootstrap_reps = 1000;
   bool progress = true;
 };

@@ -1,8 +1,8 @@
 #include "medai/imaging/report.h"
 
-#include <nlohmann/json.hpp>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "medai/io/plot.h"
 
@@ -32,17 +32,25 @@ ClassifierReport make_report(const std::vector<double>& p, const std::vector<int
       ys[k] = y[idx[k]];
     }
   };
-  r.auroc_ci = metrics::bootstrap_ci(p.size(), [&](const std::vector<size_t>& idx) {
-    std::vector<double> ps; std::vector<int> ys;
-    resample(idx, ps, ys);
-    return metrics::auroc(ps, ys);
-  }, reps, 0.95, seed);
+  r.auroc_ci = metrics::bootstrap_ci(
+      p.size(),
+      [&](const std::vector<size_t>& idx) {
+        std::vector<double> ps;
+        std::vector<int> ys;
+        resample(idx, ps, ys);
+        return metrics::auroc(ps, ys);
+      },
+      reps, 0.95, seed);
   auto threshold_ci = [&](auto field) {
-    return metrics::bootstrap_ci(p.size(), [&](const std::vector<size_t>& idx) {
-      std::vector<double> ps; std::vector<int> ys;
-      resample(idx, ps, ys);
-      return field(metrics::binary_metrics(metrics::confusion_at(ps, ys, threshold)));
-    }, reps, 0.95, seed + 1);
+    return metrics::bootstrap_ci(
+        p.size(),
+        [&](const std::vector<size_t>& idx) {
+          std::vector<double> ps;
+          std::vector<int> ys;
+          resample(idx, ps, ys);
+          return field(metrics::binary_metrics(metrics::confusion_at(ps, ys, threshold)));
+        },
+        reps, 0.95, seed + 1);
   };
   r.accuracy_ci = threshold_ci([](const metrics::BinaryMetrics& m) { return m.accuracy; });
   r.sensitivity_ci = threshold_ci([](const metrics::BinaryMetrics& m) { return m.sensitivity; });
@@ -55,8 +63,11 @@ nlohmann::json report_json(const ClassifierReport& r) {
   const auto& cm = m.confusion;
   nlohmann::json bins = nlohmann::json::array();
   for (const auto& b : r.calibration.bins)
-    bins.push_back({{"lower", b.lower}, {"upper", b.upper}, {"mean_probability", b.mean_confidence},
-                    {"observed_rate", b.observed_rate}, {"count", b.count}});
+    bins.push_back({{"lower", b.lower},
+                    {"upper", b.upper},
+                    {"mean_probability", b.mean_confidence},
+                    {"observed_rate", b.observed_rate},
+                    {"count", b.count}});
   return {{"n", r.n},
           {"positive_class", r.positive_class},
           {"threshold", r.threshold},

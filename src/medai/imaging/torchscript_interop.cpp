@@ -51,8 +51,8 @@ class Emitter {
     std::string y = fresh();
     std::ostringstream eps;
     eps << b.options.eps();
-    line(y + " = torch.batch_norm(" + x + ", " + w + ", " + bias + ", " + rm + ", " + rv + ", False, 0.1, " + eps.str() +
-         ", False)");
+    line(y + " = torch.batch_norm(" + x + ", " + w + ", " + bias + ", " + rm + ", " + rv + ", False, 0.1, " +
+         eps.str() + ", False)");
     return y;
   }
   std::string call(const std::string& expr) {
@@ -108,7 +108,8 @@ std::string emit_resnet(Emitter& e, nn::ResNetImpl& r) {
 
 std::string emit_densenet(Emitter& e, nn::DenseNetImpl& d) {
   auto& f = *d.features_;
-  std::string x = e.call("torch.relu(" + e.bn("features.norm0", *f.norm0, e.conv("features.conv0", *f.conv0, "x")) + ")");
+  std::string x =
+      e.call("torch.relu(" + e.bn("features.norm0", *f.norm0, e.conv("features.conv0", *f.conv0, "x")) + ")");
   x = e.call("torch.max_pool2d(" + x + ", [3, 3], [2, 2], [1, 1], [1, 1], False)");
   for (size_t bi = 0; bi < f.blocks.size(); ++bi) {
     std::string bkey = "features.denseblock" + std::to_string(bi + 1);
@@ -194,7 +195,8 @@ void import_torchscript_weights(const fs::path& file, nn::ClassifierNetImpl& net
   try {
     jm = torch::jit::load(file.string());
   } catch (const c10::Error& e) {
-    fail_invalid(file.string() + ": not a TorchScript file (" + std::string(e.what_without_backtrace()).substr(0, 160) + ")");
+    fail_invalid(file.string() + ": not a TorchScript file (" + std::string(e.what_without_backtrace()).substr(0, 160) +
+                 ")");
   }
   std::map<std::string, torch::Tensor> source;
   auto norm = [](std::string k) {

@@ -49,10 +49,20 @@ void validate(const TrainOptions& o) {
 }
 
 json options_json(const TrainOptions& o) {
-  return {{"architecture", o.architecture}, {"size", o.image_size}, {"epochs", o.epochs}, {"batch", o.batch_size},
-          {"lr", o.lr}, {"weight_decay", o.weight_decay}, {"schedule", o.schedule}, {"warmup_epochs", o.warmup_epochs},
-          {"patience", o.patience}, {"validation_fraction", o.validation_fraction}, {"seed", o.seed},
-          {"augment", o.augment}, {"horizontal_flip", o.horizontal_flip}, {"split", o.split},
+  return {{"architecture", o.architecture},
+          {"size", o.image_size},
+          {"epochs", o.epochs},
+          {"batch", o.batch_size},
+          {"lr", o.lr},
+          {"weight_decay", o.weight_decay},
+          {"schedule", o.schedule},
+          {"warmup_epochs", o.warmup_epochs},
+          {"patience", o.patience},
+          {"validation_fraction", o.validation_fraction},
+          {"seed", o.seed},
+          {"augment", o.augment},
+          {"horizontal_flip", o.horizontal_flip},
+          {"split", o.split},
           {"precision", core::precision_name(core::resolve_precision(o.precision))}};
 }
 
@@ -64,10 +74,20 @@ std::vector<std::vector<double>> to_rows(const torch::Tensor& t) {
 }
 
 TrainOptions with_stored_options(TrainOptions o, const json& so) {  // the interrupted run's settings win
-  o.architecture = so["architecture"]; o.image_size = so["size"]; o.epochs = so["epochs"]; o.batch_size = so["batch"];
-  o.lr = so["lr"]; o.weight_decay = so["weight_decay"]; o.schedule = so["schedule"]; o.warmup_epochs = so["warmup_epochs"];
-  o.patience = so["patience"]; o.validation_fraction = so["validation_fraction"]; o.seed = so["seed"];
-  o.augment = so["augment"]; o.horizontal_flip = so["horizontal_flip"]; o.split = so["split"];
+  o.architecture = so["architecture"];
+  o.image_size = so["size"];
+  o.epochs = so["epochs"];
+  o.batch_size = so["batch"];
+  o.lr = so["lr"];
+  o.weight_decay = so["weight_decay"];
+  o.schedule = so["schedule"];
+  o.warmup_epochs = so["warmup_epochs"];
+  o.patience = so["patience"];
+  o.validation_fraction = so["validation_fraction"];
+  o.seed = so["seed"];
+  o.augment = so["augment"];
+  o.horizontal_flip = so["horizontal_flip"];
+  o.split = so["split"];
   o.precision = so.value("precision", "fp32");  // runs of medai 0.1 trained in fp32
   return o;
 }
@@ -107,12 +127,13 @@ ValResult validate_epoch(nn::ClassifierNetImpl& net, data::DecodedCache& cache, 
   ValResult r;
   r.logits = torch::cat(outs, 0);
   auto y = torch::tensor(std::vector<int64_t>(labels.begin(), labels.end()));
-  r.loss = torch::nn::functional::cross_entropy(r.logits, y, torch::nn::functional::CrossEntropyFuncOptions().weight(weights)).item<double>();
+  r.loss = torch::nn::functional::cross_entropy(r.logits, y,
+                                                torch::nn::functional::CrossEntropyFuncOptions().weight(weights))
+               .item<double>();
   auto p = torch::softmax(r.logits.to(torch::kDouble), 1).select(1, 1).contiguous();
   r.auroc = metrics::auroc(std::vector<double>(p.data_ptr<double>(), p.data_ptr<double>() + p.numel()), labels);
   return r;
 }
-
 
 // The training loop: AdamW, the schedule, class-weighted cross-entropy, early stopping on
 // validation AUROC, the best weights in RUN/model.pt, a checkpoint every epoch.
@@ -194,8 +215,8 @@ train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net,
 struct Calibrated {
   std::vector<double> offsets;  // per class, added to the logits
   double temperature = 1, threshold = 0.5;
-  ClassifierReport report;      // validation, at the threshold
-  json fit_report;              // NLL and ECE before/after
+  ClassifierReport report;  // validation, at the threshold
+  json fit_report;          // NLL and ECE before/after
 };
 
 // Calibrates and chooses the operating point on validation, with the best epoch's weights. The
@@ -203,7 +224,8 @@ struct Calibrated {
 // Subtracting log w_c from each logit undoes that shift exactly (derived, not fitted); a
 // temperature fitted on validation then corrects the confidence.
 Calibrated calibrate(const TrainOptions& o, nn::ClassifierNet& net, data::DecodedCache& cache,
-                     const data::ImageDataset& ds, const data::Split& split, const torch::Tensor& class_w, int workers) {
+                     const data::ImageDataset& ds, const data::Split& split, const torch::Tensor& class_w,
+                     int workers) {
   load_weights(*net, o.out / kWeightsFile, o.architecture);
   nn::to_channels_last(*net);
   const bool bf16 = core::resolve_precision(o.precision) == core::Precision::Bf16;
@@ -226,8 +248,10 @@ Calibrated calibrate(const TrainOptions& o, nn::ClassifierNet& net, data::Decode
   c.threshold = o.target_sensitivity ? metrics::threshold_for_sensitivity(p_cal, yv, *o.target_sensitivity)
                                      : metrics::youden_threshold(p_cal, yv);
   c.report = make_report(p_cal, yv, c.threshold, ds.class_names[1], o.bootstrap_reps, o.seed);
-  c.fit_report = {{"nll_before", metrics::nll(raw_rows, yv, 1.0)}, {"nll_after", metrics::nll(rows, yv, c.temperature)},
-                  {"ece_before", metrics::calibration_report(p_raw, yv).ece}, {"ece_after", c.report.calibration.ece}};
+  c.fit_report = {{"nll_before", metrics::nll(raw_rows, yv, 1.0)},
+                  {"nll_after", metrics::nll(rows, yv, c.temperature)},
+                  {"ece_before", metrics::calibration_report(p_raw, yv).ece},
+                  {"ece_after", c.report.calibration.ece}};
   return c;
 }
 
@@ -258,11 +282,18 @@ ClassifierCard make_card(const TrainOptions& o, const data::ImageDataset& ds, co
   card.core.architecture = o.architecture;
   card.core.inputs = {{"image", "one radiograph: PNG/JPEG (8/16-bit), DICOM or NIfTI (middle slice)", "pixels"}};
   card.core.training = options_json(o);
-  card.core.data = {{"source", o.data.string()}, {"fingerprint_sha256", ds.fingerprint()}, {"images", ds.samples.size()},
-                    {"class_counts", counts}, {"patients", patients(split.train) + patients(split.validation)}};
-  card.core.split = {{"method", "stratified by label, grouped by patient"}, {"validation_fraction", o.validation_fraction},
-                     {"seed", o.seed}, {"train_images", split.train.size()}, {"validation_images", split.validation.size()},
-                     {"train_patients", patients(split.train)}, {"validation_patients", patients(split.validation)},
+  card.core.data = {{"source", o.data.string()},
+                    {"fingerprint_sha256", ds.fingerprint()},
+                    {"images", ds.samples.size()},
+                    {"class_counts", counts},
+                    {"patients", patients(split.train) + patients(split.validation)}};
+  card.core.split = {{"method", "stratified by label, grouped by patient"},
+                     {"validation_fraction", o.validation_fraction},
+                     {"seed", o.seed},
+                     {"train_images", split.train.size()},
+                     {"validation_images", split.validation.size()},
+                     {"train_patients", patients(split.train)},
+                     {"validation_patients", patients(split.validation)},
                      {"file", "split.csv"}};
   card.core.metrics = {{"validation", report_json(cal.report)}};
   card.core.intended_use =
@@ -284,14 +315,18 @@ ClassifierCard make_card(const TrainOptions& o, const data::ImageDataset& ds, co
                               "resize longer side to size, zero-pad to square", "per-image z-score normalisation"};
   card.operating_point = {cal.threshold, o.target_sensitivity ? "target_sensitivity" : "youden", o.target_sensitivity,
                           "validation split"};
-  card.calibration.method = "prior-shift correction of the class-weighted loss (logit - log w_c), then "
-                            "temperature scaling fitted on validation (NLL)";
+  card.calibration.method =
+      "prior-shift correction of the class-weighted loss (logit - log w_c), then "
+      "temperature scaling fitted on validation (NLL)";
   card.calibration.logit_offsets = cal.offsets;
   card.calibration.temperature = cal.temperature;
   card.calibration.report = cal.fit_report;
-  card.extra["training_run"] = {{"epochs_run", fitted.history.size()}, {"best_epoch", fitted.best_epoch},
-                                {"stopped_early", fitted.stopped_early}, {"seconds", fitted.seconds},
-                                {"threads", core::runtime_threads()}, {"optimizer", "AdamW"},
+  card.extra["training_run"] = {{"epochs_run", fitted.history.size()},
+                                {"best_epoch", fitted.best_epoch},
+                                {"stopped_early", fitted.stopped_early},
+                                {"seconds", fitted.seconds},
+                                {"threads", core::runtime_threads()},
+                                {"optimizer", "AdamW"},
                                 {"loss", "class-weighted cross-entropy"},
                                 {"class_weights", {class_w[0].item<double>(), class_w[1].item<double>()}}};
   return card;
@@ -338,7 +373,8 @@ json train_classifier(const TrainOptions& cli) {
   std::vector<int64_t> train_counts(2, 0);
   for (size_t i : split.train) train_counts[ds.samples[i].label]++;
   auto class_w = torch::tensor({static_cast<double>(split.train.size()) / (2.0 * train_counts[0]),
-                                static_cast<double>(split.train.size()) / (2.0 * train_counts[1])}, torch::kFloat);
+                                static_cast<double>(split.train.size()) / (2.0 * train_counts[1])},
+                               torch::kFloat);
   const train::TrainResult fitted = fit_classifier(o, net, cache, ds, split, class_w, workers);
   const Calibrated cal = calibrate(o, net, cache, ds, split, class_w, workers);
   write_report_plots(cal.report, run, "validation");
@@ -347,10 +383,11 @@ json train_classifier(const TrainOptions& cli) {
   const json card = make_card(o, ds, split, fitted, cal, class_w).to_json();
   core::write_json_file(run / core::kModelCardFile, card);
   const auto& rep = cal.report;
-  spdlog::info("validation: AUROC {:.4f} (95% CI {:.4f}-{:.4f}), accuracy {:.4f}, sensitivity {:.4f}, specificity {:.4f}; "
-               "temperature {:.3f}, threshold {:.3f}",
-               rep.auroc, rep.auroc_ci.lower, rep.auroc_ci.upper, rep.at_threshold.accuracy,
-               rep.at_threshold.sensitivity, rep.at_threshold.specificity, cal.temperature, cal.threshold);
+  spdlog::info(
+      "validation: AUROC {:.4f} (95% CI {:.4f}-{:.4f}), accuracy {:.4f}, sensitivity {:.4f}, specificity {:.4f}; "
+      "temperature {:.3f}, threshold {:.3f}",
+      rep.auroc, rep.auroc_ci.lower, rep.auroc_ci.upper, rep.at_threshold.accuracy, rep.at_threshold.sensitivity,
+      rep.at_threshold.specificity, cal.temperature, cal.threshold);
   return card;
 }
 

@@ -10,22 +10,22 @@ namespace medai::imaging {
 
 struct TrainOptions {
   std::filesystem::path data, out;
-  std::string split;              // CSV 'split' filter (empty = every row)
+  std::string split;  // CSV 'split' filter (empty = every row)
   std::string architecture = "resnet18";
-  int image_size = 128;           // pixels per side
+  int image_size = 128;  // pixels per side
   int epochs = 12;
   int batch_size = 32;
   double lr = 1e-3;
   double weight_decay = 1e-4;
   std::string schedule = "cosine";
   double warmup_epochs = 1.0;
-  int patience = 5;               // epochs without validation-AUROC gain before stopping
+  int patience = 5;  // epochs without validation-AUROC gain before stopping
   double validation_fraction = 0.15;
   uint64_t seed = 42;
   std::optional<double> target_sensitivity;  // else Youden
   bool resume = false;
   bool augment = true;
-  bool cache = true;              // keep decoded images in memory (2 bytes a pixel)
+  bool cache = true;  // keep decoded images in memory (2 bytes a pixel)
   bool horizontal_flip = false;
   int workers = 0;                // 0 = runtime threads
   int max_batches_per_epoch = 0;  // 0 = all (for smoke tests)

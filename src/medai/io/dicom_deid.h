@@ -32,7 +32,8 @@ struct DeidentifiedDicom {
   DicomPixels pixels;
   DeidReport report;
 };
-DeidentifiedDicom deidentify_and_decode_dicom(const std::string& bytes, const std::string& name, const std::string& secret);
+DeidentifiedDicom deidentify_and_decode_dicom(const std::string& bytes, const std::string& name,
+                                              const std::string& secret);
 
 // Tags (group << 16 | element) the profile removes or replaces, for tests and documentation.
 bool deid_is_identifying_tag(uint32_t tag);

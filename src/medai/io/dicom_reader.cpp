@@ -94,12 +94,14 @@ Geometry read_geometry(DcmDataset* ds, const std::string& name) {
   if (ds->findAndGetUint16(DCM_BitsStored, g.bs).bad()) g.bs = g.ba;
   ds->findAndGetUint16(DCM_PixelRepresentation, g.pr);
   if (ds->findAndGetSint32(DCM_NumberOfFrames, g.frames).bad() || g.frames < 1) g.frames = 1;
-  if (g.ba != 1 && g.ba != 8 && g.ba != 16 && g.ba != 32) fail_unsupported(name + ": BitsAllocated " + std::to_string(g.ba));
+  if (g.ba != 1 && g.ba != 8 && g.ba != 16 && g.ba != 32)
+    fail_unsupported(name + ": BitsAllocated " + std::to_string(g.ba));
   if (g.spp != 1 && g.spp != 3) fail_unsupported(name + ": SamplesPerPixel " + std::to_string(g.spp));
   if (g.bs == 0 || g.bs > g.ba)
-    fail_dicom(name, "BitsStored " + std::to_string(g.bs) + " is impossible with BitsAllocated " + std::to_string(g.ba) +
-                         " (pixel values would be meaningless)");
-  if (g.pr > 1) fail_dicom(name, "PixelRepresentation " + std::to_string(g.pr) + " is neither 0 (unsigned) nor 1 (signed)");
+    fail_dicom(name, "BitsStored " + std::to_string(g.bs) + " is impossible with BitsAllocated " +
+                         std::to_string(g.ba) + " (pixel values would be meaningless)");
+  if (g.pr > 1)
+    fail_dicom(name, "PixelRepresentation " + std::to_string(g.pr) + " is neither 0 (unsigned) nor 1 (signed)");
   const int64_t samples = static_cast<int64_t>(g.rows) * g.cols * g.spp * g.frames;
   // Kept at once: the stored values, the decoder's or planar copy of them, and 4-byte floats.
   const int64_t bytes = samples * (2 * std::max(1, g.ba / 8) + 4);
@@ -171,7 +173,8 @@ void read_native_frames(DcmDataset* ds, DcmPixelData* pd, const Geometry& g, con
   const size_t have = pd->getLength();
   const size_t need = g.ba == 1 ? (n_samples * g.frames + 7) / 8 : frame_bytes * g.frames;
   if (have < need)
-    fail_dicom(name, "pixel data truncated: expected " + std::to_string(need) + " bytes, found " + std::to_string(have));
+    fail_dicom(name,
+               "pixel data truncated: expected " + std::to_string(need) + " bytes, found " + std::to_string(have));
   if (g.ba == 1) {
     stored.resize(n_samples * g.frames);
     for (size_t i = 0; i < stored.size(); ++i) stored[i] = (src[i >> 3] >> (i & 7)) & 1;
@@ -229,28 +232,30 @@ void read_display(DcmDataset* ds, const Geometry& g, Image& img, const std::stri
   Float64 wc = 0, ww = 0;
   const bool has_c = ds->findAndGetFloat64(DCM_WindowCenter, wc, 0).good();
   const bool has_w = ds->findAndGetFloat64(DCM_WindowWidth, ww, 0).good();
-  if (has_c && has_w && std::isfinite(wc) && std::isfinite(ww) && ww >= 1)
-    img.window = Window{wc, ww};
+  if (has_c && has_w && std::isfinite(wc) && std::isfinite(ww) && ww >= 1) img.window = Window{wc, ww};
   else if (has_c || has_w)
     img.warnings.push_back("WindowCenter/WindowWidth '" + get_string(ds, DCM_WindowCenter) + "'/'" +
-                           get_string(ds, DCM_WindowWidth) + "' is not a usable window: ignored, the image's own range is used");
+                           get_string(ds, DCM_WindowWidth) +
+                           "' is not a usable window: ignored, the image's own range is used");
   DcmItem* voi = nullptr;
   if (ds->findAndGetSequenceItem(DCM_VOILUTSequence, voi, 0).bad() || !voi) return;
   Uint16 entries = 0, first = 0, bits = 16;
   const Uint16* data = nullptr;
   unsigned long count = 0;
-  if (voi->findAndGetUint16(DCM_LUTDescriptor, entries, 0).bad() || voi->findAndGetUint16(DCM_LUTDescriptor, first, 1).bad() ||
+  if (voi->findAndGetUint16(DCM_LUTDescriptor, entries, 0).bad() ||
+      voi->findAndGetUint16(DCM_LUTDescriptor, first, 1).bad() ||
       voi->findAndGetUint16(DCM_LUTDescriptor, bits, 2).bad() ||
       voi->findAndGetUint16Array(DCM_LUTData, data, &count).bad() || !data || count == 0) {
     img.warnings.push_back("VOI LUT Sequence lacks a LUTDescriptor or LUTData: ignored");
     return;
   }
   if (bits < 8 || bits > 16)
-    fail_dicom(name, "LUTDescriptor of the VOI LUT: " + std::to_string(bits) + " bits per entry (DICOM allows 8 to 16)");
+    fail_dicom(name,
+               "LUTDescriptor of the VOI LUT: " + std::to_string(bits) + " bits per entry (DICOM allows 8 to 16)");
   const unsigned long declared = entries == 0 ? 65536ul : entries;  // PS3.3 C.11.1.1: 0 means 2^16
   if (declared != count)
-    fail_dicom(name, "LUTDescriptor of the VOI LUT declares " + std::to_string(declared) + " entries but LUTData holds " +
-                         std::to_string(count));
+    fail_dicom(name, "LUTDescriptor of the VOI LUT declares " + std::to_string(declared) +
+                         " entries but LUTData holds " + std::to_string(count));
   DisplayLut lut;
   lut.first_mapped = g.pr == 1 ? static_cast<int16_t>(first) : first;
   lut.bits = bits;

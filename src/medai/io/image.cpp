@@ -22,7 +22,9 @@ ImageFormat detect_format(const fs::path& path, const std::string& head) {
   if (head.size() >= 132 && head.compare(128, 4, "DICM") == 0) return ImageFormat::Dicom;
   std::string name = path.filename().string();
   std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-  auto ends = [&](const std::string& s) { return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0; };
+  auto ends = [&](const std::string& s) {
+    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+  };
   if (ends(".nii") || ends(".nii.gz")) return ImageFormat::Nifti;
   if (ends(".dcm") || ends(".dicom")) return ImageFormat::Dicom;
   return ImageFormat::Unknown;
@@ -38,8 +40,7 @@ Image read_image(const fs::path& path) {
     case ImageFormat::Jpeg: return read_jpeg(bytes, path.string());
     case ImageFormat::Dicom: return read_dicom(path).image;
     case ImageFormat::Nifti: return read_nifti(path);
-    default:
-      fail_unsupported(path.string() + ": unrecognised image format (expected PNG, JPEG, DICOM or NIfTI)");
+    default: fail_unsupported(path.string() + ": unrecognised image format (expected PNG, JPEG, DICOM or NIfTI)");
   }
 }
 
@@ -109,7 +110,8 @@ Image read_jpeg(const std::string& bytes, const std::string& name) {
     m.release();
   }
   if (m.empty()) fail_invalid(name + ": corrupt or truncated JPEG (decoder failed)");
-  if (m.cols != fh.width || m.rows != fh.height) fail_invalid(name + ": corrupt JPEG (decoded size differs from its header)");
+  if (m.cols != fh.width || m.rows != fh.height)
+    fail_invalid(name + ": corrupt JPEG (decoded size differs from its header)");
   Image img;
   img.format = "jpeg";
   img.width = m.cols;
@@ -137,8 +139,7 @@ inline float apply_window(float x, double c, double w) {
 }  // namespace
 
 cv::Mat display_frame(const Image& image, int frame) {
-  if (image.pixels.empty() || image.width <= 0 || image.height <= 0)
-    fail_invalid("image has no pixels");
+  if (image.pixels.empty() || image.width <= 0 || image.height <= 0) fail_invalid("image has no pixels");
   if (frame < 0) frame = image.frames / 2;
   if (frame >= image.frames) fail_invalid("frame " + std::to_string(frame) + " out of range");
   const float* src = image.frame_data(frame);
@@ -146,10 +147,8 @@ cv::Mat display_frame(const Image& image, int frame) {
   cv::Mat out(image.height, image.width, CV_32F);
   float* dst = out.ptr<float>();
   for (size_t i = 0; i < n; ++i) {
-    if (image.channels == 3)
-      dst[i] = 0.299f * src[3 * i] + 0.587f * src[3 * i + 1] + 0.114f * src[3 * i + 2];
-    else
-      dst[i] = src[i * image.channels];
+    if (image.channels == 3) dst[i] = 0.299f * src[3 * i] + 0.587f * src[3 * i + 1] + 0.114f * src[3 * i + 2];
+    else dst[i] = src[i * image.channels];
   }
   if (image.lut && !image.lut->table.empty()) {
     const auto& lut = *image.lut;

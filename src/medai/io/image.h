@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
-namespace cv { class Mat; }
+namespace cv {
+class Mat;
+}
 
 namespace medai::io {
 
@@ -33,10 +35,10 @@ struct Image {
   // frames x height x width x channels, row-major, modality units.
   std::vector<float> pixels;
   double spacing_x_mm = 1.0, spacing_y_mm = 1.0, spacing_z_mm = 1.0;
-  std::optional<Window> window;     // display window; none = min-max of the frame
-  std::optional<DisplayLut> lut;    // takes precedence over window when present
-  bool invert = false;              // MONOCHROME1: high values are dark
-  std::string format;               // "png", "jpeg", "dicom", "nifti"
+  std::optional<Window> window;             // display window; none = min-max of the frame
+  std::optional<DisplayLut> lut;            // takes precedence over window when present
+  bool invert = false;                      // MONOCHROME1: high values are dark
+  std::string format;                       // "png", "jpeg", "dicom", "nifti"
   std::map<std::string, std::string> meta;  // modality, photometric, transfer syntax, ...
   // Header values that were unusable and ignored with a standard fallback (e.g. an invalid VOI
   // window): the image is still meaningful, but callers pass these on (stderr, JSON `warnings`).
@@ -67,8 +69,8 @@ Image read_jpeg(const std::string& bytes, const std::string& name);
 Image read_nifti(const std::filesystem::path& path);
 
 // Largest image medai agrees to decode (guards against decompression bombs).
-inline constexpr int64_t kMaxPixels = 64LL * 1024 * 1024;     // samples (pixels x channels x frames)
-inline constexpr int64_t kMaxDecodedBytes = 1LL << 30;         // memory one decode may hold at once
-inline constexpr int64_t kMaxCompressedInflate = 1LL << 30;    // a gzip stream may inflate to at most this
+inline constexpr int64_t kMaxPixels = 64LL * 1024 * 1024;    // samples (pixels x channels x frames)
+inline constexpr int64_t kMaxDecodedBytes = 1LL << 30;       // memory one decode may hold at once
+inline constexpr int64_t kMaxCompressedInflate = 1LL << 30;  // a gzip stream may inflate to at most this
 
 }  // namespace medai::io

@@ -66,15 +66,18 @@ J2kFrame decode_j2k(const uint8_t* data, size_t size, const std::string& name, c
   std::string mismatch;  // the header is checked against the DICOM attributes before decoding
   if (ok) {
     const int64_t w = static_cast<int64_t>(image->x1) - image->x0, h = static_cast<int64_t>(image->y1) - image->y0;
-    if (expected && (w != expected->width || h != expected->height || static_cast<int>(image->numcomps) != expected->components))
+    if (expected &&
+        (w != expected->width || h != expected->height || static_cast<int>(image->numcomps) != expected->components))
       mismatch = "JPEG 2000 codestream is " + std::to_string(w) + "x" + std::to_string(h) + " with " +
                  std::to_string(image->numcomps) + " components but Rows/Columns/SamplesPerPixel say " +
                  std::to_string(expected->height) + "x" + std::to_string(expected->width) + " with " +
                  std::to_string(expected->components);
     else if (w <= 0 || h <= 0 || w * h * image->numcomps > kMaxPixels)
-      mismatch = "JPEG 2000 codestream declares " + std::to_string(w) + "x" + std::to_string(h) + " pixels, over the limit";
+      mismatch =
+          "JPEG 2000 codestream declares " + std::to_string(w) + "x" + std::to_string(h) + " pixels, over the limit";
     for (OPJ_UINT32 c = 0; mismatch.empty() && c < image->numcomps; ++c)
-      if (image->comps[c].prec < 1 || image->comps[c].prec > 31) mismatch = "JPEG 2000 component precision out of range";
+      if (image->comps[c].prec < 1 || image->comps[c].prec > 31)
+        mismatch = "JPEG 2000 component precision out of range";
   }
   if (ok && mismatch.empty()) ok = opj_decode(codec, stream, image) && opj_end_decompress(codec, stream);
   opj_stream_destroy(stream);

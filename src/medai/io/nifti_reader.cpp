@@ -31,7 +31,8 @@ std::string read_maybe_gz(const std::filesystem::path& path) {
   const char* msg = gzerror(f, &err);
   const std::string why = msg ? msg : "";  // gzerror's text lives in the stream: copy before closing
   gzclose(f);
-  if (n < 0 || (err != Z_OK && err != Z_STREAM_END)) fail_invalid(path.string() + ": corrupt gzip stream (" + why + ")");
+  if (n < 0 || (err != Z_OK && err != Z_STREAM_END))
+    fail_invalid(path.string() + ": corrupt gzip stream (" + why + ")");
   return out;
 }
 
@@ -85,10 +86,14 @@ Image read_nifti(const std::filesystem::path& path) {
     fail_invalid(name + ": dim[] declares more than " + std::to_string(kMaxPixels) + " voxels (volume too large)");
   int bytes = 0;
   switch (datatype) {
-    case 2: case 256: bytes = 1; break;            // uint8, int8
-    case 4: case 512: bytes = 2; break;            // int16, uint16
-    case 8: case 768: case 16: bytes = 4; break;   // int32, uint32, float32
-    case 64: bytes = 8; break;                     // float64
+    case 2:
+    case 256: bytes = 1; break;  // uint8, int8
+    case 4:
+    case 512: bytes = 2; break;  // int16, uint16
+    case 8:
+    case 768:
+    case 16: bytes = 4; break;  // int32, uint32, float32
+    case 64: bytes = 8; break;  // float64
     default: fail_unsupported(name + ": NIfTI datatype " + std::to_string(datatype));
   }
   if (!std::isfinite(vox_offset) || vox_offset < 348 || vox_offset > static_cast<float>(b.size()))
@@ -127,7 +132,8 @@ Image read_nifti(const std::filesystem::path& path) {
   }
   img.meta["datatype"] = std::to_string(datatype);
   img.meta["byte_order"] = swap ? "big" : "little";
-  img.meta["dims"] = std::to_string(nx) + "x" + std::to_string(ny) + "x" + std::to_string(nz) + "x" + std::to_string(nt);
+  img.meta["dims"] =
+      std::to_string(nx) + "x" + std::to_string(ny) + "x" + std::to_string(nz) + "x" + std::to_string(nt);
   img.meta["volumes"] = std::to_string(nt);
   return img;
 }

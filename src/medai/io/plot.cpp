@@ -15,10 +15,8 @@ cv::Scalar bgr(const std::array<unsigned char, 3>& c) { return cv::Scalar(c[2], 
 
 std::string tick_label(double v) {
   char buf[32];
-  if (std::fabs(v) >= 1000 || (std::fabs(v) < 0.01 && v != 0))
-    std::snprintf(buf, sizeof buf, "%.2g", v);
-  else
-    std::snprintf(buf, sizeof buf, "%.3g", v);
+  if (std::fabs(v) >= 1000 || (std::fabs(v) < 0.01 && v != 0)) std::snprintf(buf, sizeof buf, "%.2g", v);
+  else std::snprintf(buf, sizeof buf, "%.3g", v);
   return buf;
 }
 
@@ -29,14 +27,26 @@ void draw_panel(cv::Mat& canvas, const cv::Rect& area, const PlotPanel& p) {
   for (const auto& s : p.series)
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
       if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
-      x0 = std::min(x0, s.x[i]); x1 = std::max(x1, s.x[i]);
-      y0 = std::min(y0, s.y[i]); y1 = std::max(y1, s.y[i]);
+      x0 = std::min(x0, s.x[i]);
+      x1 = std::max(x1, s.x[i]);
+      y0 = std::min(y0, s.y[i]);
+      y1 = std::max(y1, s.y[i]);
     }
   if (p.x_range) std::tie(x0, x1) = *p.x_range;
   if (p.y_range) std::tie(y0, y1) = *p.y_range;
-  if (!(x1 > x0)) { x0 -= 0.5; x1 = x0 + 1; }
-  if (!(y1 > y0)) { y0 -= 0.5; y1 = y0 + 1; }
-  if (!p.y_range) { double pad = 0.05 * (y1 - y0); y0 -= pad; y1 += pad; }
+  if (!(x1 > x0)) {
+    x0 -= 0.5;
+    x1 = x0 + 1;
+  }
+  if (!(y1 > y0)) {
+    y0 -= 0.5;
+    y1 = y0 + 1;
+  }
+  if (!p.y_range) {
+    double pad = 0.05 * (y1 - y0);
+    y0 -= pad;
+    y1 += pad;
+  }
   auto px = [&](double x, double y) {
     return cv::Point(plot.x + static_cast<int>((x - x0) / (x1 - x0) * plot.width),
                      plot.y + plot.height - static_cast<int>((y - y0) / (y1 - y0) * plot.height));
@@ -77,12 +87,14 @@ void draw_panel(cv::Mat& canvas, const cv::Rect& area, const PlotPanel& p) {
     if (s.markers || pts.size() == 1)
       for (const auto& q : pts) cv::circle(canvas, q, 3, bgr(s.rgb), cv::FILLED, cv::LINE_AA);
     for (size_t i = 0; i < s.point_labels.size() && i < pts.size(); ++i)
-      cv::putText(canvas, s.point_labels[i], pts[i] + cv::Point(5, 14), font, 0.35, cv::Scalar(90, 90, 90), 1, cv::LINE_AA);
+      cv::putText(canvas, s.point_labels[i], pts[i] + cv::Point(5, 14), font, 0.35, cv::Scalar(90, 90, 90), 1,
+                  cv::LINE_AA);
   }
   cv::putText(canvas, p.title, cv::Point(area.x + left + 70, area.y + 18), font, 0.5, black, 1, cv::LINE_AA);
-  cv::putText(canvas, p.x_label, cv::Point(plot.x + plot.width / 2 - 30, plot.y + plot.height + 36), font, 0.42,
-              black, 1, cv::LINE_AA);
-  cv::putText(canvas, p.y_label, cv::Point(area.x + 4, area.y + top - 4), font, 0.38, cv::Scalar(80, 80, 80), 1, cv::LINE_AA);
+  cv::putText(canvas, p.x_label, cv::Point(plot.x + plot.width / 2 - 30, plot.y + plot.height + 36), font, 0.42, black,
+              1, cv::LINE_AA);
+  cv::putText(canvas, p.y_label, cv::Point(area.x + 4, area.y + top - 4), font, 0.38, cv::Scalar(80, 80, 80), 1,
+              cv::LINE_AA);
   int ly = plot.y + 14;
   for (const auto& s : p.series) {
     if (s.name.empty()) continue;

@@ -21,7 +21,7 @@ struct Series {
 struct PlotPanel {
   std::string title, x_label, y_label;
   std::optional<std::pair<double, double>> x_range, y_range;
-  bool diagonal = false;  // dashed y = x reference line (ROC, reliability)
+  bool diagonal = false;                           // dashed y = x reference line (ROC, reliability)
   std::vector<std::pair<double, double>> y_bands;  // shaded horizontal bands (e.g. 70-180 mg/dL)
   bool bars = false;  // draw series as vertical bars from 0 (doses, meals) instead of lines
   std::vector<Series> series;

@@ -72,11 +72,17 @@ double fit_temperature(const std::vector<std::vector<double>>& logits, const std
   double fc = nll(logits, y, std::exp(c)), fd = nll(logits, y, std::exp(d));
   for (int it = 0; it < 80; ++it) {
     if (fc < fd) {
-      b = d; d = c; fd = fc;
-      c = b - g * (b - a); fc = nll(logits, y, std::exp(c));
+      b = d;
+      d = c;
+      fd = fc;
+      c = b - g * (b - a);
+      fc = nll(logits, y, std::exp(c));
     } else {
-      a = c; c = d; fc = fd;
-      d = a + g * (b - a); fd = nll(logits, y, std::exp(d));
+      a = c;
+      c = d;
+      fc = fd;
+      d = a + g * (b - a);
+      fd = nll(logits, y, std::exp(d));
     }
   }
   return std::exp((a + b) / 2);

@@ -36,6 +36,7 @@ struct ForecastAccuracy {
   std::array<double, 5> clarke_percent{};  // A..E
   double clarke_a_plus_b() const { return clarke_percent[0] + clarke_percent[1]; }
 };
-ForecastAccuracy forecast_accuracy(const std::vector<double>& reference_mgdl, const std::vector<double>& predicted_mgdl);
+ForecastAccuracy forecast_accuracy(const std::vector<double>& reference_mgdl,
+                                   const std::vector<double>& predicted_mgdl);
 
 }  // namespace medai::metrics

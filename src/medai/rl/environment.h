@@ -8,7 +8,7 @@ namespace medai::rl {
 class VectorEnvironment {
  public:
   virtual ~VectorEnvironment() = default;
-  virtual int size() const = 0;              // environments stepped together
+  virtual int size() const = 0;  // environments stepped together
   virtual int observation_size() const = 0;
   virtual int action_size() const = 0;
   // The current observation of every environment: size() rows of observation_size() floats.

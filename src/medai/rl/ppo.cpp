@@ -184,8 +184,8 @@ PpoResult train_ppo(VectorEnvironment& env, const PpoConfig& c, const PpoCallbac
   opt.actor = std::make_unique<torch::optim::Adam>(opt.actor_params, torch::optim::AdamOptions(c.lr));
   opt.critic =
       std::make_unique<torch::optim::Adam>(opt.critic_params, torch::optim::AdamOptions(c.lr * c.critic_lr_multiple));
-  Rollout r{torch::empty({T, n, obs_n}), torch::empty({T, n, act_n}), torch::empty({T, n}), torch::empty({T, n}),
-            torch::zeros({T, n}), torch::zeros({T, n})};
+  Rollout r{torch::empty({T, n, obs_n}), torch::empty({T, n, act_n}), torch::empty({T, n}),
+            torch::empty({T, n}),        torch::zeros({T, n}),        torch::zeros({T, n})};
   PpoResult res;
   res.curves = iteration_curves(cb, act_n);
   res.selection = selection_curves(cb);

@@ -22,16 +22,16 @@ struct PpoConfig {
   double lr = 3e-4;
   double critic_lr_multiple = 3.0;
   double gamma = 0.99, gae_lambda = 0.95, clip = 0.2, entropy_coef = 0.0, value_coef = 0.5;
-  double reward_scale = 1.0;          // rewards are multiplied by this before learning
+  double reward_scale = 1.0;  // rewards are multiplied by this before learning
   int hidden = 64;
-  double initial_std = 0.3;           // of every action dimension
-  std::vector<double> initial_mean;   // the first policy's mean action (default all 0)
+  double initial_std = 0.3;          // of every action dimension
+  std::vector<double> initial_mean;  // the first policy's mean action (default all 0)
   // Actor and critic have their own optimiser and clipping: the value loss is orders of magnitude
   // larger early on and would otherwise shrink the policy's steps under a joint clip.
   double actor_max_grad_norm = 0.5, critic_max_grad_norm = 5.0;
-  int select_every = 10;              // iterations between policy checks (0 = keep the last)
-  uint64_t seed = 1;                  // network initialisation and action sampling
-  bool bf16 = false;                  // bf16 autocast in the update's forward passes
+  int select_every = 10;  // iterations between policy checks (0 = keep the last)
+  uint64_t seed = 1;      // network initialisation and action sampling
+  bool bf16 = false;      // bf16 autocast in the update's forward passes
   bool progress = true;
 };
 
@@ -47,7 +47,7 @@ struct PpoCallbacks {
 
 struct PpoResult {
   nn::Mlp actor{nullptr}, critic{nullptr};
-  int selected_iteration = 0;      // 0: the last policy (no selection)
+  int selected_iteration = 0;  // 0: the last policy (no selection)
   double selected_score = 0;
   train::Curves curves{{}}, selection{{}};
   double env_steps_per_s = 0;

@@ -91,7 +91,8 @@ void authenticate(ServerContext& ctx, const Route& route, Request& req) {
   if (auth.rfind("Bearer ", 0) != 0) fail(ErrorCode::Unauthorized, "missing bearer token");
   req.who = ctx.store.verify(auth.substr(7));
   if (!req.who) fail(ErrorCode::Unauthorized, "invalid or revoked token");
-  if (*route.role == Role::Admin && req.who->role != Role::Admin) fail(ErrorCode::Forbidden, "this needs an admin token");
+  if (*route.role == Role::Admin && req.who->role != Role::Admin)
+    fail(ErrorCode::Forbidden, "this needs an admin token");
 }
 
 }  // namespace

@@ -21,9 +21,9 @@ class ModelRepository;
 
 struct Request {
   std::string method, path;
-  std::vector<std::string> matches;          // regex groups of the route pattern (matches[0]: whole path)
-  std::map<std::string, std::string> params;  // query parameters
-  std::map<std::string, std::string> headers; // names lower-cased
+  std::vector<std::string> matches;            // regex groups of the route pattern (matches[0]: whole path)
+  std::map<std::string, std::string> params;   // query parameters
+  std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
   std::optional<TokenInfo> who;  // set by the middleware when the route needs a role
 
@@ -59,9 +59,9 @@ struct ServerContext {
 using Handler = std::function<void(const Request&, Response&)>;
 
 struct Route {
-  std::string method;   // GET or POST
-  std::string pattern;  // ECMAScript regex over the path, e.g. /v1/models/([^/]+)
-  std::string name;     // metrics and log label
+  std::string method;        // GET or POST
+  std::string pattern;       // ECMAScript regex over the path, e.g. /v1/models/([^/]+)
+  std::string name;          // metrics and log label
   std::optional<Role> role;  // nothing: public
   Handler handler;
 };

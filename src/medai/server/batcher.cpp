@@ -49,8 +49,7 @@ void Batcher::loop() {
       const bool lonely = queue_.size() == 1 && last_batch_ <= 1;
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(lonely ? 0 : max_delay_ms_);
       while (!stop_ && static_cast<int>(queue_.size()) < max_batch_ &&
-             cv_.wait_until(l, deadline) != std::cv_status::timeout) {
-      }
+             cv_.wait_until(l, deadline) != std::cv_status::timeout) {}
       const int n = std::min<int>(max_batch_, static_cast<int>(queue_.size()));
       for (int i = 0; i < n; ++i) {
         batch.push_back(std::move(queue_.front()));

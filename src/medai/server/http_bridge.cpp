@@ -46,7 +46,9 @@ class ElasticPool : public httplib::TaskQueue {
   }
 
  private:
-  void spawn() { threads_.emplace_back([this] { work(); }); }
+  void spawn() {
+    threads_.emplace_back([this] { work(); });
+  }
   void work() {
     for (;;) {
       std::function<void()> fn;
@@ -106,7 +108,8 @@ struct HttpBridge::Impl {
   int listen_fd = -1;
 };
 
-HttpBridge::HttpBridge(ServerContext& ctx, std::vector<Route> routes) : impl_(new Impl{ctx, std::move(routes), nullptr}) {
+HttpBridge::HttpBridge(ServerContext& ctx, std::vector<Route> routes)
+    : impl_(new Impl{ctx, std::move(routes), nullptr}) {
   const ServerOptions& o = ctx.options;
   if (!o.tls_cert.empty() || !o.tls_key.empty()) {
     if (o.tls_cert.empty() || o.tls_key.empty()) fail_invalid("the TLS certificate and key go together");
@@ -141,10 +144,8 @@ HttpBridge::HttpBridge(ServerContext& ctx, std::vector<Route> routes) : impl_(ne
       handle(impl_->ctx, route, req, res);
       write_back(res, out);
     };
-    if (route.method == "GET")
-      svr.Get(route.pattern, h);
-    else
-      svr.Post(route.pattern, h);
+    if (route.method == "GET") svr.Get(route.pattern, h);
+    else svr.Post(route.pattern, h);
   }
   // httplib's own answers (no route, body too large, malformed request) as JSON errors.
   svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
@@ -170,10 +171,8 @@ HttpBridge::~HttpBridge() = default;
 int HttpBridge::bind() {
   const ServerOptions& o = impl_->ctx.options;
   int port = o.port;
-  if (port == 0)
-    port = impl_->svr->bind_to_any_port(o.host);
-  else if (!impl_->svr->bind_to_port(o.host, port))
-    port = -1;
+  if (port == 0) port = impl_->svr->bind_to_any_port(o.host);
+  else if (!impl_->svr->bind_to_port(o.host, port)) port = -1;
   if (port <= 0) fail_io("cannot listen on " + o.host + ":" + std::to_string(o.port));
   // Debian's compiled httplib listens with a backlog of 5, which drops the SYNs of a burst of new
   // connections (their clients retry a second later). listen() again only enlarges the queue; the

@@ -53,7 +53,8 @@ void ModelRepository::scan() {
       continue;
     }
     for (const auto& v : fs::directory_iterator(e.path()))
-      if (v.is_directory() && fs::exists(v.path() / core::kModelCardFile)) add(name, v.path().filename().string(), v.path());
+      if (v.is_directory() && fs::exists(v.path() / core::kModelCardFile))
+        add(name, v.path().filename().string(), v.path());
   }
 }
 
@@ -116,7 +117,8 @@ std::shared_ptr<LoadedModel> ModelRepository::acquire(const std::string& name, c
   std::shared_lock lock(mu_);
   Entry& e = find(name, version);
   if (!e.loaded)
-    throw Error(ErrorCode::Unavailable, "model '" + name + "' version " + e.version + " is " + e.state + "; retry shortly");
+    throw Error(ErrorCode::Unavailable,
+                "model '" + name + "' version " + e.version + " is " + e.state + "; retry shortly");
   return e.loaded;
 }
 
@@ -131,7 +133,8 @@ nlohmann::json ModelRepository::list() {
   for (auto& [n, vs] : models_) {
     nlohmann::json versions = nlohmann::json::array();
     for (auto& [v, e] : vs)
-      versions.push_back({{"version", v}, {"state", e.state}, {"task", e.task}, {"sha256", e.loaded ? e.loaded->sha256 : ""}});
+      versions.push_back(
+          {{"version", v}, {"state", e.state}, {"task", e.task}, {"sha256", e.loaded ? e.loaded->sha256 : ""}});
     out.push_back({{"name", n}, {"default_version", find(n, "").version}, {"versions", versions}});
   }
   return out;
@@ -167,8 +170,9 @@ VersionInfo ModelRepository::load(const std::string& name, const std::string& ve
     current.reset();
     auto model = std::make_shared<imaging::ClassifierModel>(imaging::ClassifierModel::load(dir));
     Metrics* m = metrics_;
-    fresh = std::make_shared<LoadedModel>(name, v, dir, card, std::move(model), sha, batching_,
-                                          [m](int n) { if (m) m->observe_batch(n); });
+    fresh = std::make_shared<LoadedModel>(name, v, dir, card, std::move(model), sha, batching_, [m](int n) {
+      if (m) m->observe_batch(n);
+    });
   } catch (const std::exception& ex) {
     spdlog::error("model {} version {}: {}", name, v, ex.what());
     std::unique_lock lock(mu_);

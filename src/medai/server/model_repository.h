@@ -15,7 +15,9 @@
 #include <string>
 #include <vector>
 
-namespace medai::imaging { class ClassifierModel; }
+namespace medai::imaging {
+class ClassifierModel;
+}
 
 namespace medai::server {
 

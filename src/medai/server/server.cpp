@@ -60,8 +60,8 @@ int run_server(const ServerOptions& o, const std::function<void(int)>& on_listen
     spdlog::info("draining: no new connections; finishing requests in flight");
     bridge.stop();
   });
-  spdlog::info("medai serve listening on {}://{}:{} (models {}, store {})", o.tls_cert.empty() ? "http" : "https", o.host,
-               port, o.models.string(), o.db.string());
+  spdlog::info("medai serve listening on {}://{}:{} (models {}, store {})", o.tls_cert.empty() ? "http" : "https",
+               o.host, port, o.models.string(), o.db.string());
   if (on_listening) on_listening(port);
   bridge.listen();
   g_stop = true;

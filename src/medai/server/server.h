@@ -12,18 +12,18 @@ namespace medai::server {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;                  // 0 = any free port (printed on start)
+  int port = 8080;                          // 0 = any free port (printed on start)
   std::filesystem::path models = "models";  // repository: NAME/ (a run folder) or NAME/VERSION/ run folders
   std::filesystem::path db = "medai.db";
   std::filesystem::path tls_cert, tls_key;
-  int max_batch = 8;                // dynamic batching for image models
-  int max_delay_ms = 5;             // longest a request waits for companions
-  int queue_capacity = 64;          // per model; beyond it: 503 + Retry-After
+  int max_batch = 8;        // dynamic batching for image models
+  int max_delay_ms = 5;     // longest a request waits for companions
+  int queue_capacity = 64;  // per model; beyond it: 503 + Retry-After
   size_t max_body_bytes = 32u << 20;
-  int timeout_s = 30;               // read/write timeouts and a predict's deadline
-  int threads = 8;                  // HTTP worker threads kept warm
-  int max_connections = 256;        // connections served at once (a thread each); more wait
-  std::string deid_secret;          // keys DICOM UID remapping (default: random per start)
+  int timeout_s = 30;         // read/write timeouts and a predict's deadline
+  int threads = 8;            // HTTP worker threads kept warm
+  int max_connections = 256;  // connections served at once (a thread each); more wait
+  std::string deid_secret;    // keys DICOM UID remapping (default: random per start)
   bool batching = true;
 };
 

@@ -44,11 +44,12 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
 struct Stmt {
   sqlite3_stmt* s = nullptr;
   Stmt(sqlite3* db, const char* sql, const std::filesystem::path& f) {
-    if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK)
-      fail_io(f.string() + ": " + sqlite3_errmsg(db));
+    if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK) fail_io(f.string() + ": " + sqlite3_errmsg(db));
   }
   ~Stmt() { sqlite3_finalize(s); }
-  void text(int i, const std::string& v) { sqlite3_bind_text(s, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
+  void text(int i, const std::string& v) {
+    sqlite3_bind_text(s, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
   void integer(int i, int64_t v) { sqlite3_bind_int64(s, i, v); }
   void real(int i, double v) { sqlite3_bind_double(s, i, v); }
   std::string col_text(int i) {
@@ -62,8 +63,8 @@ Store::Store(const std::filesystem::path& file) : file_(file) {
   std::error_code ec;
   if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), ec);
   if (ec) fail_io(file.string() + ": cannot create its folder (" + ec.message() + ")");
-  if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "cannot open";
     sqlite3_close(db_);
     db_ = nullptr;
@@ -72,11 +73,13 @@ Store::Store(const std::filesystem::path& file) : file_(file) {
   sqlite3_busy_timeout(db_, 5000);
   exec("PRAGMA journal_mode=WAL");
   exec("PRAGMA synchronous=FULL");  // an acknowledged audit row survives a crash
-  exec("CREATE TABLE IF NOT EXISTS tokens (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, role TEXT NOT NULL,"
-       " salt TEXT NOT NULL, hash TEXT NOT NULL, created TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0)");
-  exec("CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, token_id INTEGER,"
-       " action TEXT NOT NULL, route TEXT, model TEXT, model_version TEXT, model_hash TEXT, input_sha256 TEXT,"
-       " output TEXT, latency_ms REAL, status INTEGER)");
+  exec(
+      "CREATE TABLE IF NOT EXISTS tokens (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, role TEXT NOT NULL,"
+      " salt TEXT NOT NULL, hash TEXT NOT NULL, created TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0)");
+  exec(
+      "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, token_id INTEGER,"
+      " action TEXT NOT NULL, route TEXT, model TEXT, model_version TEXT, model_hash TEXT, input_sha256 TEXT,"
+      " output TEXT, latency_ms REAL, status INTEGER)");
   exec("CREATE INDEX IF NOT EXISTS audit_time ON audit(time)");
 }
 
@@ -135,7 +138,8 @@ std::vector<TokenInfo> Store::tokens() {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt st(db_, "SELECT id, name, role FROM tokens WHERE revoked = 0 ORDER BY id", file_);
   std::vector<TokenInfo> out;
-  while (sqlite3_step(st.s) == SQLITE_ROW) out.push_back({sqlite3_column_int64(st.s, 0), parse_role(st.col_text(2)), st.col_text(1)});
+  while (sqlite3_step(st.s) == SQLITE_ROW)
+    out.push_back({sqlite3_column_int64(st.s, 0), parse_role(st.col_text(2)), st.col_text(1)});
   return out;
 }
 
@@ -204,11 +208,18 @@ std::string audit_json(const std::vector<AuditRow>& rows) {
     nlohmann::json out = r.output;
     try {
       out = nlohmann::json::parse(r.output);
-    } catch (const nlohmann::json::exception&) {
-    }
-    j.push_back({{"time", r.time}, {"token_id", r.token_id}, {"action", r.action}, {"route", r.route},
-                 {"model", r.model}, {"model_version", r.model_version}, {"model_hash", r.model_hash},
-                 {"input_sha256", r.input_sha256}, {"output", out}, {"latency_ms", r.latency_ms}, {"status", r.status}});
+    } catch (const nlohmann::json::exception&) {}
+    j.push_back({{"time", r.time},
+                 {"token_id", r.token_id},
+                 {"action", r.action},
+                 {"route", r.route},
+                 {"model", r.model},
+                 {"model_version", r.model_version},
+                 {"model_hash", r.model_hash},
+                 {"input_sha256", r.input_sha256},
+                 {"output", out},
+                 {"latency_ms", r.latency_ms},
+                 {"status", r.status}});
   }
   return core::dump_json(j, 2) + "\n";
 }

@@ -9,8 +9,8 @@
 namespace medai::train {
 
 namespace {
-constexpr std::array<std::array<unsigned char, 3>, 4> kPalette{{{31, 119, 180}, {214, 39, 40}, {44, 160, 44},
-                                                                 {148, 103, 189}}};
+constexpr std::array<std::array<unsigned char, 3>, 4> kPalette{
+    {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {148, 103, 189}}};
 }  // namespace
 
 Curves::Curves(std::vector<CurveColumn> columns) : columns_(std::move(columns)) {}

@@ -15,8 +15,8 @@ struct CurveColumn {
 
 struct CurvePanel {
   std::string title, x_label, y_label;
-  std::string x_column;                            // e.g. "epoch"
-  std::vector<std::string> columns, legends;       // y columns and their legend names (default: the column)
+  std::string x_column;                              // e.g. "epoch"
+  std::vector<std::string> columns, legends;         // y columns and their legend names (default: the column)
   std::vector<std::array<unsigned char, 3>> colors;  // default: a fixed palette
   bool markers = true;
 };

@@ -21,7 +21,8 @@ double Schedule::lr_at(int64_t step) const {
     case ScheduleKind::Constant: return base_lr;
     case ScheduleKind::Cosine: {
       if (step < warmup_steps) return base_lr * (step + 1) / static_cast<double>(warmup_steps);
-      double t = std::clamp(static_cast<double>(step - warmup_steps) / std::max<int64_t>(1, total_steps - warmup_steps), 0.0, 1.0);
+      double t = std::clamp(static_cast<double>(step - warmup_steps) / std::max<int64_t>(1, total_steps - warmup_steps),
+                            0.0, 1.0);
       return lo + 0.5 * (base_lr - lo) * (1 + std::cos(pi * t));
     }
     case ScheduleKind::OneCycle: {  // 30% up from base/25 to base, then cosine down (Smith 2018)

@@ -116,10 +116,17 @@ void write_checkpoint(const TrainerOptions& o, const TrainerHooks& hooks, const 
   json history = json::array(), order = json::array();
   for (const auto& r : s.history) history.push_back(record_json(r));
   for (const auto& m : s.history.back().metrics) order.push_back(m.first);
-  json state = {{"options", o.run_options ? *o.run_options : json::object()}, {"epoch_completed", epoch},
-                {"checkpoint", name}, {"history", history}, {"metric_order", order}, {"monitor", o.monitor},
-                {"best_value", s.selector.best()}, {"best_epoch", s.selector.best_step()},
-                {"since_best", s.selector.since_best()}, {"stopped_early", s.stopped_early}, {"seconds", s.seconds}};
+  json state = {{"options", o.run_options ? *o.run_options : json::object()},
+                {"epoch_completed", epoch},
+                {"checkpoint", name},
+                {"history", history},
+                {"metric_order", order},
+                {"monitor", o.monitor},
+                {"best_value", s.selector.best()},
+                {"best_epoch", s.selector.best_step()},
+                {"since_best", s.selector.since_best()},
+                {"stopped_early", s.stopped_early},
+                {"seconds", s.seconds}};
   core::write_json_file(o.run_dir / kTrainStateFile, state);
   for (const auto& e : fs::directory_iterator(o.run_dir / "checkpoints"))
     if (e.path().filename() != ck.filename()) fs::remove_all(e.path());

@@ -22,14 +22,17 @@ namespace medai::train {
 class Selector {
  public:
   Selector(bool maximize, double min_delta = 0.0)
-      : maximize_(maximize), min_delta_(min_delta),
+      : maximize_(maximize),
+        min_delta_(min_delta),
         best_(maximize ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity()) {}
   // True when `value` (at `step`) beats the best by more than min_delta; then it becomes the best.
   bool offer(double value, int step);
   double best() const { return best_; }
   int best_step() const { return best_step_; }
   int since_best() const { return since_best_; }  // offers since the last improvement
-  void restore(double best, int best_step, int since_best) { best_ = best, best_step_ = best_step, since_best_ = since_best; }
+  void restore(double best, int best_step, int since_best) {
+    best_ = best, best_step_ = best_step, since_best_ = since_best;
+  }
 
  private:
   bool maximize_;
@@ -49,15 +52,15 @@ struct EpochRecord {
 struct TrainerOptions {
   int epochs = 1;
   int64_t steps_per_epoch = 1;
-  Schedule schedule;                 // lr of each step (total_steps is set by the caller)
-  std::string monitor;               // validation metric for early stopping and the best state
+  Schedule schedule;    // lr of each step (total_steps is set by the caller)
+  std::string monitor;  // validation metric for early stopping and the best state
   bool maximize = true;
   double min_delta = 0.0;
-  int patience = 5;                  // epochs without improvement before stopping
-  std::string label = "epoch";       // progress bar: "<label> 3/12"
+  int patience = 5;             // epochs without improvement before stopping
+  std::string label = "epoch";  // progress bar: "<label> 3/12"
   std::string unit = "batches";
-  int64_t units_per_epoch = 0;       // progress bar total (0 = steps_per_epoch)
-  bool log_epochs = true;            // one info line per epoch (else debug)
+  int64_t units_per_epoch = 0;  // progress bar total (0 = steps_per_epoch)
+  bool log_epochs = true;       // one info line per epoch (else debug)
   bool progress = true;
   // A run folder: an atomic checkpoint after every epoch (checkpoints/epoch-N/ then
   // train_state.json pointing at it). Empty: nothing written (in-memory training).
@@ -73,7 +76,7 @@ struct TrainerHooks {
   std::function<std::optional<std::pair<double, int64_t>>(int64_t step_in_epoch, double lr)> train_step;
   std::function<Metrics(int epoch)> validate;
   std::function<void()> save_best;  // the monitored metric improved: keep this state
-  std::function<void(const std::filesystem::path& dir)> save_checkpoint, load_checkpoint;
+  std::function<void(const std::filesystem::path&dir)> save_checkpoint, load_checkpoint;
   std::function<void(const std::vector<EpochRecord>& history)> end_epoch;  // after the checkpoint: curves
 };
 

@@ -15,13 +15,13 @@ cv::Mat resize_pad(const cv::Mat& image, int size, float pad_value = 0.f);
 cv::Mat normalize_intensity(const cv::Mat& image);
 
 struct AugmentOptions {
-  double max_rotate_deg = 10;     // uniform in [-max, max]
-  double scale_range = 0.10;      // scale in [1 - r, 1 + r]
-  double max_translate = 0.06;    // fraction of the size, each axis
-  double brightness = 0.06;       // additive, [0, 1] units
-  double contrast = 0.15;         // multiplicative around the mean, [1 - c, 1 + c]
-  double gamma = 0.20;            // gamma in [1 / (1 + g), 1 + g]
-  bool horizontal_flip = false;   // off by default: chest laterality matters
+  double max_rotate_deg = 10;    // uniform in [-max, max]
+  double scale_range = 0.10;     // scale in [1 - r, 1 + r]
+  double max_translate = 0.06;   // fraction of the size, each axis
+  double brightness = 0.06;      // additive, [0, 1] units
+  double contrast = 0.15;        // multiplicative around the mean, [1 - c, 1 + c]
+  double gamma = 0.20;           // gamma in [1 / (1 + g), 1 + g]
+  bool horizontal_flip = false;  // off by default: chest laterality matters
 };
 
 cv::Mat random_affine(const cv::Mat& image, const AugmentOptions& options, std::mt19937_64& rng);

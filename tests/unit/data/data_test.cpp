@@ -19,9 +19,11 @@ void make_class_folders(const fs::path& dir, int patients_per_class) {
     fs::create_directories(dir / cls);
     for (int p = 0; p < patients_per_class; ++p)
       for (int k = 0; k <= p % 3; ++k) {
-        std::string name = std::string(cls) == "NORMAL" ? "IM-" + std::to_string(1000 + p) + "-000" + std::to_string(k + 1)
-                                                         : "person" + std::to_string(p) + "_bacteria_" + std::to_string(k);
-        io::write_png(dir / cls / (name + ".png"), test::quadrant_image(40, std::string(cls) == "NORMAL" ? -1 : p % 4, p * 7 + k));
+        std::string name = std::string(cls) == "NORMAL"
+                               ? "IM-" + std::to_string(1000 + p) + "-000" + std::to_string(k + 1)
+                               : "person" + std::to_string(p) + "_bacteria_" + std::to_string(k);
+        io::write_png(dir / cls / (name + ".png"),
+                      test::quadrant_image(40, std::string(cls) == "NORMAL" ? -1 : p % 4, p * 7 + k));
       }
   }
 }
@@ -63,16 +65,28 @@ TEST(ImageDataset, ReadsACsvIndexWithPatientIdsAndSplitFilter) {
 
 TEST(ImageDataset, EmptyFolderAndMissingClassAreClearErrors) {
   test::TempDir dir;
-  try { data::load_image_dataset(dir.path()); FAIL(); }
-  catch (const Error& e) { EXPECT_NE(std::string(e.what()).find("no images found"), std::string::npos) << e.what(); }
+  try {
+    data::load_image_dataset(dir.path());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no images found"), std::string::npos) << e.what();
+  }
   fs::create_directories(dir / "NORMAL");
   io::write_png(dir / "NORMAL" / "a-1.png", test::quadrant_image(16, -1, 1));
-  try { data::load_image_dataset(dir.path()); FAIL(); }
-  catch (const Error& e) { EXPECT_NE(std::string(e.what()).find("only class 'NORMAL'"), std::string::npos) << e.what(); }
+  try {
+    data::load_image_dataset(dir.path());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("only class 'NORMAL'"), std::string::npos) << e.what();
+  }
   data::DatasetOptions o;
   o.classes = std::vector<std::string>{"NORMAL", "PNEUMONIA"};
-  try { data::load_image_dataset(dir.path(), o); FAIL(); }
-  catch (const Error& e) { EXPECT_NE(std::string(e.what()).find("'PNEUMONIA' missing"), std::string::npos) << e.what(); }
+  try {
+    data::load_image_dataset(dir.path(), o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'PNEUMONIA' missing"), std::string::npos) << e.what();
+  }
 }
 
 TEST(GroupedSplit, KeepsEveryPatientOnOneSideAndStratifies) {
@@ -104,7 +118,12 @@ TEST(ImageLoader, SameSeedAndEpochGiveIdenticalBatchesWhateverTheThreads) {
   auto collect = [&](int workers, int epoch) {
     data::DecodedCache cache(ds, 32);
     data::LoaderOptions o;
-    o.batch_size = 5; o.shuffle = true; o.augment = true; o.seed = 9; o.epoch = epoch; o.workers = workers;
+    o.batch_size = 5;
+    o.shuffle = true;
+    o.augment = true;
+    o.seed = 9;
+    o.epoch = epoch;
+    o.workers = workers;
     data::ImageLoader loader(cache, ds, idx, o);
     std::vector<float> all;
     std::vector<size_t> order;

@@ -150,7 +150,7 @@ TEST(BasalBolus, BolusIsCarbsOverRatioPlusCorrectionAbove150) {
   auto p = settings();
   EXPECT_DOUBLE_EQ(c.decide(obs_at(120), p).bolus_u, 0.0);
   EXPECT_DOUBLE_EQ(c.decide(obs_at(120), p).basal_u_per_min, 0.02);
-  EXPECT_DOUBLE_EQ(c.decide(obs_at(150, 0, 60), p).bolus_u, 6.0);                   // no correction at 150
+  EXPECT_DOUBLE_EQ(c.decide(obs_at(150, 0, 60), p).bolus_u, 6.0);                       // no correction at 150
   EXPECT_DOUBLE_EQ(c.decide(obs_at(220, 0, 60), p).bolus_u, 6.0 + (220 - 140) / 40.0);  // target 140
 }
 

@@ -20,7 +20,8 @@ void expect_error(const std::function<void()>& f, const std::vector<std::string>
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << " lacks " << p;
+    for (const auto& p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << " lacks " << p;
   }
 }
 
@@ -35,7 +36,8 @@ CgmSeries series_of(std::vector<double> v, std::string id = "p") {
 
 TEST(CgmData, TimestampsBecomeMinutesSince1970) {
   EXPECT_EQ(parse_timestamp_minutes("1970-01-02 00:00:00"), 1440);
-  EXPECT_EQ(parse_timestamp_minutes("2024-03-01 00:00") - parse_timestamp_minutes("2024-02-28 00:00"), 2 * 1440);  // leap
+  EXPECT_EQ(parse_timestamp_minutes("2024-03-01 00:00") - parse_timestamp_minutes("2024-02-28 00:00"),
+            2 * 1440);  // leap
   EXPECT_EQ(parse_timestamp_minutes("2023-03-01 00:00") - parse_timestamp_minutes("2023-02-28 00:00"), 1440);
   EXPECT_EQ(parse_timestamp_minutes("2024-05-01T13:45:40"), parse_timestamp_minutes("2024-05-01 13:46"));
   EXPECT_THROW(parse_timestamp_minutes("01/05/2024 13:45"), Error);
@@ -45,8 +47,9 @@ TEST(CgmData, TimestampsBecomeMinutesSince1970) {
 
 TEST(CgmData, ReadingsGoOnAFiveMinuteGridWithGapsAsNaN) {
   test::TempDir dir;
-  test::write_text(dir / "A01.csv", "timestamp,glucose_value_mg_dl\n2024-01-01 00:00:00,100\n2024-01-01 00:05:00,110\n"
-                                    "2024-01-01 00:21:00,120\n");
+  test::write_text(dir / "A01.csv",
+                   "timestamp,glucose_value_mg_dl\n2024-01-01 00:00:00,100\n2024-01-01 00:05:00,110\n"
+                   "2024-01-01 00:21:00,120\n");
   auto s = read_cgm_csv(dir / "A01.csv");
   EXPECT_EQ(s.id, "A01");
   ASSERT_EQ(s.mgdl.size(), 5u);  // 00:00 00:05 [00:10] [00:15] 00:20
@@ -72,8 +75,9 @@ TEST(CgmData, BadFilesNameTheLineAndField) {
 
 TEST(CgmData, InsulinAndCarbsColumnsAreSummedPerSlotAndChecked) {
   test::TempDir dir;
-  test::write_text(dir / "s.csv", "timestamp,glucose_value_mg_dl,insulin_u,carbs_g\n2024-01-01 00:00:00,100,0.1,\n"
-                                  "2024-01-01 00:04:00,101,2,40\n2024-01-01 00:10:00,120,0.1,0\n");
+  test::write_text(dir / "s.csv",
+                   "timestamp,glucose_value_mg_dl,insulin_u,carbs_g\n2024-01-01 00:00:00,100,0.1,\n"
+                   "2024-01-01 00:04:00,101,2,40\n2024-01-01 00:10:00,120,0.1,0\n");
   auto s = read_cgm_csv(dir / "s.csv");
   ASSERT_TRUE(s.has_inputs());
   ASSERT_EQ(s.mgdl.size(), 3u);
@@ -90,7 +94,7 @@ TEST(CgmData, InsulinAndCarbsColumnsAreSummedPerSlotAndChecked) {
 TEST(CgmData, StraightRunsLongerThanAnHourAreMarked) {
   std::vector<double> v;
   for (int i = 0; i < 10; ++i) v.push_back(100 + (i % 2) * 7);  // noisy
-  for (int i = 0; i <= 14; ++i) v.push_back(110 + 2.0 * i);      // 14 intervals = 70 min, straight
+  for (int i = 0; i <= 14; ++i) v.push_back(110 + 2.0 * i);     // 14 intervals = 70 min, straight
   for (int i = 0; i < 10; ++i) v.push_back(150 + (i % 2) * 9);
   auto s = series_of(v);
   EXPECT_FALSE(s.straight[5]);
@@ -201,8 +205,9 @@ TEST(Recommend, BolusCalculatorWithReasonsAndSafety) {
   EXPECT_GE(r.reasons.size(), 5u);
   // Falling fast toward a low: everything suspended, the rule is named.
   std::string low = "timestamp,cgm_mgdl\n";
-  for (int i = 0; i < 7; ++i) low += "2026-01-01 07:" + std::string(i * 5 < 10 ? "0" : "") + std::to_string(i * 5) + ":00," +
-                                     std::to_string(130 - 8 * i) + "\n";
+  for (int i = 0; i < 7; ++i)
+    low += "2026-01-01 07:" + std::string(i * 5 < 10 ? "0" : "") + std::to_string(i * 5) + ":00," +
+           std::to_string(130 - 8 * i) + "\n";
   auto rl = recommend(parse_history(low, "low.csv"), p, 0, nullptr);
   EXPECT_EQ(rl.dose.units(5), 0.0);
   ASSERT_EQ(rl.safety_rules_fired.size(), 1u);
@@ -214,7 +219,8 @@ TEST(Recommend, BadHistoriesAreRefusedNamingLineAndField) {
   p.basal_u_per_min = 0.02;
   expect_error([] { parse_history("timestamp,insulin_u\n2026-01-01 07:00,1\n", "h.csv"); }, {"h.csv", "cgm_mgdl"});
   expect_error([] { parse_history("timestamp,cgm_mgdl\nnoon,120\n", "h.csv"); }, {"line 2", "timestamp"});
-  expect_error([] { parse_history("timestamp,cgm_mgdl\n2026-01-01 07:00,NaN\n", "h.csv"); }, {"line 2", "cgm_mgdl", "finite"});
+  expect_error([] { parse_history("timestamp,cgm_mgdl\n2026-01-01 07:00,NaN\n", "h.csv"); },
+               {"line 2", "cgm_mgdl", "finite"});
   expect_error([] { parse_history("timestamp,cgm_mgdl,carbs_g\n2026-01-01 07:00,120,-5\n", "h.csv"); },
                {"line 2", "carbs_g", "negative"});
   expect_error([] { parse_history("timestamp,cgm_mgdl,insulin_u\n2026-01-01 07:00,120,-1\n", "h.csv"); },

@@ -1,8 +1,8 @@
 // The learned parts of the diabetes capability on small runs: the LSTM forecaster beats
 // persistence on learnable synthetic CGM and survives a save/load; PPO improves its return from
 // a poor start (a basal rate set 2.5x too high, no safety layer) and its policy loads as a controller.
-#include <nlohmann/json.hpp>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -12,8 +12,8 @@
 #include "medai/core/precision.h"
 #include "medai/core/run_folder.h"
 #include "medai/glucose/lstm_forecaster.h"
-#include "medai/io/csv.h"
 #include "medai/glucose/ppo_insulin.h"
+#include "medai/io/csv.h"
 #include "support/test_support.h"
 
 using namespace medai;
@@ -34,8 +34,9 @@ void write_patient(const std::filesystem::path& f, int seed, bool inputs = false
     const int64_t m = start + 5 * i;
     const int64_t day = m / 1440, mod = m % 1440;
     char row[96];
-    std::snprintf(row, sizeof row, "2025-01-%02lld %02lld:%02lld:00,%.1f", static_cast<long long>(1 + day - start / 1440),
-                  static_cast<long long>(mod / 60), static_cast<long long>(mod % 60), g);
+    std::snprintf(row, sizeof row, "2025-01-%02lld %02lld:%02lld:00,%.1f",
+                  static_cast<long long>(1 + day - start / 1440), static_cast<long long>(mod / 60),
+                  static_cast<long long>(mod % 60), g);
     csv += row;
     std::snprintf(row, sizeof row, inputs ? ",%.2f,%d\n" : "\n", i % 60 == 10 + seed % 7 ? 4.0 : 0.1,
                   i % 60 == 10 + seed % 7 ? 50 : 0);
@@ -179,7 +180,8 @@ TEST(Ppo, ImprovesItsReturnFromAMisSetBasalAndLoadsAsAController) {
     tir_last += std::stod(curves.rows[35 + i][2]) / 5;
   }
   EXPECT_GT(last, first + 0.1 * std::fabs(first)) << "mean reward first 5 iterations " << first << ", last 5 " << last;
-  EXPECT_GT(tir_last, tir_first + 10) << "time in range first 5 iterations " << tir_first << "%, last 5 " << tir_last << "%";
+  EXPECT_GT(tir_last, tir_first + 10) << "time in range first 5 iterations " << tir_first << "%, last 5 " << tir_last
+                                      << "%";
   auto c = glucose::load_ppo_controller(dir / "ppo");
   auto patient = load_virtual_patient("adolescent#001", "", "");
   Observation obs;

@@ -62,10 +62,10 @@ TEST(PatientModel, AMealRaisesGlucoseAndItComesBackDown) {
   }
   std::cout << "50 g meal, no bolus: peak " << peak << " mg/dL at minute " << peak_minute << ", 8 h later "
             << m.bg_mgdl() << "\n";
-  EXPECT_GT(peak, start + 40);             // 50 g without a bolus is a clear excursion
-  EXPECT_GT(peak_minute, 30 + 20);         // the peak comes after absorption, not at once
+  EXPECT_GT(peak, start + 40);      // 50 g without a bolus is a clear excursion
+  EXPECT_GT(peak_minute, 30 + 20);  // the peak comes after absorption, not at once
   EXPECT_LT(peak_minute, 30 + 4 * 60);
-  EXPECT_LT(m.bg_mgdl(), peak - 20);       // and it falls back
+  EXPECT_LT(m.bg_mgdl(), peak - 20);  // and it falls back
 }
 
 TEST(PatientModel, ExtraInsulinLowersGlucoseAndMoreLowersItMore) {

@@ -25,9 +25,18 @@ Stats stored_stats(const io::DicomPixels& d) {
     double v = 0;
     const uint8_t* p = &d.stored[i];
     if (step == 1) v = sgn ? static_cast<int8_t>(*p) : *p;
-    else if (step == 2) { uint16_t u; std::memcpy(&u, p, 2); v = sgn ? static_cast<int16_t>(u) : u; }
-    else { uint32_t u; std::memcpy(&u, p, 4); v = sgn ? static_cast<int32_t>(u) : u; }
-    s.min = std::min(s.min, v); s.max = std::max(s.max, v); s.sum += v;
+    else if (step == 2) {
+      uint16_t u;
+      std::memcpy(&u, p, 2);
+      v = sgn ? static_cast<int16_t>(u) : u;
+    } else {
+      uint32_t u;
+      std::memcpy(&u, p, 4);
+      v = sgn ? static_cast<int32_t>(u) : u;
+    }
+    s.min = std::min(s.min, v);
+    s.max = std::max(s.max, v);
+    s.sum += v;
   }
   return s;
 }

@@ -83,7 +83,8 @@ TEST(HostileDicom, SizesAreCheckedBeforeDecodingIncludingSamplesAndJpeg2000Heade
   if (test::run_command("dcmodify --version").exit_code != 0) GTEST_SKIP() << "dcmodify (dcmtk) missing";
   test::TempDir dir;
   // 64 x 64 declared for a codestream that holds another size: refused from the J2K header.
-  const std::string e = error_of([&] { io::read_image(modified(dir, "MR_small_jp2klossless.dcm", "j2k.dcm", {"(0028,0010)=32"})); });
+  const std::string e =
+      error_of([&] { io::read_image(modified(dir, "MR_small_jp2klossless.dcm", "j2k.dcm", {"(0028,0010)=32"})); });
   EXPECT_NE(e.find("JPEG 2000 codestream is"), std::string::npos) << e;
   // Rows x Columns x Frames within the pixel limit, but not once samples per pixel count.
   const std::string big = error_of([&] {

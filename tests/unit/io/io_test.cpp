@@ -28,7 +28,10 @@ TEST(PngReader, ReadsEightBitExactlyAndScalesToUnitRange) {
 TEST(PngReader, ReadsSixteenBitExactly) {
   test::TempDir dir;
   cv::Mat m(2, 2, CV_16U);
-  m.at<uint16_t>(0, 0) = 0; m.at<uint16_t>(0, 1) = 1000; m.at<uint16_t>(1, 0) = 40000; m.at<uint16_t>(1, 1) = 65535;
+  m.at<uint16_t>(0, 0) = 0;
+  m.at<uint16_t>(0, 1) = 1000;
+  m.at<uint16_t>(1, 0) = 40000;
+  m.at<uint16_t>(1, 1) = 65535;
   io::write_png(dir / "b.png", m);
   io::Image img = io::read_image(dir / "b.png");
   EXPECT_EQ(img.meta["bit_depth"], "16");
@@ -63,7 +66,9 @@ TEST(PngReader, RefusesADecompressionBombBeforeAllocating) {
   cv::Mat small(1, 1, CV_8U, cv::Scalar(0));
   io::write_png(dir / "s.png", small);
   std::string b = test::read_text(dir / "s.png");
-  auto put32 = [&](size_t at, uint32_t v) { for (int k = 0; k < 4; ++k) b[at + k] = static_cast<char>(v >> (24 - 8 * k)); };
+  auto put32 = [&](size_t at, uint32_t v) {
+    for (int k = 0; k < 4; ++k) b[at + k] = static_cast<char>(v >> (24 - 8 * k));
+  };
   put32(16, 60000);
   put32(20, 60000);
   test::write_text(dir / "bomb.png", b);
@@ -90,13 +95,24 @@ TEST(JpegReader, ReadsGreyJpegAndRejectsGarbage) {
 TEST(ImageReader, UnknownFormatAndMissingFileAreDistinctErrors) {
   test::TempDir dir;
   test::write_text(dir / "x.bmp", "BM....");
-  try { io::read_image(dir / "x.bmp"); FAIL(); } catch (const Error& e) { EXPECT_EQ(e.code(), ErrorCode::Unsupported); }
-  try { io::read_image(dir / "nope.png"); FAIL(); } catch (const Error& e) { EXPECT_EQ(e.code(), ErrorCode::NotFound); }
+  try {
+    io::read_image(dir / "x.bmp");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Unsupported);
+  }
+  try {
+    io::read_image(dir / "nope.png");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::NotFound);
+  }
 }
 
 TEST(DisplayFrame, AppliesTheDicomLinearWindowFunction) {
   io::Image img;
-  img.width = 5; img.height = 1;
+  img.width = 5;
+  img.height = 1;
   img.pixels = {-1000, 0, 40, 80, 1000};
   img.window = io::Window{40, 80};  // c - 0.5 -+ (w - 1) / 2 = [0, 79]
   cv::Mat d = io::display_frame(img);
@@ -112,7 +128,12 @@ TEST(Csv, ParsesQuotesCommasAndCrlf) {
   EXPECT_EQ(t.rows[0][0], "a,b.png");
   EXPECT_EQ(t.rows[1][0], "say \"hi\"");
   EXPECT_EQ(t.column("label"), 1u);
-  try { t.column("patient"); FAIL(); } catch (const Error& e) { EXPECT_NE(std::string(e.what()).find("mem.csv"), std::string::npos); }
+  try {
+    t.column("patient");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("mem.csv"), std::string::npos);
+  }
   EXPECT_THROW(io::parse_csv("a,b\n1,2,3\n", "bad.csv"), Error);
   EXPECT_EQ(io::csv_escape("x,y"), "\"x,y\"");
 }
@@ -129,7 +150,8 @@ TEST(Plot, WritesAPngWithTheRequestedPanels) {
 
 TEST(DisplayFrame, AppliesAVoiLutBeforeAnyWindow) {
   io::Image img;
-  img.width = 4; img.height = 1;
+  img.width = 4;
+  img.height = 1;
   img.pixels = {-10, 100, 101, 500};
   img.window = io::Window{0, 10};  // must be ignored: the LUT takes precedence
   io::DisplayLut lut;

@@ -68,7 +68,8 @@ TEST(NiftiReader, GzippedCopyReadsIdentically) {
   gzFile g = gzopen((dir / "copy.nii.gz").c_str(), "wb");
   gzwrite(g, raw.data(), static_cast<unsigned>(raw.size()));
   gzclose(g);
-  EXPECT_EQ(io::read_image(dir / "copy.nii.gz").pixels, io::read_image(test::shared_data() / "nifti" / "anatomical.nii").pixels);
+  EXPECT_EQ(io::read_image(dir / "copy.nii.gz").pixels,
+            io::read_image(test::shared_data() / "nifti" / "anatomical.nii").pixels);
 }
 
 TEST(NiftiReader, TruncatedVolumeIsAClearError) {

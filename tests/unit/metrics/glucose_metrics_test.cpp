@@ -10,7 +10,7 @@ using namespace medai::metrics;
 
 TEST(KovatchevRisk, IsNeutralAt112AndSymmetricOverTheClinicalRange) {
   EXPECT_NEAR(kovatchev_f(112.5), 0.0, 1e-3);
-  EXPECT_NEAR(kovatchev_risk(20), 100.0, 0.1);   // the transform maps 20..600 mg/dL to about +-sqrt(10)
+  EXPECT_NEAR(kovatchev_risk(20), 100.0, 0.1);  // the transform maps 20..600 mg/dL to about +-sqrt(10)
   EXPECT_NEAR(kovatchev_risk(600), 100.0, 0.1);
   EXPECT_NEAR(kovatchev_risk(70), kovatchev_risk(180), 0.05);  // the range limits carry equal risk
   EXPECT_NEAR(kovatchev_risk(50), 22.5004, 1e-3);

@@ -24,7 +24,10 @@ TEST(Auroc, MatchesHandWorkedExamples) {
 
 TEST(ConfusionMetrics, MatchHandWorkedValues) {
   auto m = binary_metrics(confusion_at({0.1, 0.4, 0.35, 0.8}, {0, 0, 1, 1}, 0.5));
-  EXPECT_EQ(m.confusion.tp, 1); EXPECT_EQ(m.confusion.fn, 1); EXPECT_EQ(m.confusion.tn, 2); EXPECT_EQ(m.confusion.fp, 0);
+  EXPECT_EQ(m.confusion.tp, 1);
+  EXPECT_EQ(m.confusion.fn, 1);
+  EXPECT_EQ(m.confusion.tn, 2);
+  EXPECT_EQ(m.confusion.fp, 0);
   EXPECT_DOUBLE_EQ(m.accuracy, 0.75);
   EXPECT_DOUBLE_EQ(m.sensitivity, 0.5);
   EXPECT_DOUBLE_EQ(m.specificity, 1.0);
@@ -85,11 +88,18 @@ TEST(Bootstrap, IntervalCoversTheEstimateAndNarrowsWithMoreCases) {
       s.push_back(y.back() + noise(rng));
     }
     double est = auroc(s, y);
-    auto ci = bootstrap_ci(s.size(), [&](const std::vector<size_t>& idx) {
-      std::vector<double> ss; std::vector<int> yy;
-      for (size_t i : idx) { ss.push_back(s[i]); yy.push_back(y[i]); }
-      return auroc(ss, yy);
-    }, 500);
+    auto ci = bootstrap_ci(
+        s.size(),
+        [&](const std::vector<size_t>& idx) {
+          std::vector<double> ss;
+          std::vector<int> yy;
+          for (size_t i : idx) {
+            ss.push_back(s[i]);
+            yy.push_back(y[i]);
+          }
+          return auroc(ss, yy);
+        },
+        500);
     EXPECT_LE(ci.lower, est);
     EXPECT_GE(ci.upper, est);
     return ci.upper - ci.lower;
@@ -132,8 +142,10 @@ print(json.dumps({'auroc': roc_auc_score(y, p), 'brier': brier_score_loss(y, p),
   EXPECT_NEAR(auroc(p, y), ref["auroc"].get<double>(), 1e-12);
   EXPECT_NEAR(brier_score(p, y), ref["brier"].get<double>(), 1e-12);
   auto m = binary_metrics(confusion_at(p, y, 0.5));
-  EXPECT_EQ(m.confusion.tp, ref["tp"]); EXPECT_EQ(m.confusion.fp, ref["fp"]);
-  EXPECT_EQ(m.confusion.tn, ref["tn"]); EXPECT_EQ(m.confusion.fn, ref["fn"]);
+  EXPECT_EQ(m.confusion.tp, ref["tp"]);
+  EXPECT_EQ(m.confusion.fp, ref["fp"]);
+  EXPECT_EQ(m.confusion.tn, ref["tn"]);
+  EXPECT_EQ(m.confusion.fn, ref["fn"]);
   EXPECT_NEAR(m.f1, ref["f1"].get<double>(), 1e-12);
   EXPECT_EQ(roc_curve(p, y).fpr.size(), ref["roc_points"].get<size_t>());
   // Our Youden cut-off makes the same decisions as scikit-learn's ROC threshold.

@@ -20,10 +20,10 @@ struct BrightnessNetImpl : nn::ClassifierNetImpl {
     fc = register_module("fc", torch::nn::Linear(4, 2));
     torch::NoGradGuard ng;
     conv->weight.zero_();
-    conv->weight[0].fill_(1.0 / 49);                        // local mean brightness
-    conv->weight[1][0][3][3] = -1.0;                        // dark spots
-    conv->weight[2][0].narrow(1, 0, 3).fill_(0.1);          // a left-edge detector
-    conv->weight[3][0][0][0] = 1.0;                         // a shifted copy
+    conv->weight[0].fill_(1.0 / 49);                // local mean brightness
+    conv->weight[1][0][3][3] = -1.0;                // dark spots
+    conv->weight[2][0].narrow(1, 0, 3).fill_(0.1);  // a left-edge detector
+    conv->weight[3][0][0][0] = 1.0;                 // a shifted copy
     conv->bias.copy_(torch::tensor({-0.5, 0.0, 0.0, 0.0}));
     fc->weight.copy_(torch::tensor({{0.0, 1.0, 0.5, 0.2}, {3.0, -0.5, 0.0, -0.1}}));
     fc->bias.zero_();

@@ -290,9 +290,11 @@ TEST(Routes, ErrorsComeFromTheOneTableAndJsonBodiesAreChecked) {
            {"[1, 2]", 400, "JSON object"},
            {"{\"settings\": {\"basal_u_per_h\": \"one\", \"cr\": 10, \"cf\": 40, \"tdi\": 40}, \"history\": \"\"}", 400,
             "basal_u_per_h"},
-           {"{\"settings\": {\"basal_u_per_h\": 1, \"cr\": 10, \"cf\": 40, \"tdi\": 40, \"target\": 20}, \"history\": \"\"}",
+           {"{\"settings\": {\"basal_u_per_h\": 1, \"cr\": 10, \"cf\": 40, \"tdi\": 40, \"target\": 20}, \"history\": "
+            "\"\"}",
             400, "target"},
-           {"{\"settings\": {\"basal_u_per_h\": 1, \"cr\": 10, \"cf\": 40, \"tdi\": 40}, \"history\": 5}", 400, "history"},
+           {"{\"settings\": {\"basal_u_per_h\": 1, \"cr\": 10, \"cf\": 40, \"tdi\": 40}, \"history\": 5}", 400,
+            "history"},
        }) {
     auto r = s.call("POST", "/v1/glucose/recommend", s.clinician, c.body, "application/json");
     EXPECT_EQ(r.status, c.status) << c.body << " -> " << r.body;
@@ -356,8 +358,7 @@ TEST(ServerStress, PredictionsRacingReloadsAlwaysAnswerWithTheVersionThatProduce
           const std::string v = j["model"]["version"];
           if (!expected.count(v) || std::abs(j["probability"].get<double>() - expected[v][i]) > 1e-5)
             ++wrong, note("version " + v + " answered " + j["probability"].dump());
-          else
-            ++ok;
+          else ++ok;
         } else {
           ++other, note(std::to_string(r.status) + " " + r.body);
         }

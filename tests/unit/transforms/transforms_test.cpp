@@ -10,9 +10,9 @@ TEST(ResizePad, KeepsAspectRatioAndCentresTheImage) {
   cv::Mat out = transforms::resize_pad(wide, 64);
   ASSERT_EQ(out.rows, 64);
   ASSERT_EQ(out.cols, 64);
-  EXPECT_FLOAT_EQ(out.at<float>(0, 32), 0.0f);    // top padding
-  EXPECT_FLOAT_EQ(out.at<float>(32, 32), 1.0f);   // content
-  EXPECT_FLOAT_EQ(out.at<float>(63, 32), 0.0f);   // bottom padding
+  EXPECT_FLOAT_EQ(out.at<float>(0, 32), 0.0f);   // top padding
+  EXPECT_FLOAT_EQ(out.at<float>(32, 32), 1.0f);  // content
+  EXPECT_FLOAT_EQ(out.at<float>(63, 32), 0.0f);  // bottom padding
   EXPECT_THROW(transforms::resize_pad(wide, 0), Error);
 }
 
@@ -62,7 +62,9 @@ TEST(Augment, FlipIsOffByDefaultBecauseLateralityMatters) {
 
 TEST(RandomAffine, RotatesAroundTheCentre) {
   transforms::AugmentOptions o;
-  o.max_rotate_deg = 0; o.scale_range = 0; o.max_translate = 0;
+  o.max_rotate_deg = 0;
+  o.scale_range = 0;
+  o.max_translate = 0;
   cv::Mat m(16, 16, CV_32F);
   cv::randu(m, 0.0, 1.0);
   std::mt19937_64 rng(1);

@@ -25,7 +25,8 @@ void check_architecture(const std::string& arch) {
 
 ClassifierNet make_classifier(const std::string& arch, int64_t in_channels, int64_t num_classes) {
   check_architecture(arch);
-  if (arch == "densenet121") return std::make_shared<DenseNetImpl>(DenseNetOptions::for_architecture(arch, in_channels, num_classes));
+  if (arch == "densenet121")
+    return std::make_shared<DenseNetImpl>(DenseNetOptions::for_architecture(arch, in_channels, num_classes));
   return std::make_shared<ResNetImpl>(ResNetOptions::for_architecture(arch, in_channels, num_classes));
 }
 

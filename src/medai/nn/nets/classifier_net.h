@@ -11,7 +11,7 @@
 namespace medai::nn {
 
 struct ClassifierNetImpl : torch::nn::Module {
-  virtual torch::Tensor features(const torch::Tensor& x) = 0;  // N x C x h x w
+  virtual torch::Tensor features(const torch::Tensor& x) = 0;     // N x C x h x w
   virtual torch::Tensor head(const torch::Tensor& features) = 0;  // N x num_classes
   torch::Tensor forward(const torch::Tensor& x) { return head(features(x)); }
   virtual std::string architecture() const = 0;

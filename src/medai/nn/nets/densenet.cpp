@@ -19,7 +19,8 @@ torch::Tensor DenseLayerImpl::forward(const torch::Tensor& x) {
 
 DenseBlockImpl::DenseBlockImpl(int64_t n, int64_t in, int64_t growth, int64_t bn_size) {
   for (int64_t i = 0; i < n; ++i)
-    layers.push_back(register_module("denselayer" + std::to_string(i + 1), DenseLayer(in + i * growth, growth, bn_size)));
+    layers.push_back(
+        register_module("denselayer" + std::to_string(i + 1), DenseLayer(in + i * growth, growth, bn_size)));
 }
 
 torch::Tensor DenseBlockImpl::forward(const torch::Tensor& x) {
@@ -38,7 +39,8 @@ torch::Tensor TransitionImpl::forward(const torch::Tensor& x) {
 
 DenseFeaturesImpl::DenseFeaturesImpl(int64_t in_channels, const std::vector<int64_t>& config, int64_t growth,
                                      int64_t init, int64_t bn_size) {
-  conv0 = register_module("conv0", tnn::Conv2d(tnn::Conv2dOptions(in_channels, init, 7).stride(2).padding(3).bias(false)));
+  conv0 =
+      register_module("conv0", tnn::Conv2d(tnn::Conv2dOptions(in_channels, init, 7).stride(2).padding(3).bias(false)));
   norm0 = register_module("norm0", tnn::BatchNorm2d(init));
   int64_t c = init;
   for (size_t i = 0; i < config.size(); ++i) {
@@ -71,13 +73,15 @@ DenseNetOptions DenseNetOptions::for_architecture(const std::string& arch, int64
 }
 
 DenseNetImpl::DenseNetImpl(const DenseNetOptions& o) : options(o) {
-  features_ = register_module(
-      "features", DenseFeatures(o.in_channels, o.block_config, o.growth_rate, o.init_features, o.bn_size));
+  features_ = register_module("features",
+                              DenseFeatures(o.in_channels, o.block_config, o.growth_rate, o.init_features, o.bn_size));
   classifier = register_module("classifier", tnn::Linear(features_->out_channels, o.num_classes));
   for (auto& m : modules(false)) {
     if (auto* c = m->as<tnn::Conv2d>()) tnn::init::kaiming_normal_(c->weight);
-    else if (auto* bn = m->as<tnn::BatchNorm2d>()) { tnn::init::ones_(bn->weight); tnn::init::zeros_(bn->bias); }
-    else if (auto* l = m->as<tnn::Linear>()) tnn::init::zeros_(l->bias);
+    else if (auto* bn = m->as<tnn::BatchNorm2d>()) {
+      tnn::init::ones_(bn->weight);
+      tnn::init::zeros_(bn->bias);
+    } else if (auto* l = m->as<tnn::Linear>()) tnn::init::zeros_(l->bias);
   }
 }
 
@@ -88,4 +92,3 @@ torch::Tensor DenseNetImpl::head(const torch::Tensor& f) {
 }
 
 }  // namespace medai::nn
-

@@ -41,8 +41,8 @@ struct TransitionImpl : torch::nn::Module {
 TORCH_MODULE(Transition);
 
 struct DenseFeaturesImpl : torch::nn::Module {
-  DenseFeaturesImpl(int64_t in_channels, const std::vector<int64_t>& block_config, int64_t growth, int64_t init_features,
-                    int64_t bn_size);
+  DenseFeaturesImpl(int64_t in_channels, const std::vector<int64_t>& block_config, int64_t growth,
+                    int64_t init_features, int64_t bn_size);
   torch::Tensor forward(const torch::Tensor& x);
   torch::nn::Conv2d conv0{nullptr};
   torch::nn::BatchNorm2d norm0{nullptr}, norm5{nullptr};

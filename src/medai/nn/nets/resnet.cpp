@@ -38,8 +38,10 @@ ResNetOptions ResNetOptions::for_architecture(const std::string& arch, int64_t i
   o.name = arch;
   if (arch == "resnet18") o.layers = {2, 2, 2, 2};
   else if (arch == "resnet34") o.layers = {3, 4, 6, 3};
-  else if (arch == "resnet50") { o.layers = {3, 4, 6, 3}; o.block = ResNetBlock::Bottleneck; }
-  else fail_invalid("unknown ResNet architecture '" + arch + "'");
+  else if (arch == "resnet50") {
+    o.layers = {3, 4, 6, 3};
+    o.block = ResNetBlock::Bottleneck;
+  } else fail_invalid("unknown ResNet architecture '" + arch + "'");
   return o;
 }
 

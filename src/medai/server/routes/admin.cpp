@@ -11,16 +11,17 @@ using nlohmann::json;
 
 void register_admin_routes(ServerContext& ctx, std::vector<Route>& routes) {
   for (const std::string action : {"load", "unload", "reload"}) {
-    routes.push_back({"POST", R"(/v1/admin/models/([^/]+)/)" + action, "admin_" + action, Role::Admin,
-                      [&ctx, action](const Request& req, Response& res) {
-                        const std::string name = req.matches.at(1), version = req.param("version");
-                        const VersionInfo v = action == "unload" ? ctx.models.unload(name, version)
-                                              : action == "load" ? ctx.models.load(name, version)
-                                                                 : ctx.models.reload(name, version);
-                        const json out = {{"name", name}, {"version", v.version}, {"state", v.state}, {"sha256", v.sha256}};
-                        ctx.audit(req, "model." + action, "admin_" + action, out, 0, "", {name, v.version, v.sha256});
-                        res.json(200, out);
-                      }});
+    routes.push_back(
+        {"POST", R"(/v1/admin/models/([^/]+)/)" + action, "admin_" + action, Role::Admin,
+         [&ctx, action](const Request& req, Response& res) {
+           const std::string name = req.matches.at(1), version = req.param("version");
+           const VersionInfo v = action == "unload" ? ctx.models.unload(name, version)
+                                 : action == "load" ? ctx.models.load(name, version)
+                                                    : ctx.models.reload(name, version);
+           const json out = {{"name", name}, {"version", v.version}, {"state", v.state}, {"sha256", v.sha256}};
+           ctx.audit(req, "model." + action, "admin_" + action, out, 0, "", {name, v.version, v.sha256});
+           res.json(200, out);
+         }});
   }
   routes.push_back({"GET", "/v1/admin/audit", "admin_audit", Role::Admin, [&ctx](const Request& req, Response& res) {
                       const std::string fmt = req.params.count("format") ? req.param("format") : "json";

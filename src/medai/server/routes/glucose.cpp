@@ -58,8 +58,8 @@ void simulate(ServerContext& ctx, const Request& req, Response& res) {
     fail_invalid("field 'seed' must be a whole number 0..4294967295");
   auto patient = glucose::load_virtual_patient(body_string(body, "patient", "adolescent#001"), "", "");
   glucose::GlucoseEnv env(patient,
-                          glucose::parse_scenario(body_string(body, "scenario", "random"), static_cast<uint64_t>(seed_d),
-                                                  (minutes + 1439) / 1440),
+                          glucose::parse_scenario(body_string(body, "scenario", "random"),
+                                                  static_cast<uint64_t>(seed_d), (minutes + 1439) / 1440),
                           {});
   auto ctl = glucose::make_standard_controller(body_string(body, "controller", "basal-bolus"));
   glucose::SafetyLayer safety;
@@ -74,7 +74,8 @@ void simulate(ServerContext& ctx, const Request& req, Response& res) {
               {"bg_mgdl", r.trace.bg},
               {"insulin_u_per_min", r.trace.insulin_u_per_min},
               {"carbs_g", r.trace.carbs_g}};
-  ctx.audit(req, "simulate", "simulate", {{"tir_70_180", r.summary.tir_70_180}}, now_ms() - t0, core::sha256_hex(req.body));
+  ctx.audit(req, "simulate", "simulate", {{"tir_70_180", r.summary.tir_70_180}}, now_ms() - t0,
+            core::sha256_hex(req.body));
   res.json(200, out);
 }
 

@@ -1,7 +1,7 @@
 // Image model routes: the repository's models and their cards, and prediction (PNG, JPEG or
 // DICOM; DICOM is de-identified in memory on arrival and decoded from that same dataset).
-#include <opencv2/imgcodecs.hpp>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include "medai/core/error.h"
 #include "medai/core/sha256.h"
@@ -108,11 +108,13 @@ void predict(ServerContext& ctx, const Request& req, Response& res) {
 void register_image_routes(ServerContext& ctx, std::vector<Route>& routes) {
   routes.push_back({"GET", "/v1/models", "models", Role::Clinician,
                     [&ctx](const Request&, Response& res) { res.json(200, ctx.models.list()); }});
-  routes.push_back({"GET", R"(/v1/models/([^/]+))", "model_card", Role::Clinician, [&ctx](const Request& req, Response& res) {
-                      auto v = ctx.models.info(req.matches.at(1), req.param("version"));
-                      res.json(200, {{"name", v.name}, {"version", v.version}, {"state", v.state},
-                                     {"sha256", v.sha256}, {"card", v.card}});
-                    }});
+  routes.push_back(
+      {"GET", R"(/v1/models/([^/]+))", "model_card", Role::Clinician, [&ctx](const Request& req, Response& res) {
+         auto v = ctx.models.info(req.matches.at(1), req.param("version"));
+         res.json(
+             200,
+             {{"name", v.name}, {"version", v.version}, {"state", v.state}, {"sha256", v.sha256}, {"card", v.card}});
+       }});
   routes.push_back({"POST", R"(/v1/models/([^/]+)/predict)", "predict", Role::Clinician,
                     [&ctx](const Request& req, Response& res) { predict(ctx, req, res); }});
 }

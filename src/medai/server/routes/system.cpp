@@ -15,8 +15,9 @@ void register_system_routes(ServerContext& ctx, std::vector<Route>& routes) {
       res.content_type = type;
     };
   };
-  routes.push_back({"GET", "/healthz", "healthz", std::nullopt,
-                    [](const Request&, Response& res) { res.json(200, {{"status", "ok"}}); }});
+  routes.push_back({"GET", "/healthz", "healthz", std::nullopt, [](const Request&, Response& res) {
+                      res.json(200, {{"status", "ok"}});
+                    }});
   routes.push_back({"GET", "/readyz", "readyz", std::nullopt, [&ctx](const Request&, Response& res) {
                       const bool ready = !ctx.draining() && ctx.store.ping();
                       res.json(ready ? 200 : 503, {{"ready", ready}, {"image_models_loaded", ctx.models.any_loaded()}});
