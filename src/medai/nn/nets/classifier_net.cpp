@@ -10,6 +10,10 @@
 
 namespace medai::nn {
 
+std::string ClassifierNetImpl::emit_torchscript(TorchScriptEmitter&) {
+  fail_unsupported("TorchScript export of architecture '" + architecture() + "'");
+}
+
 const std::vector<std::string>& known_architectures() {
   static const std::vector<std::string> k{"resnet18", "resnet34", "resnet50", "densenet121"};
   return k;

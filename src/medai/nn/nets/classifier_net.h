@@ -10,11 +10,16 @@
 
 namespace medai::nn {
 
+class TorchScriptEmitter;
+
 struct ClassifierNetImpl : torch::nn::Module {
   virtual torch::Tensor features(const torch::Tensor& x) = 0;     // N x C x h x w
   virtual torch::Tensor head(const torch::Tensor& features) = 0;  // N x num_classes
   torch::Tensor forward(const torch::Tensor& x) { return head(features(x)); }
   virtual std::string architecture() const = 0;
+  // The forward pass of `x` as TorchScript (nn/torchscript.h); returns the logits' variable. The
+  // default refuses (a network without an export).
+  virtual std::string emit_torchscript(TorchScriptEmitter& e);
 };
 using ClassifierNet = std::shared_ptr<ClassifierNetImpl>;
 

@@ -1,6 +1,7 @@
 #include "medai/nn/nets/densenet.h"
 
 #include "medai/core/error.h"
+#include "medai/nn/torchscript.h"
 
 namespace medai::nn {
 
@@ -89,6 +90,35 @@ torch::Tensor DenseNetImpl::features(const torch::Tensor& x) { return torch::rel
 
 torch::Tensor DenseNetImpl::head(const torch::Tensor& f) {
   return classifier(torch::flatten(torch::adaptive_avg_pool2d(f, {1, 1}), 1));
+}
+
+std::string DenseNetImpl::emit_torchscript(TorchScriptEmitter& e) {
+  auto& f = *features_;
+  std::string x =
+      e.call("torch.relu(" + e.bn("features.norm0", *f.norm0, e.conv("features.conv0", *f.conv0, "x")) + ")");
+  x = e.call("torch.max_pool2d(" + x + ", [3, 3], [2, 2], [1, 1], [1, 1], False)");
+  for (size_t bi = 0; bi < f.blocks.size(); ++bi) {
+    const std::string bkey = "features.denseblock" + std::to_string(bi + 1);
+    std::vector<std::string> feats{x};
+    for (size_t li = 0; li < f.blocks[bi]->layers.size(); ++li) {
+      auto& L = *f.blocks[bi]->layers[li];
+      const std::string key = bkey + ".denselayer" + std::to_string(li + 1);
+      const std::string in = e.call("torch.cat([" + TorchScriptEmitter::join(feats) + "], 1)");
+      std::string y = e.call("torch.relu(" + e.bn(key + ".norm1", *L.norm1, in) + ")");
+      y = e.call("torch.relu(" + e.bn(key + ".norm2", *L.norm2, e.conv(key + ".conv1", *L.conv1, y)) + ")");
+      feats.push_back(e.conv(key + ".conv2", *L.conv2, y));
+    }
+    x = e.call("torch.cat([" + TorchScriptEmitter::join(feats) + "], 1)");
+    if (bi < f.transitions.size()) {
+      auto& T = *f.transitions[bi];
+      const std::string tkey = "features.transition" + std::to_string(bi + 1);
+      x = e.call("torch.relu(" + e.bn(tkey + ".norm", *T.norm, x) + ")");
+      x = e.call("torch.avg_pool2d(" + e.conv(tkey + ".conv", *T.conv, x) + ", [2, 2], [2, 2])");
+    }
+  }
+  x = e.call("torch.relu(" + e.bn("features.norm5", *f.norm5, x) + ")");
+  x = e.call("torch.flatten(torch.adaptive_avg_pool2d(" + x + ", [1, 1]), 1)");
+  return e.linear("classifier", *classifier, x);
 }
 
 }  // namespace medai::nn

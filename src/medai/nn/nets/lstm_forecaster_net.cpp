@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "medai/nn/torchscript.h"
+
 namespace medai::nn {
 
 LstmForecasterNetImpl::LstmForecasterNetImpl(const LstmForecasterNetOptions& o)
@@ -17,6 +19,12 @@ torch::Tensor LstmForecasterNetImpl::forward(const torch::Tensor& x) {
   auto out = std::get<0>(lstm->forward(x));
   auto last = out.select(1, out.size(1) - 1);
   return fc2->forward(torch::relu(fc1->forward(last)));
+}
+
+std::string LstmForecasterNetImpl::emit_torchscript(TorchScriptEmitter& e) {
+  const std::string out = e.lstm("lstm", *lstm, "x");
+  const std::string last = e.call(out + ".select(1, " + out + ".size(1) - 1)");
+  return e.linear("fc2", *fc2, e.call("torch.relu(" + e.linear("fc1", *fc1, last) + ")"));
 }
 
 }  // namespace medai::nn

@@ -5,6 +5,8 @@
 
 namespace medai::nn {
 
+class TorchScriptEmitter;
+
 struct LstmForecasterNetOptions {
   LstmForecasterNetOptions(int64_t features, int64_t hidden, int64_t outputs)
       : features_(features), hidden_(hidden), outputs_(outputs) {}
@@ -19,6 +21,7 @@ struct LstmForecasterNetImpl : torch::nn::Module {
   explicit LstmForecasterNetImpl(const LstmForecasterNetOptions& options);
   // x: batch x steps x features -> batch x outputs
   torch::Tensor forward(const torch::Tensor& x);
+  std::string emit_torchscript(TorchScriptEmitter& e);  // nn/torchscript.h
   LstmForecasterNetOptions options;
   torch::nn::LSTM lstm{nullptr};
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};

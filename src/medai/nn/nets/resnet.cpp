@@ -1,6 +1,7 @@
 #include "medai/nn/nets/resnet.h"
 
 #include "medai/core/error.h"
+#include "medai/nn/torchscript.h"
 
 namespace medai::nn {
 
@@ -143,6 +144,45 @@ void fold_batchnorm(ResNetImpl& net) {
       }
     }
   net.folded = true;
+}
+
+namespace {
+// A block's ops from `x`: conv-bn(-relu) stages, the shortcut, the residual sum and its ReLU.
+std::string emit_block(TorchScriptEmitter& e, const std::string& key, const std::vector<tnn::Conv2dImpl*>& convs,
+                       const std::vector<tnn::BatchNorm2dImpl*>& bns, tnn::Sequential& downsample,
+                       const std::string& x) {
+  std::string out = x;
+  for (size_t i = 0; i < convs.size(); ++i) {
+    const std::string n = std::to_string(i + 1);
+    out = e.bn(key + ".bn" + n, *bns[i], e.conv(key + ".conv" + n, *convs[i], out));
+    if (i + 1 < convs.size()) out = e.call("torch.relu(" + out + ")");
+  }
+  std::string identity = x;
+  if (downsample)
+    identity = e.bn(key + ".downsample.1", *downsample[1]->as<tnn::BatchNorm2dImpl>(),
+                    e.conv(key + ".downsample.0", *downsample[0]->as<tnn::Conv2dImpl>(), x));
+  return e.call("torch.relu(" + out + " + " + identity + ")");
+}
+}  // namespace
+
+std::string ResNetImpl::emit_torchscript(TorchScriptEmitter& e) {
+  if (folded) fail_invalid("internal: a network with folded batch norms cannot be converted to TorchScript");
+  std::string x = e.call("torch.relu(" + e.bn("bn1", *bn1, e.conv("conv1", *conv1, "x")) + ")");
+  x = e.call("torch.max_pool2d(" + x + ", [3, 3], [2, 2], [1, 1], [1, 1], False)");
+  tnn::Sequential layers[4] = {layer1, layer2, layer3, layer4};
+  for (int l = 0; l < 4; ++l) {
+    const auto& children = layers[l]->children();
+    for (size_t b = 0; b < children.size(); ++b) {
+      const std::string key = "layer" + std::to_string(l + 1) + "." + std::to_string(b);
+      if (auto* bb = children[b]->as<BasicBlockImpl>())
+        x = emit_block(e, key, {bb->conv1.get(), bb->conv2.get()}, {bb->bn1.get(), bb->bn2.get()}, bb->downsample, x);
+      else if (auto* bt = children[b]->as<BottleneckImpl>())
+        x = emit_block(e, key, {bt->conv1.get(), bt->conv2.get(), bt->conv3.get()},
+                       {bt->bn1.get(), bt->bn2.get(), bt->bn3.get()}, bt->downsample, x);
+    }
+  }
+  x = e.call("torch.flatten(torch.adaptive_avg_pool2d(" + x + ", [1, 1]), 1)");
+  return e.linear("fc", *fc, x);
 }
 
 }  // namespace medai::nn
