@@ -1,6 +1,9 @@
 #pragma once
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <string>
+
+#include "medai/core/error.h"
 
 namespace medai::app {
 
@@ -17,6 +20,16 @@ inline CLI::Option* add_precision_option(CLI::App* cmd, std::string& target) {
                    "auto | fp32 | bf16 (bf16 autocast needs AVX512-BF16 or AMX-BF16; auto = fp32)")
       ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
       ->capture_default_str();
+}
+
+// A training command's --out without --resume: refuses a folder that already holds a run (its
+// state, its card, or the forecaster's per-member checkpoints), naming the flags.
+inline void check_fresh_out(const std::filesystem::path& out, bool resume) {
+  if (resume) return;
+  for (const char* f : {"train_state.json", "model_card.json", "members"})
+    if (std::filesystem::exists(out / f))
+      fail_invalid(out.string() +
+                   ": already holds a training run; pass --resume to continue it or choose another --out");
 }
 
 void add_image_commands(CLI::App& app, GlobalOptions& global);

@@ -51,6 +51,7 @@ void add_train_forecaster_command(CLI::App& glucose, GlobalOptions& g) {
   tr->add_option("--max-windows", o->max_windows, "cap on training windows (0 = all; for quick runs)")
       ->capture_default_str();
   add_precision_option(tr, o->precision);
+  tr->add_flag("--resume", o->resume, "continue an interrupted run in --out (with its stored settings)");
   tr->add_flag("--json", *json_out, "print the model card as JSON");
   tr->callback([&g, o, json_out, no_tod, keep_straight, cgm_only] {
     core::init_runtime({g.threads, g.verbose, g.quiet || *json_out});
@@ -58,6 +59,7 @@ void add_train_forecaster_command(CLI::App& glucose, GlobalOptions& g) {
     o->time_of_day = !*no_tod;
     o->skip_straight_runs = !*keep_straight;
     o->use_insulin_and_carbs = !*cgm_only;
+    check_fresh_out(o->out, o->resume);
     auto card = glucose::train_forecaster(*o);
     if (*json_out) {
       std::printf("%s\n", core::dump_json(card, 2).c_str());
@@ -138,6 +140,8 @@ void add_ppo_command(CLI::App& glucose, GlobalOptions& g) {
   tr->add_option("--eval-days", o->eval_days, "held-out days per patient evaluated at the end (0 = none)")
       ->capture_default_str();
   add_precision_option(tr, o->precision);
+  tr->add_flag("--resume", o->resume,
+               "continue an interrupted run in --out (its stored settings; give the same patient tables)");
   tr->add_flag("--json", *json_out, "print the model card as JSON");
   tr->callback([&g, o, src, json_out] {
     core::init_runtime({g.threads, g.verbose, g.quiet || *json_out});
@@ -146,6 +150,7 @@ void add_ppo_command(CLI::App& glucose, GlobalOptions& g) {
     o->env = env_options(*src);
     o->safety.enabled = !src->no_safety;
     o->progress = !*json_out && !g.quiet;
+    check_fresh_out(o->out, o->resume);
     auto card = glucose::train_ppo(*o);
     if (*json_out) {
       std::printf("%s\n", core::dump_json(card, 2).c_str());

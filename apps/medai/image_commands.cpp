@@ -101,9 +101,7 @@ void add_train_command(CLI::App* image, GlobalOptions& g) {
     start(g, *t_json);
     if (train->count("--target-sensitivity")) t->target_sensitivity = *t_target;
     t->progress = !*t_json;
-    if (!t->resume && fs::exists(t->out / train::kTrainStateFile))
-      fail_invalid(t->out.string() +
-                   ": already holds a training run; pass --resume to continue it or choose another --out");
+    check_fresh_out(t->out, t->resume);
     json card = imaging::train_classifier(*t);
     if (*t_json) std::cout << core::dump_json(card, 2) << "\n";
     else std::cout << "model written to " << t->out.string() << "\n";

@@ -183,6 +183,58 @@ TEST(GlucoseCli, ForecasterAndPpoTrainEvaluateAndServeAsControllers) {
                "not a PPO insulin policy");
 }
 
+TEST(GlucoseCli, ForecasterResumesAfterKillNineWithTheNumbersOfAnUninterruptedRun) {
+  MEDAI_REQUIRE_DATA("cgm/d1namo");
+  test::TempDir dir;
+  const std::string common = "glucose train-forecaster --data " + test::quote(test::shared_data() / "cgm" / "d1namo") +
+                             " --epochs 4 --hidden 48 --layers 2 --ensemble 2 --test-fraction 0.34";
+  auto full = test::run_medai(common + " --out " + test::quote(dir / "full") + " --json");
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  // Killed after the first member's first epoch is checkpointed; resumed with other flags, which
+  // the stored settings override.
+  ASSERT_TRUE(test::run_medai_and_kill_after(common + " --out " + test::quote(dir / "cut"),
+                                             dir / "cut" / "members" / "1" / "train_state.json", 200));
+  EXPECT_FALSE(std::filesystem::exists(dir / "cut" / "model_card.json")) << "finished before it was interrupted";
+  auto resumed =
+      test::run_medai("glucose train-forecaster --data " + test::quote(test::shared_data() / "cgm" / "d1namo") +
+                      " --out " + test::quote(dir / "cut") + " --epochs 1 --resume --json");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(test::read_text(dir / "full" / "curves.csv"), test::read_text(dir / "cut" / "curves.csv"));
+  auto a = nlohmann::json::parse(full.out), b = nlohmann::json::parse(resumed.out);
+  EXPECT_EQ(a["training"]["validation_rmse_30"], b["training"]["validation_rmse_30"]);
+  EXPECT_EQ(a["training"]["best_epochs"], b["training"]["best_epochs"]);
+  expect_error(test::run_medai(common + " --out " + test::quote(dir / "cut")), "pass --resume");
+  expect_error(test::run_medai("glucose train-forecaster --data " + test::quote(dir.path()) + " --out " +
+                               test::quote(dir / "none") + " --resume"),
+               "nothing to resume");
+}
+
+TEST(GlucoseCli, PpoResumesAfterKillNineFromItsLastIteration) {
+  MEDAI_REQUIRE_DATA("t1d_simglucose/vpatient_params.csv");
+  test::TempDir dir;
+  const auto sim = test::shared_data() / "t1d_simglucose";
+  const std::string tables =
+      " --params " + test::quote(sim / "vpatient_params.csv") + " --quest " + test::quote(sim / "Quest.csv");
+  const std::string common = "glucose train-ppo --patients adolescent#001" + tables +
+                             " --iterations 40 --copies 2 --rollout-steps 96 --eval-days 0";
+  ASSERT_TRUE(test::run_medai_and_kill_after(common + " --out " + test::quote(dir / "cut"),
+                                             dir / "cut" / "train_state.json", 300));
+  auto state = nlohmann::json::parse(test::read_text(dir / "cut" / "train_state.json"));
+  const int done = state["iteration_completed"].get<int>();
+  ASSERT_LT(done, 40) << "finished before it was interrupted";
+  auto resumed =
+      test::run_medai("glucose train-ppo" + tables + " --out " + test::quote(dir / "cut") + " --resume --json");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  auto card = nlohmann::json::parse(resumed.out);
+  EXPECT_EQ(card["training"]["iterations"], 40);
+  EXPECT_EQ(card["patients"], "adolescent#001");  // the stored settings, not the default group
+  auto curves = io::read_csv(dir / "cut" / "curves.csv");
+  ASSERT_EQ(curves.rows.size(), 40u);
+  for (size_t i = 0; i < curves.rows.size(); ++i) EXPECT_EQ(std::stoi(curves.rows[i][0]), static_cast<int>(i) + 1);
+  EXPECT_EQ(io::read_csv(dir / "cut" / "selection.csv").rows.size(), 4u);  // iterations 10, 20, 30, 40
+  expect_error(test::run_medai(common + " --out " + test::quote(dir / "cut")), "pass --resume");
+}
+
 TEST(GlucoseCli, TrajectoriesAgreeWithSimglucosesModelIntegratedBySciPy) {
   MEDAI_REQUIRE_DATA("t1d_simglucose/vpatient_params.csv");
   if (test::run_command(test::python() + " -c 'import scipy'").exit_code != 0)

@@ -1,11 +1,8 @@
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <csignal>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
-#include <thread>
 
 #include "e2e_support.h"
 #include "medai/io/csv.h"
@@ -171,17 +168,9 @@ TEST(ImageCli, ResumeAfterKillNineFinishesWithTheSameResultAsAnUninterruptedRun)
   auto full = test::run_medai(common + " --out " + test::quote(dir / "full"));
   ASSERT_EQ(full.exit_code, 0) << full.err;
 
-  // Start the same run in the background and kill -9 it once the first epoch is checkpointed.
-  std::string cmd =
-      test::medai_bin() + " " + common + " --out " + test::quote(dir / "cut") + " >/dev/null 2>&1 & echo $!";
-  auto started = test::run_command(cmd);
-  int pid = std::stoi(started.out);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!fs::exists(dir / "cut" / "train_state.json") && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // into epoch 2
-  ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  test::run_command("while kill -0 " + std::to_string(pid) + " 2>/dev/null; do sleep 0.05; done");
+  // The same run, killed with -9 once the first epoch is checkpointed (into epoch 2).
+  ASSERT_TRUE(test::run_medai_and_kill_after(common + " --out " + test::quote(dir / "cut"),
+                                             dir / "cut" / "train_state.json", 300));
   EXPECT_FALSE(fs::exists(dir / "cut" / "model_card.json")) << "the run finished before it could be interrupted";
 
   auto resumed = test::run_medai("image train --data " + data + " --out " + test::quote(dir / "cut") + " --resume");

@@ -1,12 +1,15 @@
 #include "support/test_support.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 namespace medai::test {
 
@@ -27,6 +30,19 @@ TempDir::~TempDir() {
 fs::path shared_data() {
   if (const char* env = std::getenv("MEDAI_SHARED_DATA")) return env;
   return MEDAI_DEFAULT_SHARED_DATA;
+}
+
+bool run_medai_and_kill_after(const std::string& args, const std::filesystem::path& file, int delay_ms, int timeout_s) {
+  auto started = run_command(medai_bin() + " " + args + " >/dev/null 2>&1 & echo $!");
+  const int pid = std::stoi(started.out);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (!std::filesystem::exists(file) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const bool appeared = std::filesystem::exists(file);
+  std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+  ::kill(pid, SIGKILL);
+  run_command("while kill -0 " + std::to_string(pid) + " 2>/dev/null; do sleep 0.05; done");
+  return appeared;
 }
 
 std::string quote(const fs::path& p) {

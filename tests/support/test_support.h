@@ -43,6 +43,11 @@ std::string medai_bin();
 // Runs the medai binary ($MEDAI_BIN) with the given arguments (already quoted where needed).
 CommandResult run_medai(const std::string& args);
 std::string quote(const std::filesystem::path& p);
+// Starts medai with `args` in the background and kill -9s it `delay_ms` after `file` appears
+// (a checkpoint, say); returns once the process is gone. False when `file` never appeared
+// within `timeout_s`.
+bool run_medai_and_kill_after(const std::string& args, const std::filesystem::path& file, int delay_ms,
+                              int timeout_s = 120);
 // /usr/bin/python3 with python3-torch, when installed.
 bool have_python_torch();
 std::string python();

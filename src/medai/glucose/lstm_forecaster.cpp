@@ -227,8 +227,58 @@ struct MemberFit {
   std::vector<train::EpochRecord> history;
 };
 
+// The training settings (stored in each member's train_state.json; a resumed run takes them).
+nlohmann::json options_json(const ForecasterTrainOptions& o) {
+  return {{"test_fraction", o.test_fraction},
+          {"validation_fraction", o.validation_fraction},
+          {"history", o.history},
+          {"hidden", o.hidden},
+          {"layers", o.layers},
+          {"dropout", o.dropout},
+          {"time_of_day", o.time_of_day},
+          {"skip_straight_runs", o.skip_straight_runs},
+          {"use_insulin_and_carbs", o.use_insulin_and_carbs},
+          {"epochs", o.epochs},
+          {"batch_size", o.batch_size},
+          {"patience", o.patience},
+          {"lr", o.lr},
+          {"weight_decay", o.weight_decay},
+          {"seed", o.seed},
+          {"ensemble", o.ensemble},
+          {"max_windows", o.max_windows},
+          {"precision", core::precision_name(core::resolve_precision(o.precision))}};
+}
+
+ForecasterTrainOptions with_stored_options(ForecasterTrainOptions o, const nlohmann::json& so) {
+  o.test_fraction = so.at("test_fraction");
+  o.validation_fraction = so.at("validation_fraction");
+  o.history = so.at("history");
+  o.hidden = so.at("hidden");
+  o.layers = so.at("layers");
+  o.dropout = so.at("dropout");
+  o.time_of_day = so.at("time_of_day");
+  o.skip_straight_runs = so.at("skip_straight_runs");
+  o.use_insulin_and_carbs = so.at("use_insulin_and_carbs");
+  o.epochs = so.at("epochs");
+  o.batch_size = so.at("batch_size");
+  o.patience = so.at("patience");
+  o.lr = so.at("lr");
+  o.weight_decay = so.at("weight_decay");
+  o.seed = so.at("seed");
+  o.ensemble = so.at("ensemble");
+  o.max_windows = so.at("max_windows");
+  o.precision = so.at("precision");
+  return o;
+}
+
+fs::path member_dir(const ForecasterTrainOptions& o, int member) {
+  return o.out / "members" / std::to_string(member + 1);
+}
+
 // One member of the ensemble, from seed + member: AdamW on a cosine schedule, gradients clipped
-// at norm 1, early stopping on validation RMSE (30 + 60 min), the best epoch's weights kept.
+// at norm 1, early stopping on validation RMSE (30 + 60 min), the best epoch's weights kept. Each
+// member checkpoints every epoch in RUN/members/K (network, optimiser, best weights, random state),
+// so a resumed member continues with the numbers of an uninterrupted run.
 MemberFit fit_member(const ForecasterTrainOptions& o, int member, const torch::Tensor& xf, const torch::Tensor& yf,
                      const torch::Tensor& xv, const std::vector<double>& last_v, const std::vector<CgmSeries>& val,
                      const std::vector<Window>& w_val) {
@@ -248,6 +298,10 @@ MemberFit fit_member(const ForecasterTrainOptions& o, int member, const torch::T
                             : std::string("forecaster epoch");
   to.progress = o.progress;
   to.log_epochs = false;
+  to.run_dir = member_dir(o, member);
+  to.resume = o.resume && fs::exists(to.run_dir / train::kTrainStateFile);
+  const nlohmann::json stored = options_json(o);
+  to.run_options = &stored;
   torch::Tensor perm;
   train::ParameterSnapshot best;
   const bool bf16 = core::resolve_precision(o.precision) == core::Precision::Bf16;
@@ -273,6 +327,18 @@ MemberFit fit_member(const ForecasterTrainOptions& o, int member, const torch::T
     return train::Metrics{{"val_rmse_30", r30}, {"val_rmse_60", r60}, {"val_rmse_sum", r30 + r60}};
   };
   hooks.save_best = [&] { best.capture(net->parameters()); };
+  hooks.save_checkpoint = [&](const fs::path& ck) {
+    train::save_module(*net, ck / "model.pt");
+    train::save_optimizer(opt, ck / "optimizer.pt");
+    best.save(ck / "best.pt");
+    train::save_rng_state(ck / "rng.pt");
+  };
+  hooks.load_checkpoint = [&](const fs::path& ck) {
+    train::load_module(*net, ck / "model.pt");
+    train::load_optimizer(opt, ck / "optimizer.pt");
+    best.load(ck / "best.pt");
+    train::load_rng_state(ck / "rng.pt");
+  };
   train::TrainResult r = train::fit(to, hooks);
   if (r.stopped_early) spdlog::info("forecaster: early stop after epoch {} (best {})", r.history.size(), r.best_epoch);
   best.restore(net->parameters());
@@ -424,8 +490,16 @@ void evaluate_on_test(const ForecasterTrainOptions& o, const ForecasterData& d, 
 
 }  // namespace
 
-nlohmann::json train_forecaster(const ForecasterTrainOptions& o) {
-  if (o.out.empty()) fail_invalid("out: a run folder is required");
+nlohmann::json train_forecaster(const ForecasterTrainOptions& cli) {
+  if (cli.out.empty()) fail_invalid("out: a run folder is required");
+  ForecasterTrainOptions o = cli;
+  if (cli.resume) {
+    o = with_stored_options(cli, train::resume_options(member_dir(cli, 0)));
+  } else {
+    train::check_fresh_run_folder(o.out);
+    if (fs::exists(o.out / "members"))
+      fail_invalid(o.out.string() + ": already holds a training run; resume it or choose another output folder");
+  }
   if (o.history < 8 || o.history > 288) fail_invalid("history must be 8..288 readings");
   torch::manual_seed(o.seed);
   ForecasterData d = prepare_data(o);

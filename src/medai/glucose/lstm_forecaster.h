@@ -35,6 +35,9 @@ struct ForecasterTrainOptions {
   int max_windows = 0;             // 0 = all training windows (a cap for smoke tests)
   std::string precision = "auto";  // auto | fp32 | bf16 (core/precision.h)
   bool progress = true;
+  // Continue the interrupted run in `out` (its stored settings win over these); without it, a
+  // folder that already holds a run is refused.
+  bool resume = false;
 };
 
 class GlucoseForecaster {

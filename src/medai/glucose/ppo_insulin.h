@@ -36,6 +36,9 @@ struct PpoOptions {
   double initial_basal_multiple = 1.0;
   std::string precision = "auto";  // auto | fp32 | bf16 (core/precision.h)
   bool progress = true;
+  // Continue the interrupted run in `out` with its stored settings (the patients' tables, sensor
+  // and pump are given again); without it, a folder that already holds a run is refused.
+  bool resume = false;
 };
 
 nlohmann::json train_ppo(const PpoOptions& options);

@@ -6,11 +6,18 @@
 #include <chrono>
 #include <cmath>
 
+#include <nlohmann/json.hpp>
+
+#include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
 #include "medai/core/progress.h"
+#include "medai/core/run_folder.h"
 #include "medai/train/torch_helpers.h"
 
 namespace medai::rl {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
 
 namespace {
 
@@ -171,63 +178,169 @@ std::string postfix(const PpoCallbacks& cb, const std::vector<double>& stats) {
 
 }  // namespace
 
+namespace {
+
+// Everything an iteration changes: what a checkpoint holds (the environments aside).
+struct PpoState {
+  Policy p;
+  Optimisers opt;
+  train::Selector selector{true};
+  train::ParameterSnapshot best;
+  PpoResult res;
+  int done = 0;  // iterations completed
+};
+
+PpoState initial_state(const PpoConfig& c, const PpoCallbacks& cb, int obs_n, int act_n) {
+  PpoState s;
+  s.p = make_policy(c, obs_n, act_n);
+  s.opt.actor_params = s.p.actor->parameters();
+  s.opt.actor_params.push_back(s.p.log_std);
+  s.opt.critic_params = s.p.critic->parameters();
+  s.opt.actor = std::make_unique<torch::optim::Adam>(s.opt.actor_params, torch::optim::AdamOptions(c.lr));
+  s.opt.critic =
+      std::make_unique<torch::optim::Adam>(s.opt.critic_params, torch::optim::AdamOptions(c.lr * c.critic_lr_multiple));
+  s.res.curves = iteration_curves(cb, act_n);
+  s.res.selection = selection_curves(cb);
+  return s;
+}
+
+json rows_json(const train::Curves& c) {
+  json rows = json::array();
+  for (const auto& r : c.rows()) {
+    json row = json::array();
+    for (double v : r) row.push_back(std::isfinite(v) ? json(v) : json());  // JSON has no NaN
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+void add_rows(train::Curves& c, const json& rows, const std::string& where) {
+  if (!rows.is_array()) fail_invalid(where + ": curve rows must be an array");
+  for (const auto& r : rows) {
+    std::vector<double> row;
+    for (const auto& v : r) row.push_back(v.is_number() ? v.get<double>() : std::nan(""));
+    c.add(row);
+  }
+}
+
+// RUN/checkpoints/iteration-N: both networks, the log-std, both optimisers, the best policy so
+// far and the random state; train_state.json: the curves, the selection and the settings.
+void save_state(const PpoConfig& c, const PpoState& s) {
+  json state = {{"options", c.run_options ? *c.run_options : json::object()},
+                {"iteration_completed", s.done},
+                {"curves", rows_json(s.res.curves)},
+                {"selection", rows_json(s.res.selection)},
+                {"best_iteration", s.selector.best_step()},  // 0: no policy checked yet
+                {"since_best", s.selector.since_best()}};
+  if (s.selector.best_step() > 0) state["best_value"] = s.selector.best();
+  train::write_checkpoint(
+      c.run_dir, "iteration-" + std::to_string(s.done),
+      [&](const fs::path& ck) {
+        train::save_module(*s.p.actor, ck / "actor.pt");
+        train::save_module(*s.p.critic, ck / "critic.pt");
+        core::write_atomic_with(ck / "log_std.pt",
+                                [&](const fs::path& tmp) { torch::save(s.p.log_std, tmp.string()); });
+        train::save_optimizer(*s.opt.actor, ck / "actor_optimizer.pt");
+        train::save_optimizer(*s.opt.critic, ck / "critic_optimizer.pt");
+        s.best.save(ck / "best.pt");
+        train::save_rng_state(ck / "rng.pt");
+      },
+      state);
+}
+
+void load_state(const PpoConfig& c, PpoState& s) {
+  fs::path ck;
+  const json st = train::read_checkpoint(c.run_dir, ck);
+  const std::string where = (c.run_dir / train::kTrainStateFile).string();
+  s.done = core::json_int(st, "iteration_completed", where, 1, c.iterations);
+  add_rows(s.res.curves, st.value("curves", json()), where);
+  add_rows(s.res.selection, st.value("selection", json()), where);
+  if (static_cast<int>(s.res.curves.rows().size()) != s.done)
+    fail_invalid(where + ": 'curves' does not match 'iteration_completed'");
+  const int best_iteration = core::json_int(st, "best_iteration", where, 0, c.iterations);
+  if (best_iteration > 0)
+    s.selector.restore(core::json_number(st, "best_value", where, -1e300, 1e300), best_iteration,
+                       core::json_int(st, "since_best", where, 0, c.iterations));
+  train::load_module(*s.p.actor, ck / "actor.pt");
+  train::load_module(*s.p.critic, ck / "critic.pt");
+  torch::Tensor log_std;
+  try {
+    torch::load(log_std, (ck / "log_std.pt").string());
+  } catch (const c10::Error&) {
+    fail_invalid((ck / "log_std.pt").string() + ": damaged log-std checkpoint");
+  }
+  if (log_std.sizes() != s.p.log_std.sizes()) fail_invalid((ck / "log_std.pt").string() + ": wrong action size");
+  {
+    torch::NoGradGuard ng;
+    s.p.log_std.copy_(log_std);
+  }
+  train::load_optimizer(*s.opt.actor, ck / "actor_optimizer.pt");
+  train::load_optimizer(*s.opt.critic, ck / "critic_optimizer.pt");
+  s.best.load(ck / "best.pt");
+  train::load_rng_state(ck / "rng.pt");
+  spdlog::info("resuming {} after PPO iteration {}", c.run_dir.string(), s.done);
+}
+
+// One iteration: a rollout, the update, a curves row, and (every select_every) the selection.
+void run_iteration(VectorEnvironment& env, const PpoConfig& c, const PpoCallbacks& cb, Rollout& r, PpoState& s,
+                   core::ProgressBar& bar) {
+  const int it = s.done + 1, act_n = env.action_size();
+  collect(env, s.p, c, r);
+  const auto [policy_loss, value_loss] = update(s.p, s.opt, r, c);
+  const std::vector<double> stats = cb.iteration_stats ? cb.iteration_stats() : std::vector<double>{};
+  auto sd = s.p.log_std.exp();
+  std::vector<double> row{static_cast<double>(it), r.rew.mean().item<double>()};
+  row.insert(row.end(), stats.begin(), stats.end());
+  row.insert(row.end(), {policy_loss, value_loss});
+  for (int k = 0; k < act_n; ++k) row.push_back(sd[k].item<double>());
+  s.res.env_steps_per_s = r.env_steps / std::max(r.env_seconds, 1e-9);
+  row.push_back(s.res.env_steps_per_s);
+  s.res.curves.add(row);
+  bar.set_postfix(postfix(cb, stats));
+  bar.advance();
+  if (c.select_every > 0 && cb.evaluate_policy && (it % c.select_every == 0 || it == c.iterations)) {
+    s.p.actor->eval();
+    auto [score, figures] = cb.evaluate_policy(s.p.actor);
+    spdlog::debug("PPO iteration {}: validation score {:.2f}", it, score);
+    std::vector<double> sel{static_cast<double>(it)};
+    sel.insert(sel.end(), figures.begin(), figures.end());
+    sel.push_back(score);
+    s.res.selection.add(sel);
+    if (s.selector.offer(score, it)) s.best.capture(s.p.actor->parameters());
+  }
+  s.done = it;
+}
+
+}  // namespace
+
 PpoResult train_ppo(VectorEnvironment& env, const PpoConfig& c, const PpoCallbacks& cb) {
   if (c.iterations < 1 || c.rollout_steps < 2 || c.update_epochs < 1 || c.minibatch < 1 || env.size() < 1)
     fail_invalid("PPO sizes must be positive");
+  if (c.resume && c.run_dir.empty()) throw Error(ErrorCode::Internal, "PPO: resume needs a run folder");
   torch::manual_seed(c.seed);
   const int n = env.size(), T = c.rollout_steps, obs_n = env.observation_size(), act_n = env.action_size();
-  Policy p = make_policy(c, obs_n, act_n);
-  Optimisers opt;
-  opt.actor_params = p.actor->parameters();
-  opt.actor_params.push_back(p.log_std);
-  opt.critic_params = p.critic->parameters();
-  opt.actor = std::make_unique<torch::optim::Adam>(opt.actor_params, torch::optim::AdamOptions(c.lr));
-  opt.critic =
-      std::make_unique<torch::optim::Adam>(opt.critic_params, torch::optim::AdamOptions(c.lr * c.critic_lr_multiple));
+  PpoState s = initial_state(c, cb, obs_n, act_n);
+  if (c.resume) load_state(c, s);
   Rollout r{torch::empty({T, n, obs_n}), torch::empty({T, n, act_n}), torch::empty({T, n}),
             torch::empty({T, n}),        torch::zeros({T, n}),        torch::zeros({T, n})};
-  PpoResult res;
-  res.curves = iteration_curves(cb, act_n);
-  res.selection = selection_curves(cb);
-  train::Selector selector(true);
-  train::ParameterSnapshot best;
   core::ProgressBar bar("train PPO", c.iterations, "iterations", c.progress);
-  for (int it = 1; it <= c.iterations; ++it) {
-    collect(env, p, c, r);
-    const auto [policy_loss, value_loss] = update(p, opt, r, c);
-    const std::vector<double> stats = cb.iteration_stats ? cb.iteration_stats() : std::vector<double>{};
-    auto sd = p.log_std.exp();
-    std::vector<double> row{static_cast<double>(it), r.rew.mean().item<double>()};
-    row.insert(row.end(), stats.begin(), stats.end());
-    row.insert(row.end(), {policy_loss, value_loss});
-    for (int k = 0; k < act_n; ++k) row.push_back(sd[k].item<double>());
-    res.env_steps_per_s = r.env_steps / std::max(r.env_seconds, 1e-9);
-    row.push_back(res.env_steps_per_s);
-    res.curves.add(row);
-    bar.set_postfix(postfix(cb, stats));
-    bar.advance();
-    if (c.select_every > 0 && cb.evaluate_policy && (it % c.select_every == 0 || it == c.iterations)) {
-      p.actor->eval();
-      auto [score, figures] = cb.evaluate_policy(p.actor);
-      spdlog::debug("PPO iteration {}: validation score {:.2f}", it, score);
-      std::vector<double> sel{static_cast<double>(it)};
-      sel.insert(sel.end(), figures.begin(), figures.end());
-      sel.push_back(score);
-      res.selection.add(sel);
-      if (selector.offer(score, it)) best.capture(p.actor->parameters());
-    }
+  bar.advance(s.done);
+  while (s.done < c.iterations) {
+    run_iteration(env, c, cb, r, s, bar);
+    if (!c.run_dir.empty()) save_state(c, s);
   }
   bar.finish();
-  if (!best.empty()) {
-    best.restore(p.actor->parameters());
-    res.selected_iteration = selector.best_step();
-    res.selected_score = selector.best();
+  PpoResult res = std::move(s.res);
+  if (!s.best.empty()) {
+    s.best.restore(s.p.actor->parameters());
+    res.selected_iteration = s.selector.best_step();
+    res.selected_score = s.selector.best();
     spdlog::info("PPO: kept the policy of iteration {} (validation score {:.2f})", res.selected_iteration,
                  res.selected_score);
   }
-  p.actor->eval();
-  res.actor = p.actor;
-  res.critic = p.critic;
+  s.p.actor->eval();
+  res.actor = s.p.actor;
+  res.critic = s.p.critic;
   return res;
 }
 

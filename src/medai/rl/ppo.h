@@ -4,6 +4,7 @@
 // bootstrapping, GAE(lambda) advantages, the clipped objective; every `select_every` iterations
 // the deterministic policy is scored by the caller and the best one is kept.
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -33,6 +34,13 @@ struct PpoConfig {
   uint64_t seed = 1;      // network initialisation and action sampling
   bool bf16 = false;      // bf16 autocast in the update's forward passes
   bool progress = true;
+  // A run folder: a checkpoint after every iteration (train/checkpoint.h). Resume continues the
+  // learning where it stopped (networks, optimisers, random state, selection, curves); the
+  // environments start new episodes, so the resumed run is not bit-identical to an
+  // uninterrupted one. Empty: nothing written.
+  std::filesystem::path run_dir;
+  bool resume = false;
+  const nlohmann::json* run_options = nullptr;  // stored in the state (train::resume_options)
 };
 
 struct PpoCallbacks {

@@ -3,6 +3,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <vector>
 
 namespace medai::train {
@@ -51,6 +52,9 @@ class ParameterSnapshot {
     for (const auto& p : params) saved_.push_back(p.detach().clone());
   }
   bool empty() const { return saved_.empty(); }
+  // For checkpoints (an empty snapshot saves and loads as empty).
+  void save(const std::filesystem::path& file) const;
+  void load(const std::filesystem::path& file);
   void restore(const std::vector<torch::Tensor>& params) const {
     torch::NoGradGuard ng;
     for (size_t i = 0; i < params.size() && i < saved_.size(); ++i) params[i].copy_(saved_[i]);
@@ -59,5 +63,15 @@ class ParameterSnapshot {
  private:
   std::vector<torch::Tensor> saved_;
 };
+
+// Checkpoint files, written atomically; loading names the damaged file in its error.
+void save_module(const torch::nn::Module& module, const std::filesystem::path& file);
+void load_module(torch::nn::Module& module, const std::filesystem::path& file);
+void save_optimizer(const torch::optim::Optimizer& optimizer, const std::filesystem::path& file);
+void load_optimizer(torch::optim::Optimizer& optimizer, const std::filesystem::path& file);
+// libtorch's default CPU generator (shuffles, dropout, sampling): a resumed run continues the
+// random stream where the checkpoint left it, so its numbers are those of an uninterrupted run.
+void save_rng_state(const std::filesystem::path& file);
+void load_rng_state(const std::filesystem::path& file);
 
 }  // namespace medai::train

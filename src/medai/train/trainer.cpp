@@ -9,6 +9,7 @@
 #include "medai/core/error.h"
 #include "medai/core/progress.h"
 #include "medai/core/run_folder.h"
+#include "medai/train/checkpoint.h"
 
 namespace medai::train {
 
@@ -73,10 +74,9 @@ struct ResumeState {
 };
 
 ResumeState read_state(const TrainerOptions& o) {
-  const fs::path path = o.run_dir / kTrainStateFile;
-  const json st = core::read_json_file(path);
-  const std::string where = path.string();
   ResumeState r;
+  const json st = read_checkpoint(o.run_dir, r.checkpoint);
+  const std::string where = (o.run_dir / kTrainStateFile).string();
   r.selector = Selector(o.maximize, o.min_delta);
   const auto& h = st.contains("history") ? st["history"] : json();
   if (!h.is_array()) fail_invalid(where + ": 'history' must be an array");
@@ -99,26 +99,19 @@ ResumeState read_state(const TrainerOptions& o) {
                      core::json_int(st, "since_best", where, 0, 1 << 30));
   r.stopped_early = core::json_bool(st, "stopped_early", where, false);
   r.seconds = st.contains("seconds") ? core::json_number(st, "seconds", where, 0, 1e12) : 0.0;
-  r.checkpoint = o.run_dir / core::json_string(st, "checkpoint", where);
   if (static_cast<int>(r.history.size()) != core::json_int(st, "epoch_completed", where, 1, 1 << 30))
     fail_invalid(where + ": 'history' does not match 'epoch_completed'");
   return r;
 }
 
-// Checkpoint: a complete folder first, then the state that points at it (atomic rename), then
-// the older checkpoints go.
-void write_checkpoint(const TrainerOptions& o, const TrainerHooks& hooks, const ResumeState& s) {
+// The model's files (save_checkpoint hook) and the loop's state (history, selection, options).
+void write_epoch_checkpoint(const TrainerOptions& o, const TrainerHooks& hooks, const ResumeState& s) {
   const int epoch = s.history.back().epoch;
-  const std::string name = "checkpoints/epoch-" + std::to_string(epoch);
-  const fs::path ck = o.run_dir / name;
-  fs::create_directories(ck);
-  if (hooks.save_checkpoint) hooks.save_checkpoint(ck);
   json history = json::array(), order = json::array();
   for (const auto& r : s.history) history.push_back(record_json(r));
   for (const auto& m : s.history.back().metrics) order.push_back(m.first);
   json state = {{"options", o.run_options ? *o.run_options : json::object()},
                 {"epoch_completed", epoch},
-                {"checkpoint", name},
                 {"history", history},
                 {"metric_order", order},
                 {"monitor", o.monitor},
@@ -127,9 +120,12 @@ void write_checkpoint(const TrainerOptions& o, const TrainerHooks& hooks, const 
                 {"since_best", s.selector.since_best()},
                 {"stopped_early", s.stopped_early},
                 {"seconds", s.seconds}};
-  core::write_json_file(o.run_dir / kTrainStateFile, state);
-  for (const auto& e : fs::directory_iterator(o.run_dir / "checkpoints"))
-    if (e.path().filename() != ck.filename()) fs::remove_all(e.path());
+  write_checkpoint(
+      o.run_dir, "epoch-" + std::to_string(epoch),
+      [&](const fs::path& folder) {
+        if (hooks.save_checkpoint) hooks.save_checkpoint(folder);
+      },
+      state);
 }
 
 // One pass over the training data; returns the mean loss and the last learning rate.
@@ -187,7 +183,7 @@ TrainResult fit(const TrainerOptions& o, const TrainerHooks& hooks) {
                   s.selector.best(), s.selector.best_step());
     }
     s.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-    if (checkpoints) write_checkpoint(o, hooks, s);
+    if (checkpoints) write_epoch_checkpoint(o, hooks, s);
     if (hooks.end_epoch) hooks.end_epoch(s.history);
   }
   return {s.history, s.selector.best_step(), s.selector.best(), s.stopped_early, s.seconds};

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "medai/train/checkpoint.h"
 #include "medai/train/curves.h"
 #include "medai/train/schedule.h"
 
@@ -93,7 +94,6 @@ TrainResult fit(const TrainerOptions& options, const TrainerHooks& hooks);
 // The history as curves: epoch, train_loss, the validation metrics, lr, seconds.
 Curves epoch_curves(const std::vector<EpochRecord>& history);
 
-inline constexpr const char* kTrainStateFile = "train_state.json";
 // The settings of the interrupted run in `run_dir` (they win over the command line on resume);
 // a clear error when there is nothing to resume.
 nlohmann::json resume_options(const std::filesystem::path& run_dir);
