@@ -187,6 +187,16 @@ TEST(Server, AuthRolesPredictionsAuditAndABadInputBattery) {
   auto rec = s.call("POST", "/v1/glucose/recommend", clin, (dir / "rec.json").string(), "application/json");
   ASSERT_EQ(rec.first, 200) << rec.second;
   EXPECT_NEAR(json::parse(rec.second)["recommendation"]["bolus_u"].get<double>(), 4.0 + 1.0, 1e-9);
+  // The CLI's --boluses-only: no insulin logged then means the programmed basal was delivered.
+  EXPECT_NEAR(json::parse(rec.second)["insulin_on_board_u"].get<double>(), 0.0, 1e-9);
+  test::write_text(dir / "rec_b.json", hist.substr(0, hist.size() - 1) + ", \"boluses_only\": true}");
+  auto rec_b = s.call("POST", "/v1/glucose/recommend", clin, (dir / "rec_b.json").string(), "application/json");
+  ASSERT_EQ(rec_b.first, 200) << rec_b.second;
+  EXPECT_GT(json::parse(rec_b.second)["insulin_on_board_u"].get<double>(), 0.5);
+  test::write_text(dir / "rec_c.json", hist.substr(0, hist.size() - 1) + ", \"boluses_only\": \"yes\"}");
+  auto rec_c = s.call("POST", "/v1/glucose/recommend", clin, (dir / "rec_c.json").string(), "application/json");
+  EXPECT_EQ(rec_c.first, 400);
+  EXPECT_NE(rec_c.second.find("boluses_only"), std::string::npos) << rec_c.second;
 
   // Admin: unload -> 503 (retry later), load -> 200; both audited.
   EXPECT_EQ(s.call("POST", "/v1/admin/models/cxr/unload", clin).first, 403);

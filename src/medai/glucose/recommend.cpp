@@ -80,6 +80,24 @@ History from_table(const io::CsvTable& t) {
 }
 }  // namespace
 
+PatientSettings settings_from_json(const nlohmann::json& j) {
+  if (!j.is_object()) fail_invalid("'settings' must be an object with basal_u_per_h, cr, cf and tdi (target optional)");
+  auto number = [&j](const char* field, double fallback) {
+    auto it = j.find(field);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (!it->is_number()) fail_invalid(std::string("patient setting '") + field + "' must be a number");
+    return it->get<double>();
+  };
+  PatientSettings p;
+  p.basal_u_per_min = number("basal_u_per_h", 0.0) / 60;
+  p.carb_ratio_g_per_u = number("cr", 0.0);
+  p.correction_mgdl_per_u = number("cf", 0.0);
+  p.total_daily_insulin_u = number("tdi", 0.0);
+  p.target_mgdl = number("target", 140.0);
+  validate_settings(p);
+  return p;
+}
+
 History read_history(const std::filesystem::path& csv) { return from_table(io::read_csv(csv)); }
 History parse_history(const std::string& text, const std::string& name) {
   return from_table(io::parse_csv(text, name));

@@ -45,6 +45,10 @@ struct Recommendation {
   std::string to_text() const;
 };
 
+// A person's settings as JSON (what the server receives): basal_u_per_h, cr, cf, tdi and
+// optional target (140 mg/dL); validated (validate_settings), errors naming the field.
+PatientSettings settings_from_json(const nlohmann::json& settings);
+
 // `carbs_now_g`: a meal about to be eaten (added to carbs logged in the last 5 minutes).
 // Throws InvalidInput when the last CGM reading is older than 15 minutes or there is none.
 // `history_includes_basal`: insulin_u lists every unit delivered (a pump log); when false (boluses

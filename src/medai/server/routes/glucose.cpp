@@ -14,29 +14,20 @@ using nlohmann::json;
 
 namespace {
 
-glucose::PatientSettings settings_from(const json& body) {
-  auto it = body.find("settings");
-  if (it == body.end() || !it->is_object())
-    fail_invalid("'settings' must be an object with basal_u_per_h, cr, cf and tdi (target optional)");
-  glucose::PatientSettings p;
-  p.basal_u_per_min = body_number(*it, "basal_u_per_h", 0.0) / 60;
-  p.carb_ratio_g_per_u = body_number(*it, "cr", 0.0);
-  p.correction_mgdl_per_u = body_number(*it, "cf", 0.0);
-  p.total_daily_insulin_u = body_number(*it, "tdi", 0.0);
-  p.target_mgdl = body_number(*it, "target", 140.0);
-  glucose::validate_settings(p);
-  return p;
-}
-
 void recommend(ServerContext& ctx, const Request& req, Response& res) {
   const double t0 = now_ms();
   const json body = parse_json_body(req, "recommend");
-  const glucose::PatientSettings p = settings_from(body);
+  auto settings = body.find("settings");
+  const glucose::PatientSettings p = glucose::settings_from_json(settings == body.end() ? json() : *settings);
   auto hist = body.find("history");
   if (hist == body.end() || !hist->is_string())
     fail_invalid("'history' must be CSV text: timestamp,cgm_mgdl[,insulin_u][,carbs_g]");
   auto h = glucose::parse_history(hist->get<std::string>(), "history");
-  auto rec = glucose::recommend(h, p, body_number(body, "carbs_g", 0.0), ctx.forecaster);
+  auto boluses_only = body.find("boluses_only");
+  if (boluses_only != body.end() && !boluses_only->is_boolean())
+    fail_invalid("field 'boluses_only' must be true or false");
+  const bool includes_basal = boluses_only == body.end() || !boluses_only->get<bool>();
+  auto rec = glucose::recommend(h, p, body_number(body, "carbs_g", 0.0), ctx.forecaster, {}, includes_basal);
   json out = rec.to_json();
   json cgm = json::array();
   for (size_t i = 0; i < h.minute.size(); ++i)
