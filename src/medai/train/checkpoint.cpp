@@ -9,8 +9,8 @@ namespace medai::train {
 
 namespace fs = std::filesystem;
 
-void write_checkpoint(const fs::path& run_dir, const std::string& name, const std::function<void(const fs::path&)>& save,
-                      const nlohmann::json& state_in) {
+void write_checkpoint(const fs::path& run_dir, const std::string& name,
+                      const std::function<void(const fs::path&)>& save, const nlohmann::json& state_in) {
   nlohmann::json state = state_in;
   const std::string rel = "checkpoints/" + name;
   const fs::path folder = run_dir / rel;
