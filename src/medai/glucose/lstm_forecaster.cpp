@@ -18,6 +18,7 @@
 #include "medai/core/run_folder.h"
 #include "medai/glucose/learned_cards.h"
 #include "medai/nn/nets/lstm_forecaster_net.h"
+#include "medai/train/stored_options.h"
 #include "medai/train/torch_helpers.h"
 #include "medai/train/trainer.h"
 
@@ -227,47 +228,26 @@ struct MemberFit {
   std::vector<train::EpochRecord> history;
 };
 
-// The training settings (stored in each member's train_state.json; a resumed run takes them).
-nlohmann::json options_json(const ForecasterTrainOptions& o) {
-  return {{"test_fraction", o.test_fraction},
-          {"validation_fraction", o.validation_fraction},
-          {"history", o.history},
-          {"hidden", o.hidden},
-          {"layers", o.layers},
-          {"dropout", o.dropout},
-          {"time_of_day", o.time_of_day},
-          {"skip_straight_runs", o.skip_straight_runs},
-          {"use_insulin_and_carbs", o.use_insulin_and_carbs},
-          {"epochs", o.epochs},
-          {"batch_size", o.batch_size},
-          {"patience", o.patience},
-          {"lr", o.lr},
-          {"weight_decay", o.weight_decay},
-          {"seed", o.seed},
-          {"ensemble", o.ensemble},
-          {"max_windows", o.max_windows},
-          {"precision", core::precision_name(core::resolve_precision(o.precision))}};
+// The training settings, stored in each member's train_state.json (a resumed run takes them).
+template <class F>
+void stored_fields(F&& f, ForecasterTrainOptions& o) {
+  f("test_fraction", o.test_fraction)("validation_fraction", o.validation_fraction)("history", o.history);
+  f("hidden", o.hidden)("layers", o.layers)("dropout", o.dropout)("time_of_day", o.time_of_day);
+  f("skip_straight_runs", o.skip_straight_runs)("use_insulin_and_carbs", o.use_insulin_and_carbs);
+  f("epochs", o.epochs)("batch_size", o.batch_size)("patience", o.patience)("lr", o.lr);
+  f("weight_decay", o.weight_decay)("seed", o.seed)("ensemble", o.ensemble)("max_windows", o.max_windows);
+  f("precision", o.precision);
 }
 
-ForecasterTrainOptions with_stored_options(ForecasterTrainOptions o, const nlohmann::json& so) {
-  o.test_fraction = so.at("test_fraction");
-  o.validation_fraction = so.at("validation_fraction");
-  o.history = so.at("history");
-  o.hidden = so.at("hidden");
-  o.layers = so.at("layers");
-  o.dropout = so.at("dropout");
-  o.time_of_day = so.at("time_of_day");
-  o.skip_straight_runs = so.at("skip_straight_runs");
-  o.use_insulin_and_carbs = so.at("use_insulin_and_carbs");
-  o.epochs = so.at("epochs");
-  o.batch_size = so.at("batch_size");
-  o.patience = so.at("patience");
-  o.lr = so.at("lr");
-  o.weight_decay = so.at("weight_decay");
-  o.seed = so.at("seed");
-  o.ensemble = so.at("ensemble");
-  o.max_windows = so.at("max_windows");
-  o.precision = so.at("precision");
+nlohmann::json options_json(ForecasterTrainOptions o) {
+  o.precision = core::precision_name(core::resolve_precision(o.precision));
+  nlohmann::json j = nlohmann::json::object();
+  stored_fields(train::StoreOptions{j}, o);
+  return j;
+}
+
+ForecasterTrainOptions with_stored_options(ForecasterTrainOptions o, const fs::path& run_dir) {
+  stored_fields(train::LoadOptions{train::resume_options(run_dir), (run_dir / train::kTrainStateFile).string()}, o);
   return o;
 }
 
@@ -494,7 +474,7 @@ nlohmann::json train_forecaster(const ForecasterTrainOptions& cli) {
   if (cli.out.empty()) fail_invalid("out: a run folder is required");
   ForecasterTrainOptions o = cli;
   if (cli.resume) {
-    o = with_stored_options(cli, train::resume_options(member_dir(cli, 0)));
+    o = with_stored_options(cli, member_dir(cli, 0));
   } else {
     train::check_fresh_run_folder(o.out);
     if (fs::exists(o.out / "members"))

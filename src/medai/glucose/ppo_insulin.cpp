@@ -16,6 +16,7 @@
 #include "medai/glucose/learned_cards.h"
 #include "medai/glucose/vector_env.h"
 #include "medai/rl/ppo.h"
+#include "medai/train/stored_options.h"
 
 namespace medai::glucose {
 
@@ -66,54 +67,26 @@ rl::PpoConfig ppo_config(const PpoOptions& o) {
 }
 
 // The learning settings, stored in train_state.json (a resumed run takes them).
-nlohmann::json options_json(const PpoOptions& o) {
-  return {{"patients", o.patients},
-          {"copies_per_patient", o.copies_per_patient},
-          {"iterations", o.iterations},
-          {"rollout_steps", o.rollout_steps},
-          {"episode_days", o.episode_days},
-          {"update_epochs", o.update_epochs},
-          {"minibatch", o.minibatch},
-          {"lr", o.lr},
-          {"gamma", o.gamma},
-          {"gae_lambda", o.gae_lambda},
-          {"clip", o.clip},
-          {"entropy_coef", o.entropy_coef},
-          {"value_coef", o.value_coef},
-          {"hidden", o.hidden},
-          {"seed", o.seed},
-          {"eval_days", o.eval_days},
-          {"select_every", o.select_every},
-          {"select_days", o.select_days},
-          {"reward_scale", o.reward_scale},
-          {"initial_basal_multiple", o.initial_basal_multiple},
-          {"safety", o.safety.enabled},
-          {"precision", core::precision_name(core::resolve_precision(o.precision))}};
+template <class F>
+void stored_fields(F&& f, PpoOptions& o) {
+  f("patients", o.patients)("copies_per_patient", o.copies_per_patient)("iterations", o.iterations);
+  f("rollout_steps", o.rollout_steps)("episode_days", o.episode_days)("update_epochs", o.update_epochs);
+  f("minibatch", o.minibatch)("lr", o.lr)("gamma", o.gamma)("gae_lambda", o.gae_lambda)("clip", o.clip);
+  f("entropy_coef", o.entropy_coef)("value_coef", o.value_coef)("hidden", o.hidden)("seed", o.seed);
+  f("eval_days", o.eval_days)("select_every", o.select_every)("select_days", o.select_days);
+  f("reward_scale", o.reward_scale)("initial_basal_multiple", o.initial_basal_multiple);
+  f("safety", o.safety.enabled)("precision", o.precision);
 }
 
-PpoOptions with_stored_options(PpoOptions o, const nlohmann::json& so) {
-  o.patients = so.at("patients");
-  o.copies_per_patient = so.at("copies_per_patient");
-  o.iterations = so.at("iterations");
-  o.rollout_steps = so.at("rollout_steps");
-  o.episode_days = so.at("episode_days");
-  o.update_epochs = so.at("update_epochs");
-  o.minibatch = so.at("minibatch");
-  o.lr = so.at("lr");
-  o.gamma = so.at("gamma");
-  o.gae_lambda = so.at("gae_lambda");
-  o.clip = so.at("clip");
-  o.entropy_coef = so.at("entropy_coef");
-  o.value_coef = so.at("value_coef");
-  o.hidden = so.at("hidden");
-  o.seed = so.at("seed");
-  o.eval_days = so.at("eval_days");
-  o.select_every = so.at("select_every");
-  o.select_days = so.at("select_days");
-  o.reward_scale = so.at("reward_scale");
-  o.initial_basal_multiple = so.at("initial_basal_multiple");
-  o.safety.enabled = so.at("safety");
-  o.precision = so.at("precision");
+nlohmann::json options_json(PpoOptions o) {
+  o.precision = core::precision_name(core::resolve_precision(o.precision));
+  nlohmann::json j = nlohmann::json::object();
+  stored_fields(train::StoreOptions{j}, o);
+  return j;
+}
+
+PpoOptions with_stored_options(PpoOptions o) {
+  stored_fields(train::LoadOptions{train::resume_options(o.out), (o.out / train::kTrainStateFile).string()}, o);
   return o;
 }
 
@@ -201,7 +174,7 @@ PolicyCard make_card(const PpoOptions& o, int n_env, const rl::PpoResult& res) {
 
 nlohmann::json train_ppo(const PpoOptions& cli) {
   if (cli.out.empty()) fail_invalid("out: a run folder is required");
-  const PpoOptions o = cli.resume ? with_stored_options(cli, train::resume_options(cli.out)) : cli;
+  const PpoOptions o = cli.resume ? with_stored_options(cli) : cli;
   if (!o.resume) train::check_fresh_run_folder(o.out);
   if (o.iterations < 1 || o.copies_per_patient < 1 || o.rollout_steps < 2) fail_invalid("PPO sizes must be positive");
   std::vector<VirtualPatient> patients;

@@ -23,6 +23,25 @@ void load_or_fail(const fs::path& file, const std::string& what, Load&& load) {
   }
 }
 
+// A module or an optimiser (both save to and load from libtorch's archives).
+template <class T>
+void save_archive(const T& object, const fs::path& file) {
+  core::write_atomic_with(file, [&](const fs::path& tmp) {
+    torch::serialize::OutputArchive archive;
+    object.save(archive);
+    archive.save_to(tmp.string());
+  });
+}
+
+template <class T>
+void load_archive(T& object, const fs::path& file, const std::string& what) {
+  load_or_fail(file, what, [&] {
+    torch::serialize::InputArchive archive;
+    archive.load_from(file.string());
+    object.load(archive);
+  });
+}
+
 }  // namespace
 
 void ParameterSnapshot::save(const fs::path& file) const {
@@ -33,36 +52,11 @@ void ParameterSnapshot::load(const fs::path& file) {
   load_or_fail(file, "parameter snapshot", [&] { torch::load(saved_, file.string()); });
 }
 
-void save_module(const torch::nn::Module& module, const fs::path& file) {
-  core::write_atomic_with(file, [&](const fs::path& tmp) {
-    torch::serialize::OutputArchive archive;
-    module.save(archive);
-    archive.save_to(tmp.string());
-  });
-}
-
-void load_module(torch::nn::Module& module, const fs::path& file) {
-  load_or_fail(file, "network checkpoint", [&] {
-    torch::serialize::InputArchive archive;
-    archive.load_from(file.string());
-    module.load(archive);
-  });
-}
-
-void save_optimizer(const torch::optim::Optimizer& optimizer, const fs::path& file) {
-  core::write_atomic_with(file, [&](const fs::path& tmp) {
-    torch::serialize::OutputArchive archive;
-    optimizer.save(archive);
-    archive.save_to(tmp.string());
-  });
-}
-
+void save_module(const torch::nn::Module& module, const fs::path& file) { save_archive(module, file); }
+void load_module(torch::nn::Module& module, const fs::path& file) { load_archive(module, file, "network checkpoint"); }
+void save_optimizer(const torch::optim::Optimizer& optimizer, const fs::path& file) { save_archive(optimizer, file); }
 void load_optimizer(torch::optim::Optimizer& optimizer, const fs::path& file) {
-  load_or_fail(file, "optimizer checkpoint", [&] {
-    torch::serialize::InputArchive archive;
-    archive.load_from(file.string());
-    optimizer.load(archive);
-  });
+  load_archive(optimizer, file, "optimizer checkpoint");
 }
 
 void save_rng_state(const fs::path& file) {
