@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
     else if (k == "--precision") precision = argv[i + 1];
   }
   core::init_runtime({threads, false, true});
-  imaging::apply_torch_threads();
+  train::apply_torch_threads();
   torch::manual_seed(0);
 
   if (mode == "train") {

@@ -34,6 +34,7 @@ inline void check_fresh_out(const std::filesystem::path& out, bool resume) {
 
 void add_image_commands(CLI::App& app, GlobalOptions& global);
 void add_glucose_commands(CLI::App& app, GlobalOptions& global);
+void add_seg_commands(CLI::App& app, GlobalOptions& global);
 void add_dicom_commands(CLI::App& app, GlobalOptions& global);
 void add_server_commands(CLI::App& app, GlobalOptions& global);
 void add_system_commands(CLI::App& app, GlobalOptions& global);

@@ -18,6 +18,7 @@
 #include "medai/imaging/torchscript_interop.h"
 #include "medai/imaging/train_classifier.h"
 #include "medai/io/image.h"
+#include "medai/train/torch_helpers.h"
 #include "medai/train/trainer.h"
 
 namespace medai::app {
@@ -36,7 +37,7 @@ std::shared_ptr<std::string> inference_precision(CLI::App* cmd) {
 void start(const GlobalOptions& g, bool json_out, const std::string& precision = "auto") {
   core::init_runtime({g.threads, g.verbose, g.quiet || json_out});
   core::set_inference_precision(core::resolve_precision(precision));
-  imaging::apply_torch_threads();
+  train::apply_torch_threads();
   spdlog::info("medai {} ({}, torch threads {})", kVersion, core::runtime_summary(), torch::get_num_threads());
 }
 

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", global.quiet, "only warnings and errors on stderr");
   medai::app::add_image_commands(app, global);
   medai::app::add_glucose_commands(app, global);
+  medai::app::add_seg_commands(app, global);
   medai::app::add_dicom_commands(app, global);
   medai::app::add_server_commands(app, global);
   medai::app::add_system_commands(app, global);

@@ -12,8 +12,10 @@ using nlohmann::json;
 
 namespace {
 
-const std::vector<std::pair<ModelKind, std::string>> kKinds{
-    {ModelKind::Classifier, "classifier"}, {ModelKind::Forecaster, "forecaster"}, {ModelKind::Policy, "policy"}};
+const std::vector<std::pair<ModelKind, std::string>> kKinds{{ModelKind::Classifier, "classifier"},
+                                                            {ModelKind::Forecaster, "forecaster"},
+                                                            {ModelKind::Policy, "policy"},
+                                                            {ModelKind::Segmenter, "segmenter"}};
 
 // The kind a card of medai 0.1 (no 'kind' field) had, from its task.
 ModelKind kind_of_task(const std::string& task) {

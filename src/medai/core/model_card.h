@@ -14,7 +14,7 @@ namespace medai::core {
 
 inline constexpr const char* kModelCardSchema = "medai.model_card/1";
 
-enum class ModelKind { Classifier, Forecaster, Policy };  // next: text, survival, molecule, segmentation, generator
+enum class ModelKind { Classifier, Forecaster, Policy, Segmenter };  // next: text, survival, molecule, generator
 std::string kind_name(ModelKind kind);
 
 struct CardInput {

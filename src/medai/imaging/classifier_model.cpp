@@ -20,14 +20,6 @@ namespace medai::imaging {
 
 namespace fs = std::filesystem;
 
-void apply_torch_threads() {
-  static bool done = false;
-  if (!done) {
-    torch::set_num_threads(core::runtime_threads());
-    done = true;
-  }
-}
-
 void save_weights(nn::ClassifierNetImpl& net, const fs::path& path) {
   core::write_atomic_with(path, [&](const fs::path& tmp) {
     torch::serialize::OutputArchive ar;
@@ -55,7 +47,7 @@ void load_weights(nn::ClassifierNetImpl& net, const fs::path& path, const std::s
 ClassifierModel::ClassifierModel(nn::ClassifierNet n, ClassifierCard c) : net(std::move(n)), card(std::move(c)) {}
 
 ClassifierModel ClassifierModel::load(const fs::path& run_dir, bool for_inference) {
-  apply_torch_threads();
+  train::apply_torch_threads();
   // Every field the accessors read is checked once here, so a prediction never meets one.
   ClassifierCard card =
       ClassifierCard::from_json(core::read_model_card(run_dir), (run_dir / core::kModelCardFile).string());

@@ -63,9 +63,6 @@ class ClassifierModel {
 void save_weights(nn::ClassifierNetImpl& net, const std::filesystem::path& path);
 void load_weights(nn::ClassifierNetImpl& net, const std::filesystem::path& path, const std::string& architecture);
 
-// Applies libtorch's thread count chosen by core::init_runtime.
-void apply_torch_threads();
-
 }  // namespace medai::imaging
 
 namespace medai::imaging {

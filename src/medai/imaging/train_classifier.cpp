@@ -335,7 +335,7 @@ ClassifierCard make_card(const TrainOptions& o, const data::ImageDataset& ds, co
 }  // namespace
 
 json train_classifier(const TrainOptions& cli) {
-  apply_torch_threads();
+  train::apply_torch_threads();
   const fs::path run = cli.out;
   TrainOptions o = cli;
   if (cli.resume) {

@@ -6,6 +6,7 @@
 
 #include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
+#include "medai/core/runtime.h"
 
 namespace medai::train {
 
@@ -43,6 +44,11 @@ void load_archive(T& object, const fs::path& file, const std::string& what) {
 }
 
 }  // namespace
+
+void apply_torch_threads() {
+  static std::once_flag once;
+  std::call_once(once, [] { torch::set_num_threads(core::runtime_threads()); });
+}
 
 void ParameterSnapshot::save(const fs::path& file) const {
   core::write_atomic_with(file, [&](const fs::path& tmp) { torch::save(saved_, tmp.string()); });

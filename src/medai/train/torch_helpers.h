@@ -8,6 +8,9 @@
 
 namespace medai::train {
 
+// libtorch's intra-op threads = the runtime's thread count (--threads), once per process.
+void apply_torch_threads();
+
 inline void set_lr(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }

@@ -6,9 +6,22 @@
 #include "medai/core/error.h"
 #include "medai/nn/nets/classifier_net.h"
 #include "medai/nn/nets/resnet.h"
+#include "medai/nn/nets/unet.h"
 #include "support/test_support.h"
 
 using namespace medai;
+
+TEST(UNet, GivesOneLogitMapPerOutputAtTheInputSizeAndRefusesOddSides) {
+  for (bool residual : {false, true}) {
+    nn::UNet net(nn::UNetOptions(3, 2).width(4).depth(3).residual(residual));
+    EXPECT_EQ(net->multiple(), 4);
+    auto y = net->forward(torch::randn({2, 3, 20, 12}));
+    EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 2, 20, 12}));
+    EXPECT_THROW(net->forward(torch::randn({1, 3, 18, 12})), Error);
+    EXPECT_THROW(net->forward(torch::randn({1, 1, 20, 12})), Error);
+  }
+  EXPECT_THROW(nn::UNet(nn::UNetOptions(3, 1).depth(9)), Error);
+}
 
 TEST(ClassifierNets, ProduceLogitsForOneChannelInputsDownToTheMinimumSize) {
   for (const auto& arch : nn::known_architectures()) {

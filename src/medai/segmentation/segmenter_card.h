@@ -1,0 +1,23 @@
+#pragma once
+// The model card of a U-Net segmenter (core/model_card.h plus what its loader reads).
+#include <string>
+
+#include "medai/core/model_card.h"
+
+namespace medai::segmentation {
+
+inline constexpr const char* kSegmenterTask = "binary image segmentation";
+
+struct SegmenterCard {
+  core::ModelCardCore core;
+  int width = 16, depth = 4;  // U-Net (nn/nets/unet.h)
+  bool residual = false;
+  int in_channels = 3;
+  double threshold = 0.5;                           // on the foreground probability, chosen on validation
+  int tile = 256;                                   // inference tile side; larger inputs are tiled with overlap
+  nlohmann::json extra = nlohmann::json::object();  // report sections
+  nlohmann::json to_json() const;
+  static SegmenterCard from_json(const nlohmann::json& card, const std::string& where);
+};
+
+}  // namespace medai::segmentation

@@ -1,0 +1,90 @@
+// medai seg train | evaluate | predict on a slice of the nuclei set (DSB 2018).
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "e2e_support.h"
+#include "medai/io/csv.h"
+
+namespace medai {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const fs::path kNuclei = "nuclei_dsb2018";
+
+TEST(SegCli, TrainsEvaluatesAndPredictsMasksWithTheOtsuBaselineBeside) {
+  MEDAI_REQUIRE_DATA(kNuclei / "index.csv");
+  test::TempDir dir;
+  // 8 images of each modality, in an index of absolute paths with the modality column.
+  const auto shared = test::shared_data() / kNuclei;
+  const io::CsvTable index = io::read_csv(shared / "index.csv");
+  const size_t cp = index.column("path"), cm = index.column("mask_path"), cmod = index.column("modality");
+  std::map<std::string, int> taken;
+  std::string csv = "path,mask_path,modality\n";
+  for (const auto& row : index.rows)
+    if (taken[row[cmod]]++ < 8)
+      csv += (shared / row[cp]).string() + "," + (shared / row[cm]).string() + "," + row[cmod] + "\n";
+  const fs::path data = dir / "small";
+  fs::create_directories(data);
+  test::write_text(data / "index.csv", csv);
+  auto r = test::run_medai("seg train --data " + test::quote(data) + " --out " + test::quote(dir / "run") +
+                           " --epochs 2 --crop 64 --tile 128 --width 4 --depth 3 --batch 4 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json card = json::parse(r.out);
+  EXPECT_EQ(card["kind"], "segmenter");
+  EXPECT_EQ(card["task"], "binary image segmentation");
+  const json& v = card["metrics"]["validation"];
+  EXPECT_EQ(v["n"].get<int>(), card["split"]["validation_images"].get<int>());
+  EXPECT_TRUE(v.contains("baseline_otsu"));
+  EXPECT_TRUE(v["by_group"].contains("fluorescence"));
+  EXPECT_TRUE(fs::exists(dir / "run" / "curves.png"));
+
+  // Per group of an index column.
+  r = test::run_medai("seg evaluate --model " + test::quote(dir / "run") + " --data " + test::quote(data) +
+                      " --group-col modality --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json ev = json::parse(r.out);
+  for (const char* k : {"dice", "iou", "n", "instance_f1", "ap"}) EXPECT_TRUE(ev.contains(k)) << k;
+  EXPECT_EQ(ev["n"], 24);
+  EXPECT_GE(ev["dice"].get<double>(), 0.0);
+  EXPECT_LE(ev["dice"].get<double>(), 1.0);
+  EXPECT_EQ(ev["by_group"].size(), 3u);
+
+  // Predict: a 0/255 mask of the image's size (tiled: 256 > tile 128) and an overlay.
+  const fs::path image = shared / index.rows[0][cp];
+  r = test::run_medai("seg predict --model " + test::quote(dir / "run") + " " + test::quote(image) + " --out " +
+                      test::quote(dir / "mask.png") + " --overlay " + test::quote(dir / "overlay.png") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const cv::Mat mask = cv::imread((dir / "mask.png").string(), cv::IMREAD_UNCHANGED);
+  const cv::Mat overlay = cv::imread((dir / "overlay.png").string(), cv::IMREAD_UNCHANGED);
+  EXPECT_EQ(mask.cols, 256);
+  EXPECT_EQ(mask.channels(), 1);
+  EXPECT_EQ(overlay.channels(), 3);
+  for (int i = 0; i < static_cast<int>(mask.total()); ++i) ASSERT_TRUE(mask.data[i] == 0 || mask.data[i] == 255);
+  EXPECT_TRUE(json::parse(r.out).contains("instances"));
+
+  // Bad input: a folder that is not a segmenter run, a missing image, no masks to evaluate.
+  r = test::run_medai("seg predict --model " + test::quote(dir.path()) + " " + test::quote(image) + " --out " +
+                      test::quote(dir / "x.png"));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("model_card.json"), std::string::npos) << r.err;
+  r = test::run_medai("seg predict --model " + test::quote(dir / "run") + " " + test::quote(dir / "none.png") +
+                      " --out " + test::quote(dir / "x.png"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_FALSE(fs::exists(dir / "x.png"));
+  fs::create_directories(dir / "nomask");
+  test::write_text(dir / "nomask" / "index.csv", "path,mask_path\n" + image.string() + ",\n");
+  r = test::run_medai("seg evaluate --model " + test::quote(dir / "run") + " --data " + test::quote(dir / "nomask"));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("no mask"), std::string::npos) << r.err;
+  // Training again into the same folder needs --resume.
+  r = test::run_medai("seg train --data " + test::quote(data) + " --out " + test::quote(dir / "run"));
+  EXPECT_NE(r.err.find("--resume"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace medai
