@@ -61,17 +61,18 @@ void add_evaluate_command(CLI::App* seg, GlobalOptions& g) {
   auto* ev = seg->add_subcommand("evaluate", "Dice, IoU, instance F1 and DSB AP on a labelled folder, beside Otsu");
   struct Opts {
     fs::path model, data;
-    std::string group_col;
+    std::string group_col, precision = "auto";
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
   ev->add_option("--model", o->model, "run folder")->required();
   ev->add_option("--data", o->data, "DIR with index.csv (path,mask_path) or images/ + masks/")->required();
   ev->add_option("--group-col", o->group_col, "index column to report per value of (e.g. modality)");
+  add_precision_option(ev, o->precision);
   ev->add_flag("--json", o->json, "print the figures as JSON");
   ev->callback([&g, o] {
     core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
-    const auto model = segmentation::Segmenter::load(o->model);
+    const auto model = segmentation::Segmenter::load(o->model, o->precision);
     const auto ds = data::load_seg_dataset(o->data);
     std::vector<size_t> rows(ds.samples.size());
     for (size_t i = 0; i < rows.size(); ++i) rows[i] = i;
@@ -100,6 +101,7 @@ void add_predict_command(CLI::App* seg, GlobalOptions& g) {
   auto* pr = seg->add_subcommand("predict", "segment one image: a 0/255 mask PNG (and an overlay)");
   struct Opts {
     fs::path model, file, out, overlay;
+    std::string precision = "auto";
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -107,10 +109,11 @@ void add_predict_command(CLI::App* seg, GlobalOptions& g) {
   pr->add_option("file", o->file, "image (PNG, JPEG, DICOM, NIfTI)")->required();
   pr->add_option("--out", o->out, "mask PNG to write")->required();
   pr->add_option("--overlay", o->overlay, "PNG of the image with the mask drawn on it");
+  add_precision_option(pr, o->precision);
   pr->add_flag("--json", o->json, "JSON on stdout");
   pr->callback([&g, o] {
     core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
-    const auto model = segmentation::Segmenter::load(o->model);
+    const auto model = segmentation::Segmenter::load(o->model, o->precision);
     const auto im = data::read_seg_image(o->file);
     const auto mask = model.mask(im);
     segmentation::write_mask_png(o->out, mask, im.width, im.height);

@@ -121,7 +121,7 @@ Segmenter::~Segmenter() = default;
 Segmenter::Segmenter(Segmenter&&) noexcept = default;
 Segmenter& Segmenter::operator=(Segmenter&&) noexcept = default;
 
-Segmenter Segmenter::load(const fs::path& run) {
+Segmenter Segmenter::load(const fs::path& run, const std::string& precision) {
   const fs::path card_path = run / core::kModelCardFile;
   if (!fs::exists(card_path)) fail_not_found(card_path.string() + ": no model card (is this a medai seg run?)");
   train::apply_torch_threads();
@@ -130,6 +130,7 @@ Segmenter Segmenter::load(const fs::path& run) {
   s.impl_->net = make_net(s.impl_->card);
   train::load_module(*s.impl_->net, run / kWeightsFile);
   s.impl_->net->eval();
+  s.impl_->bf16 = core::resolve_precision(precision) == core::Precision::Bf16;
   return s;
 }
 
@@ -503,7 +504,7 @@ json train_segmenter(const SegTrainOptions& cli) {
   const double threshold = choose_threshold(validation_probabilities(net, val, o.tile, bf16), val);
   SegmenterCard card = make_card(o, ds, split, fitted, threshold);
   core::write_json_file(o.out / core::kModelCardFile, card.to_json());
-  const Segmenter model = Segmenter::load(o.out);
+  const Segmenter model = Segmenter::load(o.out, o.precision);
   card.core.metrics["validation"] =
       evaluate_segmentation(model.as_fn(), threshold, ds, split.validation,
                             ds.samples.front().columns.count("modality") ? "modality" : "", o.progress);

@@ -44,7 +44,8 @@ class Segmenter {
   ~Segmenter();
   Segmenter(Segmenter&&) noexcept;
   Segmenter& operator=(Segmenter&&) noexcept;
-  static Segmenter load(const std::filesystem::path& run_dir);  // clear errors for a missing/damaged folder
+  // Clear errors for a missing or damaged folder; `precision` auto | fp32 | bf16 (core/precision.h).
+  static Segmenter load(const std::filesystem::path& run_dir, const std::string& precision = "auto");
   const SegmenterCard& card() const;
   std::vector<float> probability(const data::SegImage& image) const;
   std::vector<uint8_t> mask(const data::SegImage& image) const;  // probability above the card's threshold
