@@ -32,6 +32,8 @@ void add_train_command(CLI::App* seg, GlobalOptions& g) {
   tr->add_option("--width", o->width, "U-Net channels of the first stage")->capture_default_str();
   tr->add_option("--depth", o->depth, "U-Net stages")->capture_default_str();
   tr->add_flag("--residual", o->residual, "residual encoder blocks");
+  auto no_tta = std::make_shared<bool>(false);
+  tr->add_flag("--no-tta", *no_tta, "predict without averaging the four flips (4x faster inference)");
   tr->add_option("--patience", o->patience, "epochs without validation Dice gain before stopping")
       ->capture_default_str();
   tr->add_option("--val-fraction", o->validation_fraction)->capture_default_str();
@@ -40,8 +42,9 @@ void add_train_command(CLI::App* seg, GlobalOptions& g) {
   add_precision_option(tr, o->precision);
   tr->add_flag("--resume", o->resume, "continue an interrupted run in --out");
   tr->add_flag("--json", *json_out, "print the model card as JSON");
-  tr->callback([&g, o, json_out] {
+  tr->callback([&g, o, json_out, no_tta] {
     core::init_runtime({g.threads, g.verbose, g.quiet || *json_out});
+    o->tta = !*no_tta;
     o->progress = !*json_out && !g.quiet;
     check_fresh_out(o->out, o->resume);
     const json card = segmentation::train_segmenter(*o);

@@ -82,6 +82,17 @@ torch::Tensor infer(nn::UNet& net, const torch::Tensor& image, int tile, bool bf
   return (sum / count).slice(0, 0, h).slice(1, 0, w);
 }
 
+// With test-time augmentation: the mean of the probabilities over the four flips (the network
+// saw them all in training), flipped back.
+torch::Tensor infer_tta(nn::UNet& net, const torch::Tensor& image, int tile, bool bf16, bool tta) {
+  if (!tta) return infer(net, image, tile, bf16);
+  torch::Tensor sum = infer(net, image, tile, bf16);
+  sum += infer(net, image.flip({2}), tile, bf16).flip({1});
+  sum += infer(net, image.flip({1}), tile, bf16).flip({0});
+  sum += infer(net, image.flip({1, 2}), tile, bf16).flip({0, 1});
+  return sum / 4;
+}
+
 torch::Tensor image_tensor(const data::SegImage& im) {
   return torch::from_blob(const_cast<float*>(im.pixels.data()), {data::kSegChannels, im.height, im.width},
                           torch::kFloat)
@@ -112,7 +123,7 @@ struct Segmenter::Impl {
     if (im.pixels.size() != static_cast<size_t>(data::kSegChannels) * im.width * im.height)
       fail_invalid("segmenter: image has no 3-channel pixels");
     std::lock_guard<std::mutex> lock(mutex);
-    return to_vector(infer(net, image_tensor(im), card.tile, bf16));
+    return to_vector(infer_tta(net, image_tensor(im), card.tile, bf16, card.tta));
   }
 };
 
@@ -339,7 +350,7 @@ std::pair<double, double> validation_overlap(const std::vector<std::vector<float
 }
 
 std::vector<std::vector<float>> validation_probabilities(nn::UNet& net, const std::vector<Cached>& val, int tile,
-                                                         bool bf16) {
+                                                         bool bf16, bool tta = false) {
   net->eval();
   std::vector<std::vector<float>> out;
   for (const auto& c : val) {
@@ -347,7 +358,7 @@ std::vector<std::vector<float>> validation_probabilities(nn::UNet& net, const st
         torch::from_blob(const_cast<uint8_t*>(c.pixels.data()), {data::kSegChannels, c.height, c.width}, torch::kUInt8)
             .to(torch::kFloat)
             .div(255.0);
-    out.push_back(to_vector(infer(net, x, tile, bf16)));
+    out.push_back(to_vector(infer_tta(net, x, tile, bf16, tta)));
   }
   return out;
 }
@@ -460,6 +471,7 @@ SegmenterCard make_card(const SegTrainOptions& o, const data::SegDataset& ds, co
   card.residual = o.residual;
   card.threshold = threshold;
   card.tile = o.tile;
+  card.tta = o.tta;
   return card;
 }
 
@@ -501,7 +513,7 @@ json train_segmenter(const SegTrainOptions& cli) {
   const train::TrainResult fitted = fit_unet(o, net, train_set, val, bf16);
 
   train::load_module(*net, o.out / kWeightsFile);  // the best epoch
-  const double threshold = choose_threshold(validation_probabilities(net, val, o.tile, bf16), val);
+  const double threshold = choose_threshold(validation_probabilities(net, val, o.tile, bf16, o.tta), val);
   SegmenterCard card = make_card(o, ds, split, fitted, threshold);
   core::write_json_file(o.out / core::kModelCardFile, card.to_json());
   const Segmenter model = Segmenter::load(o.out, o.precision);

@@ -19,13 +19,14 @@ namespace medai::segmentation {
 
 struct SegTrainOptions {
   std::filesystem::path data, out;
-  int epochs = 40, batch_size = 8, crop = 128, patience = 12;
+  int epochs = 30, batch_size = 8, crop = 128, patience = 12;
   double lr = 3e-3, weight_decay = 1e-4;
   int width = 16, depth = 4;
   bool residual = false;
   double validation_fraction = 0.2;
   uint64_t seed = 1;
   int tile = 256;
+  bool tta = true;                 // inference averages the four flips (threshold and figures chosen with it)
   int max_images = 0;              // 0 = all (a cap for quick runs)
   std::string precision = "auto";  // auto | fp32 | bf16 (core/precision.h)
   bool progress = true;

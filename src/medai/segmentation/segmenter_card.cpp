@@ -13,6 +13,7 @@ json SegmenterCard::to_json() const {
   card["unet"] = {{"width", width}, {"depth", depth}, {"residual", residual}, {"in_channels", in_channels}};
   card["threshold"] = threshold;
   card["tile"] = tile;
+  card["tta"] = tta;
   return card;
 }
 
@@ -29,7 +30,8 @@ SegmenterCard SegmenterCard::from_json(const json& card, const std::string& wher
   c.in_channels = core::json_int(u, "in_channels", where + " unet", 1, 16);
   c.threshold = core::json_number(card, "threshold", where, 0.0, 1.0);
   c.tile = core::json_int(card, "tile", where, 16, 4096);
-  c.extra = core::card_extras(card, {"unet", "threshold", "tile"});
+  c.tta = core::json_bool(card, "tta", where, false);
+  c.extra = core::card_extras(card, {"unet", "threshold", "tile", "tta"});
   return c;
 }
 

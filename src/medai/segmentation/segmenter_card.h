@@ -15,6 +15,7 @@ struct SegmenterCard {
   int in_channels = 3;
   double threshold = 0.5;                           // on the foreground probability, chosen on validation
   int tile = 256;                                   // inference tile side; larger inputs are tiled with overlap
+  bool tta = true;                                  // average the probabilities of the four flips
   nlohmann::json extra = nlohmann::json::object();  // report sections
   nlohmann::json to_json() const;
   static SegmenterCard from_json(const nlohmann::json& card, const std::string& where);
