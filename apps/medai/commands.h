@@ -4,6 +4,7 @@
 #include <string>
 
 #include "medai/core/error.h"
+#include "medai/train/trainer.h"
 
 namespace medai::app {
 
@@ -22,14 +23,11 @@ inline CLI::Option* add_precision_option(CLI::App* cmd, std::string& target) {
       ->capture_default_str();
 }
 
-// A training command's --out without --resume: refuses a folder that already holds a run (its
-// state, its card, or the forecaster's per-member checkpoints), naming the flags.
+// A training command's --out without --resume: refuses a folder that already holds a run
+// (train::holds_training_run), naming the flags.
 inline void check_fresh_out(const std::filesystem::path& out, bool resume) {
-  if (resume) return;
-  for (const char* f : {"train_state.json", "model_card.json", "members"})
-    if (std::filesystem::exists(out / f))
-      fail_invalid(out.string() +
-                   ": already holds a training run; pass --resume to continue it or choose another --out");
+  if (!resume && train::holds_training_run(out))
+    fail_invalid(out.string() + ": already holds a training run; pass --resume to continue it or choose another --out");
 }
 
 void add_image_commands(CLI::App& app, GlobalOptions& global);

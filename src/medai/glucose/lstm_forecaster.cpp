@@ -473,13 +473,8 @@ void evaluate_on_test(const ForecasterTrainOptions& o, const ForecasterData& d, 
 nlohmann::json train_forecaster(const ForecasterTrainOptions& cli) {
   if (cli.out.empty()) fail_invalid("out: a run folder is required");
   ForecasterTrainOptions o = cli;
-  if (cli.resume) {
-    o = with_stored_options(cli, member_dir(cli, 0));
-  } else {
-    train::check_fresh_run_folder(o.out);
-    if (fs::exists(o.out / "members"))
-      fail_invalid(o.out.string() + ": already holds a training run; resume it or choose another output folder");
-  }
+  if (cli.resume) o = with_stored_options(cli, member_dir(cli, 0));
+  else train::check_fresh_run_folder(o.out);
   if (o.history < 8 || o.history > 288) fail_invalid("history must be 8..288 readings");
   torch::manual_seed(o.seed);
   ForecasterData d = prepare_data(o);

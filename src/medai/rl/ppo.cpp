@@ -8,7 +8,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
 #include "medai/core/progress.h"
 #include "medai/core/run_folder.h"
@@ -238,8 +237,7 @@ void save_state(const PpoConfig& c, const PpoState& s) {
       [&](const fs::path& ck) {
         train::save_module(*s.p.actor, ck / "actor.pt");
         train::save_module(*s.p.critic, ck / "critic.pt");
-        core::write_atomic_with(ck / "log_std.pt",
-                                [&](const fs::path& tmp) { torch::save(s.p.log_std, tmp.string()); });
+        train::save_tensor(s.p.log_std, ck / "log_std.pt");
         train::save_optimizer(*s.opt.actor, ck / "actor_optimizer.pt");
         train::save_optimizer(*s.opt.critic, ck / "critic_optimizer.pt");
         s.best.save(ck / "best.pt");
@@ -263,12 +261,7 @@ void load_state(const PpoConfig& c, PpoState& s) {
                        core::json_int(st, "since_best", where, 0, c.iterations));
   train::load_module(*s.p.actor, ck / "actor.pt");
   train::load_module(*s.p.critic, ck / "critic.pt");
-  torch::Tensor log_std;
-  try {
-    torch::load(log_std, (ck / "log_std.pt").string());
-  } catch (const c10::Error&) {
-    fail_invalid((ck / "log_std.pt").string() + ": damaged log-std checkpoint");
-  }
+  const torch::Tensor log_std = train::load_tensor(ck / "log_std.pt", "log-std checkpoint");
   if (log_std.sizes() != s.p.log_std.sizes()) fail_invalid((ck / "log_std.pt").string() + ": wrong action size");
   {
     torch::NoGradGuard ng;

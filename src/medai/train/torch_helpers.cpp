@@ -58,6 +58,16 @@ void ParameterSnapshot::load(const fs::path& file) {
   load_or_fail(file, "parameter snapshot", [&] { torch::load(saved_, file.string()); });
 }
 
+void save_tensor(const torch::Tensor& tensor, const fs::path& file) {
+  core::write_atomic_with(file, [&](const fs::path& tmp) { torch::save(tensor, tmp.string()); });
+}
+
+torch::Tensor load_tensor(const fs::path& file, const std::string& what) {
+  torch::Tensor t;
+  load_or_fail(file, what, [&] { torch::load(t, file.string()); });
+  return t;
+}
+
 void save_module(const torch::nn::Module& module, const fs::path& file) { save_archive(module, file); }
 void load_module(torch::nn::Module& module, const fs::path& file) { load_archive(module, file, "network checkpoint"); }
 void save_optimizer(const torch::optim::Optimizer& optimizer, const fs::path& file) { save_archive(optimizer, file); }
@@ -72,12 +82,11 @@ void save_rng_state(const fs::path& file) {
     std::lock_guard<std::mutex> lock(gen.mutex());
     state = gen.get_state();
   }
-  core::write_atomic_with(file, [&](const fs::path& tmp) { torch::save(state, tmp.string()); });
+  save_tensor(state, file);
 }
 
 void load_rng_state(const fs::path& file) {
-  torch::Tensor state;
-  load_or_fail(file, "random-number state", [&] { torch::load(state, file.string()); });
+  const torch::Tensor state = load_tensor(file, "random-number state");
   auto gen = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(gen.mutex());
   try {

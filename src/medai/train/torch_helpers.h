@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <string>
 #include <vector>
 
 namespace medai::train {
@@ -68,6 +69,8 @@ class ParameterSnapshot {
 };
 
 // Checkpoint files, written atomically; loading names the damaged file in its error.
+void save_tensor(const torch::Tensor& tensor, const std::filesystem::path& file);
+torch::Tensor load_tensor(const std::filesystem::path& file, const std::string& what);
 void save_module(const torch::nn::Module& module, const std::filesystem::path& file);
 void load_module(torch::nn::Module& module, const std::filesystem::path& file);
 void save_optimizer(const torch::optim::Optimizer& optimizer, const std::filesystem::path& file);

@@ -215,8 +215,14 @@ json resume_options(const fs::path& run_dir) {
   return st["options"];
 }
 
+bool holds_training_run(const fs::path& run_dir) {
+  for (const fs::path f : {fs::path(kTrainStateFile), fs::path(core::kModelCardFile), fs::path("members")})
+    if (fs::exists(run_dir / f)) return true;
+  return false;
+}
+
 void check_fresh_run_folder(const fs::path& run_dir) {
-  if (fs::exists(run_dir / kTrainStateFile) || fs::exists(run_dir / core::kModelCardFile))
+  if (holds_training_run(run_dir))
     fail_invalid(run_dir.string() + ": already holds a training run; resume it or choose another output folder");
 }
 

@@ -97,6 +97,8 @@ Curves epoch_curves(const std::vector<EpochRecord>& history);
 // The settings of the interrupted run in `run_dir` (they win over the command line on resume);
 // a clear error when there is nothing to resume.
 nlohmann::json resume_options(const std::filesystem::path& run_dir);
+// A run's state, its card, or per-member runs (members/, the forecaster's ensemble) are there.
+bool holds_training_run(const std::filesystem::path& run_dir);
 // Refuses to start a fresh run in a folder that already holds one.
 void check_fresh_run_folder(const std::filesystem::path& run_dir);
 

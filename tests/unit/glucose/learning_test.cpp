@@ -44,12 +44,8 @@ void write_patient(const std::filesystem::path& f, int seed, bool inputs = false
   }
   test::write_text(f, csv);
 }
-}  // namespace
-
-TEST(LstmForecaster, TrainsUnderBf16AutocastWhereTheCpuHasItAndIsRefusedWhereItDoesNot) {
-  test::TempDir dir;
-  std::filesystem::create_directories(dir / "cgm");
-  for (int p = 0; p < 4; ++p) write_patient(dir / "cgm" / ("P0" + std::to_string(p) + ".csv"), p + 1);
+// A one-network, two-epoch forecaster on DIR/cgm written to DIR/run, one patient in four held out.
+ForecasterTrainOptions small_options(const test::TempDir& dir) {
   ForecasterTrainOptions o;
   o.data = dir / "cgm";
   o.out = dir / "run";
@@ -59,6 +55,15 @@ TEST(LstmForecaster, TrainsUnderBf16AutocastWhereTheCpuHasItAndIsRefusedWhereItD
   o.epochs = 2;
   o.ensemble = 1;
   o.progress = false;
+  return o;
+}
+}  // namespace
+
+TEST(LstmForecaster, TrainsUnderBf16AutocastWhereTheCpuHasItAndIsRefusedWhereItDoesNot) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "cgm");
+  for (int p = 0; p < 4; ++p) write_patient(dir / "cgm" / ("P0" + std::to_string(p) + ".csv"), p + 1);
+  ForecasterTrainOptions o = small_options(dir);
   o.precision = "bf16";
   if (!core::cpu_supports_bf16()) {
     EXPECT_THROW(train_forecaster(o), Error);
@@ -128,15 +133,7 @@ TEST(LstmForecaster, LearnsFromInsulinAndCarbsWhenEveryRecordingHasThem) {
   test::TempDir dir;
   std::filesystem::create_directories(dir / "cgm");
   for (int p = 0; p < 4; ++p) write_patient(dir / "cgm" / ("Q0" + std::to_string(p) + ".csv"), p + 1, true);
-  ForecasterTrainOptions o;
-  o.data = dir / "cgm";
-  o.out = dir / "run";
-  o.test_fraction = 0.25;
-  o.hidden = 16;
-  o.layers = 1;
-  o.epochs = 2;
-  o.ensemble = 1;
-  o.progress = false;
+  ForecasterTrainOptions o = small_options(dir);
   auto card = train_forecaster(o);
   EXPECT_TRUE(card["insulin_and_carbs"].get<bool>());
   // The card says what the model was trained on (it said "CGM only" before).
