@@ -8,6 +8,8 @@
 #include "medai/core/precision.h"
 #include "medai/core/run_folder.h"
 #include "medai/core/runtime.h"
+#include "medai/io/dicom_seg.h"
+#include "medai/io/image.h"
 #include "medai/metrics/segmentation.h"
 #include "medai/segmentation/segmenter.h"
 
@@ -32,6 +34,11 @@ void add_train_command(CLI::App* seg, GlobalOptions& g) {
   tr->add_option("--width", o->width, "U-Net channels of the first stage")->capture_default_str();
   tr->add_option("--depth", o->depth, "U-Net stages")->capture_default_str();
   tr->add_flag("--residual", o->residual, "residual encoder blocks");
+  tr->add_option("--label", o->label, "what the masks mark (the segment label of DICOM SEG output)")
+      ->capture_default_str();
+  auto keep_polarity = std::make_shared<bool>(false);
+  tr->add_flag("--keep-polarity", *keep_polarity,
+               "do not invert bright-background images (by default dark objects on a bright ground are inverted)");
   auto no_tta = std::make_shared<bool>(false);
   tr->add_flag("--no-tta", *no_tta, "predict without averaging the four flips (4x faster inference)");
   tr->add_option("--patience", o->patience, "epochs without validation Dice gain before stopping")
@@ -42,9 +49,10 @@ void add_train_command(CLI::App* seg, GlobalOptions& g) {
   add_precision_option(tr, o->precision);
   tr->add_flag("--resume", o->resume, "continue an interrupted run in --out");
   tr->add_flag("--json", *json_out, "print the model card as JSON");
-  tr->callback([&g, o, json_out, no_tta] {
+  tr->callback([&g, o, json_out, no_tta, keep_polarity] {
     core::init_runtime({g.threads, g.verbose, g.quiet || *json_out});
     o->tta = !*no_tta;
+    o->invert_bright = !*keep_polarity;
     o->progress = !*json_out && !g.quiet;
     check_fresh_out(o->out, o->resume);
     const json card = segmentation::train_segmenter(*o);
@@ -103,23 +111,32 @@ void add_evaluate_command(CLI::App* seg, GlobalOptions& g) {
 void add_predict_command(CLI::App* seg, GlobalOptions& g) {
   auto* pr = seg->add_subcommand("predict", "segment one image: a 0/255 mask PNG (and an overlay)");
   struct Opts {
-    fs::path model, file, out, overlay;
+    fs::path model, file, out, overlay, dicom_seg;
     std::string precision = "auto";
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
   pr->add_option("--model", o->model, "run folder")->required();
   pr->add_option("file", o->file, "image (PNG, JPEG, DICOM, NIfTI)")->required();
-  pr->add_option("--out", o->out, "mask PNG to write")->required();
+  pr->add_option("--out", o->out, "mask to write: PNG (0/255), or DICOM SEG when it ends in .dcm (DICOM input)")
+      ->required();
+  pr->add_option("--dicom-seg", o->dicom_seg, "also write the mask as a DICOM SEG referencing the DICOM input");
   pr->add_option("--overlay", o->overlay, "PNG of the image with the mask drawn on it");
   add_precision_option(pr, o->precision);
   pr->add_flag("--json", o->json, "JSON on stdout");
   pr->callback([&g, o] {
     core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
     const auto model = segmentation::Segmenter::load(o->model, o->precision);
-    const auto im = data::read_seg_image(o->file);
+    const io::Image decoded = io::read_image(o->file);
+    fs::path seg_out = o->dicom_seg, png_out = o->out;
+    if (io::lower_case(o->out.extension().string()) == ".dcm") seg_out = o->out, png_out.clear();
+    if (!seg_out.empty() && decoded.format != "dicom")
+      fail_invalid(o->file.string() + ": DICOM SEG output needs a DICOM input (this is " + decoded.format + ")");
+    const auto im = data::to_seg_image(decoded);
     const auto mask = model.mask(im);
-    segmentation::write_mask_png(o->out, mask, im.width, im.height);
+    if (!png_out.empty()) segmentation::write_mask_png(png_out, mask, im.width, im.height);
+    if (!seg_out.empty())
+      io::write_dicom_seg(o->file, im.frame, mask, im.width, im.height, model.card().segment(), seg_out);
     if (!o->overlay.empty()) segmentation::write_overlay_png(o->overlay, im, mask);
     size_t fg = 0;
     for (auto v : mask) fg += v;
@@ -134,6 +151,8 @@ void add_predict_command(CLI::App* seg, GlobalOptions& g) {
                 {"foreground_fraction", fraction},
                 {"instances", instances}};
       if (!o->overlay.empty()) j["overlay"] = o->overlay.string();
+      if (!seg_out.empty()) j["dicom_seg"] = seg_out.string();
+      if (png_out.empty()) j.erase("mask");
       std::printf("%s\n", core::dump_json(j, 2).c_str());
     } else {
       std::printf("%s\tforeground %.1f%%\t%d objects\tmask=%s\n", o->file.string().c_str(), 100 * fraction, instances,

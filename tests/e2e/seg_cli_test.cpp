@@ -7,6 +7,7 @@
 
 #include "e2e_support.h"
 #include "medai/io/csv.h"
+#include "medai/io/dicom_seg.h"
 
 namespace medai {
 namespace {
@@ -66,6 +67,32 @@ TEST(SegCli, TrainsEvaluatesAndPredictsMasksWithTheOtsuBaselineBeside) {
   EXPECT_EQ(overlay.channels(), 3);
   for (int i = 0; i < static_cast<int>(mask.total()); ++i) ASSERT_TRUE(mask.data[i] == 0 || mask.data[i] == 255);
   EXPECT_TRUE(json::parse(r.out).contains("instances"));
+
+  // A DICOM input: the mask as a DICOM SEG (--out *.dcm, or --dicom-seg beside the PNG) that
+  // references the source, read back by medai's SEG reader and clean for dciodvfy.
+  const fs::path ct = test::shared_data() / "dicom" / "CT_small.dcm";
+  r = test::run_medai("seg predict --model " + test::quote(dir / "run") + " " + test::quote(ct) + " --out " +
+                      test::quote(dir / "ct_mask.png") + " --dicom-seg " + test::quote(dir / "ct_seg.dcm") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["dicom_seg"], (dir / "ct_seg.dcm").string());
+  const io::DicomSeg seg = io::read_dicom_seg(dir / "ct_seg.dcm");
+  ASSERT_EQ(seg.frames.size(), 1u);
+  EXPECT_EQ(seg.segments, std::vector<std::string>{"foreground"});
+  EXPECT_EQ(seg.segment_algorithms[0], "medai U-Net");
+  EXPECT_FALSE(seg.frames[0].source_sop_instance_uid.empty());
+  const cv::Mat ct_mask = cv::imread((dir / "ct_mask.png").string(), cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(ct_mask.total(), seg.frames[0].mask.size());
+  for (size_t i = 0; i < ct_mask.total(); ++i) ASSERT_EQ(ct_mask.data[i] ? 1 : 0, seg.frames[0].mask[i]) << i;
+  for (const auto& e : test::dciodvfy_errors(dir / "ct_seg.dcm")) ADD_FAILURE() << e;
+  r = test::run_medai("seg predict --model " + test::quote(dir / "run") + " " + test::quote(ct) + " --out " +
+                      test::quote(dir / "only_seg.dcm"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(io::read_dicom_seg(dir / "only_seg.dcm").frames.size(), 1u);
+  r = test::run_medai("seg predict --model " + test::quote(dir / "run") + " " + test::quote(image) + " --out " +
+                      test::quote(dir / "png_seg.dcm"));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("needs a DICOM input"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "png_seg.dcm"));
 
   // Bad input: a folder that is not a segmenter run, a missing image, no masks to evaluate.
   r = test::run_medai("seg predict --model " + test::quote(dir.path()) + " " + test::quote(image) + " --out " +

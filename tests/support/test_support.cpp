@@ -102,4 +102,13 @@ cv::Mat quadrant_image(int size, int quadrant, uint64_t seed, bool hollow) {
   return m;
 }
 
+std::set<std::string> dciodvfy_errors(const std::filesystem::path& file) {
+  auto r = run_command("dciodvfy " + quote(file) + " 2>&1");
+  std::set<std::string> out;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("Error", 0) == 0) out.insert(line);
+  return out;
+}
+
 }  // namespace medai::test

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <opencv2/core.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,8 @@ std::string medai_bin();
 // Runs the medai binary ($MEDAI_BIN) with the given arguments (already quoted where needed).
 CommandResult run_medai(const std::string& args);
 std::string quote(const std::filesystem::path& p);
+// dciodvfy's "Error" lines for a DICOM file (Debian dicom3tools, an independent validator).
+std::set<std::string> dciodvfy_errors(const std::filesystem::path& file);
 // Starts medai with `args` in the background and kill -9s it `delay_ms` after `file` appears
 // (a checkpoint, say); returns once the process is gone. False when `file` never appeared
 // within `timeout_s`.

@@ -6,20 +6,16 @@
 #include "medai/core/error.h"
 #include "medai/core/sha256.h"
 #include "medai/io/csv.h"
+#include "medai/io/image.h"
 
 namespace medai::data {
 
 namespace fs = std::filesystem;
 
 namespace {
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-  return s;
-}
-
 std::string stem_of(const fs::path& p) {
   std::string name = p.filename().string();
-  if (lower(name).ends_with(".nii.gz")) return name.substr(0, name.size() - 7);
+  if (io::lower_case(name).ends_with(".nii.gz")) return name.substr(0, name.size() - 7);
   return p.stem().string();
 }
 
@@ -123,7 +119,7 @@ ImageDataset from_folders(const fs::path& dir) {
 }  // namespace
 
 bool is_image_file(const fs::path& p) {
-  std::string n = lower(p.filename().string());
+  std::string n = io::lower_case(p.filename().string());
   for (const char* ext : {".png", ".jpg", ".jpeg", ".dcm", ".dicom", ".nii", ".nii.gz"})
     if (n.ends_with(ext)) return true;
   return false;
@@ -149,7 +145,8 @@ ImageDataset load_image_dataset(const fs::path& src, const DatasetOptions& opt) 
   if (!fs::exists(src)) fail_not_found(src.string() + ": data path does not exist");
   ImageDataset ds;
   if (fs::is_regular_file(src)) {
-    if (lower(src.extension().string()) != ".csv") fail_invalid(src.string() + ": expected a folder or a .csv index");
+    if (io::lower_case(src.extension().string()) != ".csv")
+      fail_invalid(src.string() + ": expected a folder or a .csv index");
     ds = from_csv(src, opt);
   } else if (fs::exists(src / "index.csv")) {
     ds = from_csv(src / "index.csv", opt);

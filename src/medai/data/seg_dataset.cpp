@@ -89,20 +89,27 @@ std::vector<uint8_t> SegImage::grey() const {
   return g;
 }
 
-SegImage read_seg_image(const fs::path& image_path, const fs::path& mask_path) {
-  const io::Image im = io::read_image(image_path);
+SegImage to_seg_image(const io::Image& im) {
   SegImage r;
   r.width = im.width;
   r.height = im.height;
+  r.frame = im.frames / 2;
   const size_t n = static_cast<size_t>(im.width) * im.height;
-  const float* f = im.frame_data(im.frames / 2);
+  const float* f = im.frame_data(r.frame);
   r.pixels.resize(kSegChannels * n);
   for (size_t i = 0; i < n; ++i)
     for (int c = 0; c < kSegChannels; ++c) r.pixels[c * n + i] = f[i * im.channels + (im.channels >= 3 ? c : 0)];
   const auto [lo, hi] = std::minmax_element(r.pixels.begin(), r.pixels.end());
   const float a = *lo, span = *hi - *lo;
   for (auto& v : r.pixels) v = span > 0 ? (v - a) / span : 0.0f;
+  return r;
+}
+
+SegImage read_seg_image(const fs::path& image_path, const fs::path& mask_path) {
+  const io::Image im = io::read_image(image_path);
+  SegImage r = to_seg_image(im);
   if (mask_path.empty()) return r;
+  const size_t n = static_cast<size_t>(im.width) * im.height;
   const io::Image m = io::read_image(mask_path);
   if (m.width != im.width || m.height != im.height)
     fail_invalid(mask_path.string() + ": mask is " + std::to_string(m.width) + "x" + std::to_string(m.height) +

@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+namespace medai::io {
+struct Image;
+}
+
 namespace medai::data {
 
 struct SegSample {
@@ -29,10 +33,12 @@ struct SegImage {
   int width = 0, height = 0;
   std::vector<float> pixels;          // 3 x H x W
   std::vector<uint8_t> mask;          // H x W, 0/1 (empty without a mask)
+  int frame = 0;                      // the source's frame (its middle one for several)
   std::vector<uint8_t> grey() const;  // mean of the channels, 0..255 (for Otsu)
 };
 inline constexpr int kSegChannels = 3;
 SegImage read_seg_image(const std::filesystem::path& image, const std::filesystem::path& mask = {});
+SegImage to_seg_image(const io::Image& image);  // a decoded image (e.g. an upload), without a mask
 
 // Rows to validation, whole groups at a time (rows without a group are their own), stratified by
 // `stratify_column` when it exists (e.g. modality): every stratum gives its share.

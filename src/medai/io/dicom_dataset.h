@@ -15,5 +15,7 @@ namespace medai::io {
 void parse_dicom(const std::string& bytes, const std::string& name, DcmFileFormat& ff);
 // Decodes the pixels of a parsed dataset (may change its representation to uncompressed).
 DicomPixels decode_dataset(DcmDataset* ds, const std::string& name);
+// The file's bytes (its dataset's transfer syntax, explicit little endian when unknown).
+std::string serialize_dicom(DcmFileFormat& ff, const std::string& name);
 
 }  // namespace medai::io

@@ -163,34 +163,6 @@ DeidReport run(DcmFileFormat& ff, const std::string& secret) {
   return r;
 }
 
-std::string save_to_string(DcmFileFormat& ff, const std::string& name) {
-  E_TransferSyntax xfer = ff.getDataset()->getOriginalXfer();
-  if (xfer == EXS_Unknown) xfer = EXS_LittleEndianExplicit;
-  std::string out;
-  std::vector<char> buf(1 << 20);
-  DcmOutputBufferStream stream(buf.data(), static_cast<offile_off_t>(buf.size()));
-  ff.transferInit();
-  OFCondition c = EC_StreamNotifyClient;
-  while (c == EC_StreamNotifyClient) {
-    c = ff.write(stream, xfer, EET_UndefinedLength, nullptr, EGL_recalcGL, EPD_noChange, 0, 0, 0, EWM_fileformat);
-    void* p = nullptr;
-    offile_off_t n = 0;
-    stream.flushBuffer(p, n);
-    out.append(static_cast<const char*>(p), static_cast<size_t>(n));
-  }
-  // A deflated transfer syntax leaves the tail of the zlib stream in the filter until flushed.
-  for (int guard = 0; c.good() && !stream.isFlushed() && guard < 1000000; ++guard) {
-    stream.flush();
-    void* p = nullptr;
-    offile_off_t n = 0;
-    stream.flushBuffer(p, n);
-    out.append(static_cast<const char*>(p), static_cast<size_t>(n));
-  }
-  ff.transferEnd();
-  if (c.bad()) throw Error(ErrorCode::Dicom, name + ": cannot write the de-identified DICOM (" + c.text() + ")");
-  return out;
-}
-
 DeidReport deidentify_parsed(DcmFileFormat& ff, const std::string& bytes, const std::string& name,
                              const std::string& secret) {
   if (secret.size() < 8) fail_invalid("de-identification secret must have at least 8 characters");
@@ -219,7 +191,7 @@ std::string deidentify_dicom_bytes(const std::string& bytes, const std::string& 
   DcmFileFormat ff;
   const DeidReport r = deidentify_parsed(ff, bytes, name, secret);
   if (report) *report = r;
-  return save_to_string(ff, name);
+  return serialize_dicom(ff, name);
 }
 
 DeidentifiedDicom deidentify_and_decode_dicom(const std::string& bytes, const std::string& name,
@@ -227,7 +199,7 @@ DeidentifiedDicom deidentify_and_decode_dicom(const std::string& bytes, const st
   DcmFileFormat ff;
   DeidentifiedDicom out;
   out.report = deidentify_parsed(ff, bytes, name, secret);
-  out.bytes = save_to_string(ff, name);                // before decoding changes the representation
+  out.bytes = serialize_dicom(ff, name);               // before decoding changes the representation
   out.pixels = decode_dataset(ff.getDataset(), name);  // the same parsed dataset
   return out;
 }

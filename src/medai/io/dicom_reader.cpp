@@ -3,6 +3,7 @@
 // DCMTK's codecs; JPEG 2000 through OpenJPEG (j2k_decoder.cpp).
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcostrmb.h>
 #include <dcmtk/dcmdata/dcpixel.h>
 #include <dcmtk/dcmdata/dcpixseq.h>
 #include <dcmtk/dcmdata/dcpxitem.h>
@@ -341,6 +342,34 @@ DicomPixels decode_dataset(DcmDataset* ds, const std::string& name) {
   img.meta["transfer_syntax"] = xfer.getXferName();
   img.meta["body_part"] = get_string(ds, DCM_BodyPartExamined);
   img.meta["bits_stored"] = std::to_string(g.bs);
+  return out;
+}
+
+std::string serialize_dicom(DcmFileFormat& ff, const std::string& name) {
+  E_TransferSyntax xfer = ff.getDataset()->getOriginalXfer();
+  if (xfer == EXS_Unknown) xfer = EXS_LittleEndianExplicit;
+  std::string out;
+  std::vector<char> buf(1 << 20);
+  DcmOutputBufferStream stream(buf.data(), static_cast<offile_off_t>(buf.size()));
+  ff.transferInit();
+  OFCondition c = EC_StreamNotifyClient;
+  while (c == EC_StreamNotifyClient) {
+    c = ff.write(stream, xfer, EET_UndefinedLength, nullptr, EGL_recalcGL, EPD_noChange, 0, 0, 0, EWM_fileformat);
+    void* p = nullptr;
+    offile_off_t n = 0;
+    stream.flushBuffer(p, n);
+    out.append(static_cast<const char*>(p), static_cast<size_t>(n));
+  }
+  // A deflated transfer syntax leaves the tail of the zlib stream in the filter until flushed.
+  for (int guard = 0; c.good() && !stream.isFlushed() && guard < 1000000; ++guard) {
+    stream.flush();
+    void* p = nullptr;
+    offile_off_t n = 0;
+    stream.flushBuffer(p, n);
+    out.append(static_cast<const char*>(p), static_cast<size_t>(n));
+  }
+  ff.transferEnd();
+  if (c.bad()) throw Error(ErrorCode::Dicom, name + ": cannot write the DICOM file (" + c.text() + ")");
   return out;
 }
 

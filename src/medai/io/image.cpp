@@ -1,6 +1,7 @@
 #include "medai/io/image.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <opencv2/core.hpp>
@@ -15,13 +16,17 @@ namespace medai::io {
 
 namespace fs = std::filesystem;
 
+std::string lower_case(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
 ImageFormat detect_format(const fs::path& path, const std::string& head) {
   auto u = [&](size_t i) { return i < head.size() ? static_cast<unsigned char>(head[i]) : 0u; };
   if (head.size() >= 8 && u(0) == 0x89 && head.compare(1, 3, "PNG") == 0) return ImageFormat::Png;
   if (u(0) == 0xFF && u(1) == 0xD8) return ImageFormat::Jpeg;
   if (head.size() >= 132 && head.compare(128, 4, "DICM") == 0) return ImageFormat::Dicom;
-  std::string name = path.filename().string();
-  std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+  const std::string name = lower_case(path.filename().string());
   auto ends = [&](const std::string& s) {
     return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
   };

@@ -53,6 +53,9 @@ enum class ImageFormat { Png, Jpeg, Dicom, Nifti, Unknown };
 // Decides the format from the file's first bytes (and name for NIfTI).
 ImageFormat detect_format(const std::filesystem::path& path, const std::string& head_bytes);
 
+// ASCII lower case (file extensions, header values).
+std::string lower_case(std::string s);
+
 // Reads any supported file (PNG/JPEG 8/16-bit, DICOM, NIfTI-1). Errors name the file.
 Image read_image(const std::filesystem::path& path);
 // Decodes bytes already in memory (the server's uploads); `name` is used in messages.
@@ -65,6 +68,7 @@ cv::Mat display_frame(const Image& image, int frame = -1);  // -1 = middle frame
 // Reads/writes 8- or 16-bit PNG through libpng (quiet, exact errors).
 Image read_png(const std::string& bytes, const std::string& name);
 void write_png(const std::filesystem::path& path, const cv::Mat& image);  // CV_8U/16U, 1 or 3 ch
+std::string encode_png(const cv::Mat& image, const std::string& name);    // the same, as bytes
 Image read_jpeg(const std::string& bytes, const std::string& name);
 Image read_nifti(const std::filesystem::path& path);
 

@@ -94,35 +94,39 @@ Image read_png(const std::string& bytes, const std::string& name) {
   return img;
 }
 
-void write_png(const std::filesystem::path& path, const cv::Mat& image) {
-  if (image.empty()) fail_invalid("write_png: empty image for " + path.string());
-  int depth = image.depth() == CV_16U ? 16 : 8;
-  if (image.depth() != CV_8U && image.depth() != CV_16U) fail_invalid("write_png: only 8/16-bit images");
-  int ch = image.channels();
-  if (ch != 1 && ch != 3) fail_invalid("write_png: only 1 or 3 channels");
-  core::write_atomic_with(path, [&](const std::filesystem::path& tmp) {
-    FILE* fp = std::fopen(tmp.c_str(), "wb");
-    if (!fp) fail_io("cannot open " + tmp.string() + " for writing");
-    ErrorState es;
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &es, on_error, on_warning);
-    png_infop info = png_create_info_struct(png);
-    if (setjmp(png_jmpbuf(png))) {
-      png_destroy_write_struct(&png, &info);
-      std::fclose(fp);
-      fail_io("writing " + path.string() + " failed: " + es.message);
-    }
-    png_init_io(png, fp);
-    png_set_IHDR(png, info, image.cols, image.rows, depth, ch == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    if (depth == 16) png_set_swap(png);
-    // Callers hand us OpenCV's BGR order for colour images.
-    if (ch == 3) png_set_bgr(png);
-    for (int y = 0; y < image.rows; ++y) png_write_row(png, const_cast<png_bytep>(image.ptr<png_byte>(y)));
-    png_write_end(png, nullptr);
+std::string encode_png(const cv::Mat& image, const std::string& name) {
+  if (image.empty()) fail_invalid("PNG: empty image for " + name);
+  const int depth = image.depth() == CV_16U ? 16 : 8;
+  if (image.depth() != CV_8U && image.depth() != CV_16U) fail_invalid("PNG: only 8/16-bit images");
+  const int ch = image.channels();
+  if (ch != 1 && ch != 3) fail_invalid("PNG: only 1 or 3 channels");
+  std::string out;
+  ErrorState es;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &es, on_error, on_warning);
+  png_infop info = png_create_info_struct(png);
+  if (setjmp(png_jmpbuf(png))) {
     png_destroy_write_struct(&png, &info);
-    if (std::fclose(fp) != 0) fail_io("closing " + path.string() + " failed");
-  });
+    fail_io("encoding " + name + " as PNG failed: " + es.message);
+  }
+  png_set_write_fn(
+      png, &out,
+      [](png_structp p, png_bytep data, png_size_t n) {
+        static_cast<std::string*>(png_get_io_ptr(p))->append(reinterpret_cast<const char*>(data), n);
+      },
+      [](png_structp) {});
+  png_set_IHDR(png, info, image.cols, image.rows, depth, ch == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
+               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  if (depth == 16) png_set_swap(png);
+  if (ch == 3) png_set_bgr(png);  // callers hand us OpenCV's BGR order for colour images
+  for (int y = 0; y < image.rows; ++y) png_write_row(png, const_cast<png_bytep>(image.ptr<png_byte>(y)));
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+  return out;
+}
+
+void write_png(const std::filesystem::path& path, const cv::Mat& image) {
+  core::write_file_atomic(path, encode_png(image, path.string()));
 }
 
 }  // namespace medai::io

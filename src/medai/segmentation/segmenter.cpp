@@ -93,10 +93,20 @@ torch::Tensor infer_tta(nn::UNet& net, const torch::Tensor& image, int tile, boo
   return sum / 4;
 }
 
-torch::Tensor image_tensor(const data::SegImage& im) {
-  return torch::from_blob(const_cast<float*>(im.pixels.data()), {data::kSegChannels, im.height, im.width},
-                          torch::kFloat)
-      .clone();
+// Whether an image in [0, 1] has a bright background (mean above one half): brightfield
+// microscopy, where objects are dark. Such images are inverted before the network sees them, so
+// every modality shows bright objects on a dark ground.
+bool bright_background(const std::vector<float>& pixels) {
+  double t = 0;
+  for (float v : pixels) t += v;
+  return !pixels.empty() && t / pixels.size() > 0.5;
+}
+
+torch::Tensor image_tensor(const data::SegImage& im, bool invert_bright) {
+  auto x =
+      torch::from_blob(const_cast<float*>(im.pixels.data()), {data::kSegChannels, im.height, im.width}, torch::kFloat)
+          .clone();
+  return invert_bright && bright_background(im.pixels) ? 1 - x : x;
 }
 
 std::vector<float> to_vector(const torch::Tensor& t) {
@@ -123,7 +133,7 @@ struct Segmenter::Impl {
     if (im.pixels.size() != static_cast<size_t>(data::kSegChannels) * im.width * im.height)
       fail_invalid("segmenter: image has no 3-channel pixels");
     std::lock_guard<std::mutex> lock(mutex);
-    return to_vector(infer_tta(net, image_tensor(im), card.tile, bf16, card.tta));
+    return to_vector(infer_tta(net, image_tensor(im, card.invert_bright), card.tile, bf16, card.tta));
   }
 };
 
@@ -155,26 +165,45 @@ ProbabilityFn Segmenter::as_fn() const {
   return [impl](const data::SegImage& im) { return impl->probability(im); };
 }
 
-void write_mask_png(const fs::path& out, const std::vector<uint8_t>& mask, int width, int height) {
+namespace {
+
+cv::Mat mask_mat(const std::vector<uint8_t>& mask, int width, int height) {
+  if (mask.size() != static_cast<size_t>(width) * height) fail_invalid("mask size does not match its image");
   cv::Mat m(height, width, CV_8U);
   for (size_t i = 0; i < mask.size(); ++i) m.data[i] = mask[i] ? 255 : 0;
-  io::write_png(out, m);
+  return m;
 }
 
-void write_overlay_png(const fs::path& out, const data::SegImage& im, const std::vector<uint8_t>& mask) {
+cv::Mat overlay_mat(const data::SegImage& im, const std::vector<uint8_t>& mask) {
   const size_t n = static_cast<size_t>(im.width) * im.height;
-  cv::Mat bgr(im.height, im.width, CV_8UC3), m(im.height, im.width, CV_8U), edge;
-  for (size_t i = 0; i < n; ++i) {
-    m.data[i] = mask[i] ? 255 : 0;
+  cv::Mat bgr(im.height, im.width, CV_8UC3), m = mask_mat(mask, im.width, im.height), edge;
+  for (size_t i = 0; i < n; ++i)
     for (int c = 0; c < 3; ++c) {
       float v = im.pixels[c * n + i] * 255.0f;
       if (mask[i]) v = c == 0 ? 0.6f * v + 0.4f * 255.0f : 0.6f * v;                  // red tint
       bgr.data[3 * i + (2 - c)] = static_cast<uint8_t>(std::clamp(v, 0.0f, 255.0f));  // OpenCV's order
     }
-  }
   cv::morphologyEx(m, edge, cv::MORPH_GRADIENT, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(3, 3)));
   bgr.setTo(cv::Scalar(0, 255, 255), edge);  // yellow outline
-  io::write_png(out, bgr);
+  return bgr;
+}
+
+}  // namespace
+
+void write_mask_png(const fs::path& out, const std::vector<uint8_t>& mask, int width, int height) {
+  io::write_png(out, mask_mat(mask, width, height));
+}
+
+void write_overlay_png(const fs::path& out, const data::SegImage& im, const std::vector<uint8_t>& mask) {
+  io::write_png(out, overlay_mat(im, mask));
+}
+
+std::string mask_png(const std::vector<uint8_t>& mask, int width, int height) {
+  return io::encode_png(mask_mat(mask, width, height), "mask");
+}
+
+std::string overlay_png(const data::SegImage& im, const std::vector<uint8_t>& mask) {
+  return io::encode_png(overlay_mat(im, mask), "overlay");
 }
 
 // ---------------------------------------------------------------- evaluation
@@ -263,7 +292,7 @@ void stored_fields(F&& f, SegTrainOptions& o) {
   f("epochs", o.epochs)("batch_size", o.batch_size)("crop", o.crop)("patience", o.patience)("lr", o.lr);
   f("weight_decay", o.weight_decay)("width", o.width)("depth", o.depth)("residual", o.residual);
   f("validation_fraction", o.validation_fraction)("seed", o.seed)("tile", o.tile)("max_images", o.max_images);
-  f("precision", o.precision);
+  f("precision", o.precision)("invert_bright", o.invert_bright)("label", o.label);
 }
 
 json options_json(SegTrainOptions o) {
@@ -277,6 +306,7 @@ void validate(const SegTrainOptions& o) {
   if (o.epochs < 1 || o.epochs > 10000) fail_invalid("epochs must be 1..10000");
   if (o.batch_size < 1 || o.batch_size > 1024) fail_invalid("batch size must be 1..1024");
   if (o.crop < 16 || o.crop > 2048) fail_invalid("crop must be 16..2048 pixels");
+  if (o.label.empty() || o.label.size() > 64) fail_invalid("label must have 1..64 characters");
   if (o.tile < o.crop) fail_invalid("tile must be at least the crop size");
   if (!(o.lr > 0 && o.lr < 1)) fail_invalid("learning rate must be in (0, 1)");
   const int64_t m = int64_t{1} << (std::clamp(o.depth, 2, 6) - 1);
@@ -290,7 +320,8 @@ struct Cached {
   std::vector<uint8_t> pixels, mask;
 };
 
-std::vector<Cached> preload(const data::SegDataset& ds, const std::vector<size_t>& rows, bool progress) {
+std::vector<Cached> preload(const data::SegDataset& ds, const std::vector<size_t>& rows, bool invert_bright,
+                            bool progress) {
   std::vector<Cached> out;
   core::ProgressBar bar("decode", static_cast<int64_t>(rows.size()), "img", progress);
   for (size_t r : rows) {
@@ -298,7 +329,9 @@ std::vector<Cached> preload(const data::SegDataset& ds, const std::vector<size_t
     if (s.mask.empty()) fail_invalid(s.image.string() + ": a training image needs a mask");
     const data::SegImage im = data::read_seg_image(s.image, s.mask);
     Cached c{im.width, im.height, std::vector<uint8_t>(im.pixels.size()), im.mask};
-    for (size_t i = 0; i < im.pixels.size(); ++i) c.pixels[i] = static_cast<uint8_t>(im.pixels[i] * 255.0f + 0.5f);
+    const bool invert = invert_bright && bright_background(im.pixels);
+    for (size_t i = 0; i < im.pixels.size(); ++i)
+      c.pixels[i] = static_cast<uint8_t>((invert ? 1.0f - im.pixels[i] : im.pixels[i]) * 255.0f + 0.5f);
     out.push_back(std::move(c));
     bar.advance();
   }
@@ -306,14 +339,14 @@ std::vector<Cached> preload(const data::SegDataset& ds, const std::vector<size_t
   return out;
 }
 
-// One random crop of `c` into x (3 x S x S) and y (S x S), flipped, rotated and with its contrast
-// and brightness jittered; image and mask get the same geometry.
+// One random crop of `c` into x (3 x S x S) and y (S x S), flipped, rotated, with its contrast
+// and brightness jittered and one time in five made grey; image and mask get the same geometry.
 void random_crop(const Cached& c, int S, std::mt19937_64& rng, float* x, float* y) {
   std::uniform_int_distribution<int> oy(0, std::max(0, c.height - S)), ox(0, std::max(0, c.width - S)), k4(0, 3);
   std::uniform_real_distribution<float> contrast(0.75f, 1.25f), bright(-0.1f, 0.1f);
-  std::bernoulli_distribution flip(0.5);
+  std::bernoulli_distribution flip(0.5), to_grey(0.2);
   const int y0 = oy(rng), x0 = ox(rng), rot = k4(rng);
-  const bool fl = flip(rng);
+  const bool fl = flip(rng), grey = to_grey(rng);
   const float a = contrast(rng), b = bright(rng);
   const size_t n = static_cast<size_t>(c.width) * c.height, ss = static_cast<size_t>(S) * S;
   for (int i = 0; i < S; ++i)
@@ -323,9 +356,13 @@ void random_crop(const Cached& c, int S, std::mt19937_64& rng, float* x, float* 
       const int sy = y0 + v, sx = x0 + u;
       const bool inside = sy < c.height && sx < c.width;
       const size_t src = inside ? static_cast<size_t>(sy) * c.width + sx : 0;
-      for (int ch = 0; ch < data::kSegChannels; ++ch)
-        x[ch * ss + i * S + j] =
-            inside ? std::clamp((c.pixels[ch * n + src] / 255.0f - 0.5f) * a + 0.5f + b, 0.0f, 1.0f) : 0.0f;
+      float g = 0;
+      if (grey && inside)
+        for (int ch = 0; ch < data::kSegChannels; ++ch) g += c.pixels[ch * n + src] / (255.0f * data::kSegChannels);
+      for (int ch = 0; ch < data::kSegChannels; ++ch) {
+        const float v = grey ? g : c.pixels[ch * n + src] / 255.0f;
+        x[ch * ss + i * S + j] = inside ? std::clamp((v - 0.5f) * a + 0.5f + b, 0.0f, 1.0f) : 0.0f;
+      }
       y[i * S + j] = inside ? c.mask[src] : 0.0f;
     }
 }
@@ -446,13 +483,17 @@ SegmenterCard make_card(const SegTrainOptions& o, const data::SegDataset& ds, co
   card.core.inputs = {{"image", "2-D image, grey or colour (grey repeated to 3 channels)", "pixel values"}};
   card.core.preprocessing = {{"channels", 3},
                              {"scaling", "per image: min-max of all channels to [0, 1]"},
+                             {"polarity", o.invert_bright ? "images with a mean above 0.5 are inverted (dark objects "
+                                                            "on a bright ground become bright on dark)"
+                                                          : "as read"},
                              {"inference", "whole image up to the tile side, else overlapping tiles averaged"}};
   card.core.training = options_json(o);
   card.core.training["epochs_run"] = fitted.history.size();
   card.core.training["best_epoch"] = fitted.best_epoch;
   card.core.training["seconds"] = fitted.seconds;
   card.core.training["loss"] = "BCE + soft Dice";
-  card.core.training["augmentation"] = "random crops, flips, 90-degree rotations, contrast and brightness";
+  card.core.training["augmentation"] =
+      "random crops, flips, 90-degree rotations, contrast and brightness, grey (one crop in five)";
   card.core.data = {
       {"source", ds.source.filename().string()}, {"fingerprint", ds.fingerprint()}, {"images", ds.samples.size()}};
   card.core.split = {{"rule", "random by group (patient_id when given, else image), stratified by 'modality'"},
@@ -472,6 +513,8 @@ SegmenterCard make_card(const SegTrainOptions& o, const data::SegDataset& ds, co
   card.threshold = threshold;
   card.tile = o.tile;
   card.tta = o.tta;
+  card.invert_bright = o.invert_bright;
+  card.label = o.label;
   return card;
 }
 
@@ -502,7 +545,8 @@ json train_segmenter(const SegTrainOptions& cli) {
                split.validation.size());
   fs::create_directories(o.out);
   write_split(o.out, ds, split);
-  const auto train_set = preload(ds, split.train, o.progress), val = preload(ds, split.validation, o.progress);
+  const auto train_set = preload(ds, split.train, o.invert_bright, o.progress);
+  const auto val = preload(ds, split.validation, o.invert_bright, o.progress);
 
   torch::manual_seed(o.seed);
   SegmenterCard shape;

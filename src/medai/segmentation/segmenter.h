@@ -26,9 +26,11 @@ struct SegTrainOptions {
   double validation_fraction = 0.2;
   uint64_t seed = 1;
   int tile = 256;
-  bool tta = true;                 // inference averages the four flips (threshold and figures chosen with it)
-  int max_images = 0;              // 0 = all (a cap for quick runs)
-  std::string precision = "auto";  // auto | fp32 | bf16 (core/precision.h)
+  std::string label = "foreground";  // what the masks mark (the DICOM SEG segment label)
+  bool invert_bright = true;         // invert bright-background images (brightfield) for the network
+  bool tta = true;                   // inference averages the four flips (threshold and figures chosen with it)
+  int max_images = 0;                // 0 = all (a cap for quick runs)
+  std::string precision = "auto";    // auto | fp32 | bf16 (core/precision.h)
   bool progress = true;
   bool resume = false;  // continue the interrupted run in `out` with its stored settings
 };
@@ -61,6 +63,8 @@ class Segmenter {
 // A mask as an 8-bit PNG (0 / 255), and the image with the mask tinted red and outlined.
 void write_mask_png(const std::filesystem::path& out, const std::vector<uint8_t>& mask, int width, int height);
 void write_overlay_png(const std::filesystem::path& out, const data::SegImage& image, const std::vector<uint8_t>& mask);
+std::string mask_png(const std::vector<uint8_t>& mask, int width, int height);  // the same, as PNG bytes
+std::string overlay_png(const data::SegImage& image, const std::vector<uint8_t>& mask);
 
 // Per-image mean Dice and IoU (`n` images), instance F1 at IoU 0.5 and DSB AP (instances:
 // watershed-split components of the prediction against the components of the truth), the same

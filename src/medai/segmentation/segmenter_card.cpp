@@ -2,6 +2,7 @@
 
 #include "medai/core/error.h"
 #include "medai/core/run_folder.h"
+#include "medai/core/version.h"
 
 namespace medai::segmentation {
 
@@ -14,6 +15,8 @@ json SegmenterCard::to_json() const {
   card["threshold"] = threshold;
   card["tile"] = tile;
   card["tta"] = tta;
+  card["invert_bright"] = invert_bright;
+  card["label"] = label;
   return card;
 }
 
@@ -31,8 +34,20 @@ SegmenterCard SegmenterCard::from_json(const json& card, const std::string& wher
   c.threshold = core::json_number(card, "threshold", where, 0.0, 1.0);
   c.tile = core::json_int(card, "tile", where, 16, 4096);
   c.tta = core::json_bool(card, "tta", where, false);
-  c.extra = core::card_extras(card, {"unet", "threshold", "tile", "tta"});
+  c.invert_bright = core::json_bool(card, "invert_bright", where, false);
+  c.label = card.contains("label") ? core::json_string(card, "label", where) : "foreground";
+  if (c.label.empty() || c.label.size() > 64) fail_invalid(where + ": 'label' must have 1..64 characters");
+  c.extra = core::card_extras(card, {"unet", "threshold", "tile", "tta", "invert_bright", "label"});
   return c;
+}
+
+io::SegmentDescription SegmenterCard::segment() const {
+  io::SegmentDescription d;
+  d.label = label;
+  d.algorithm_name = "medai U-Net";
+  d.algorithm_version = kVersion;
+  d.series_description = "medai segmentation: " + label;
+  return d;
 }
 
 }  // namespace medai::segmentation

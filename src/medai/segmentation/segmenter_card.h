@@ -3,6 +3,7 @@
 #include <string>
 
 #include "medai/core/model_card.h"
+#include "medai/io/dicom_seg.h"
 
 namespace medai::segmentation {
 
@@ -16,9 +17,12 @@ struct SegmenterCard {
   double threshold = 0.5;                           // on the foreground probability, chosen on validation
   int tile = 256;                                   // inference tile side; larger inputs are tiled with overlap
   bool tta = true;                                  // average the probabilities of the four flips
+  bool invert_bright = false;                       // invert images whose mean is above 0.5 first
+  std::string label = "foreground";                 // what the mask marks (DICOM SEG segment label)
   nlohmann::json extra = nlohmann::json::object();  // report sections
   nlohmann::json to_json() const;
   static SegmenterCard from_json(const nlohmann::json& card, const std::string& where);
+  io::SegmentDescription segment() const;  // for DICOM SEG output
 };
 
 }  // namespace medai::segmentation

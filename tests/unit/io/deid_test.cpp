@@ -77,19 +77,6 @@ TEST(DicomDeid, UidsAreRemappedConsistentlyPerSecret) {
   EXPECT_TRUE(io::deid_is_identifying_tag(0x00100010));
 }
 
-namespace {
-// dciodvfy's "Error" lines for a file (dicom3tools, an independent validator), without the
-// values they quote.
-std::set<std::string> validator_errors(const std::filesystem::path& file) {
-  auto r = test::run_command("dciodvfy " + test::quote(file) + " 2>&1");
-  std::set<std::string> out;
-  std::istringstream in(r.out);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("Error", 0) == 0) out.insert(line);
-  return out;
-}
-}  // namespace
-
 TEST(DicomDeid, ADeidentifiedFileHasNoValidatorErrorItsOriginalDidNotHave) {
   MEDAI_REQUIRE_DATA("dicom/manifest.csv");
   ASSERT_EQ(test::run_command("command -v dciodvfy").exit_code, 0)
@@ -102,8 +89,8 @@ TEST(DicomDeid, ADeidentifiedFileHasNoValidatorErrorItsOriginalDidNotHave) {
     SCOPED_TRACE(e.path().filename().string());
     const auto deid = out / e.path().filename();
     io::deidentify_dicom_file(e.path(), deid, "a-test-secret");
-    const auto before = validator_errors(e.path());
-    for (const auto& err : validator_errors(deid)) EXPECT_TRUE(before.count(err)) << "new: " << err;
+    const auto before = test::dciodvfy_errors(e.path());
+    for (const auto& err : test::dciodvfy_errors(deid)) EXPECT_TRUE(before.count(err)) << "new: " << err;
     ++checked;
   }
   EXPECT_GE(checked, 20);
