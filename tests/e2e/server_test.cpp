@@ -5,12 +5,15 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <sstream>
 #include <thread>
 
 #include "e2e_support.h"
+#include "medai/io/csv.h"
+#include "medai/io/dicom_seg.h"
 #include "support/test_support.h"
 
 namespace fs = std::filesystem;
@@ -82,6 +85,24 @@ testing::AssertionResult train_small_detector(const fs::path& out, int seed) {
   auto tr = test::run_medai("image train --data " + test::quote(test::subset_dir() / "subset.csv") + " --out " +
                             test::quote(out) + " --size 64 --epochs 1 --batch 16 --val-fraction 0.25 --seed " +
                             std::to_string(seed));
+  if (tr.exit_code == 0) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << tr.err;
+}
+
+// A tiny U-Net (4 images per modality of the nuclei set, one epoch) trained into `out`.
+testing::AssertionResult train_small_segmenter(const fs::path& work, const fs::path& out) {
+  const fs::path shared = test::shared_data() / "nuclei_dsb2018";
+  const io::CsvTable index = io::read_csv(shared / "index.csv");
+  const size_t cp = index.column("path"), cm = index.column("mask_path"), cmod = index.column("modality");
+  std::map<std::string, int> taken;
+  std::string csv = "path,mask_path,modality\n";
+  for (const auto& row : index.rows)
+    if (taken[row[cmod]]++ < 4)
+      csv += (shared / row[cp]).string() + "," + (shared / row[cm]).string() + "," + row[cmod] + "\n";
+  fs::create_directories(work / "nuclei");
+  test::write_text(work / "nuclei" / "index.csv", csv);
+  auto tr = test::run_medai("seg train --data " + test::quote(work / "nuclei") + " --out " + test::quote(out) +
+                            " --epochs 1 --crop 64 --tile 128 --width 4 --depth 3 --batch 4 --label nucleus");
   if (tr.exit_code == 0) return testing::AssertionSuccess();
   return testing::AssertionFailure() << tr.err;
 }
@@ -229,6 +250,61 @@ TEST(Server, AuthRolesPredictionsAuditAndABadInputBattery) {
       EXPECT_EQ(exp.out.find(name), std::string::npos) << "patient name in the audit trail";
     }
   }
+}
+
+TEST(Server, ASegmenterAnswersWithAMaskOverlayAndADicomSeg) {
+  MEDAI_REQUIRE_DATA("nuclei_dsb2018/index.csv");
+  MEDAI_REQUIRE_DATA("dicom/MR_small.dcm");
+  if (test::trained_run().empty()) GTEST_SKIP() << "shared chest X-ray data missing";
+  test::TempDir dir;
+  ASSERT_TRUE(train_small_segmenter(dir.path(), dir / "models" / "nuclei"));
+  fs::copy(test::trained_run(), dir / "models" / "cxr", fs::copy_options::recursive);
+  const std::string clin = token(dir.path(), "clinician"), admin = token(dir.path(), "admin");
+  Server s(dir.path());
+  ASSERT_GT(s.port(), 0);
+
+  // A PNG: JSON with the mask (0/255, the image's size) and the overlay as PNGs.
+  const io::CsvTable index = io::read_csv(test::shared_data() / "nuclei_dsb2018" / "index.csv");
+  const fs::path image = test::shared_data() / "nuclei_dsb2018" / index.rows[0][index.column("path")];
+  auto r = s.call("POST", "/v1/models/nuclei/segment", clin, image.string(), "image/png");
+  ASSERT_EQ(r.first, 200) << r.second;
+  const json j = json::parse(r.second);
+  for (const char* k : {"mask_png_base64", "overlay_png_base64", "foreground_fraction", "instances", "threshold"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_EQ(j["label"], "nucleus");
+  const cv::Mat src = cv::imread(image.string(), cv::IMREAD_UNCHANGED);
+  EXPECT_EQ(j["width"], src.cols);
+  EXPECT_EQ(j["height"], src.rows);
+  EXPECT_EQ(j["model"]["name"], "nuclei");
+
+  // A DICOM: format=dicom-seg answers the SEG, referencing the instance as sent.
+  const fs::path mr = test::shared_data() / "dicom" / "MR_small.dcm";
+  r = s.call("POST", "/v1/models/nuclei/segment?format=dicom-seg", clin, mr.string(), "application/dicom");
+  ASSERT_EQ(r.first, 200) << r.second;
+  test::write_text(dir / "answer_seg.dcm", r.second);
+  const io::DicomSeg seg = io::read_dicom_seg(dir / "answer_seg.dcm");
+  ASSERT_EQ(seg.frames.size(), 1u);
+  EXPECT_EQ(seg.segments, std::vector<std::string>{"nucleus"});
+  const std::string mr_dump = test::run_command("dcmdump +P SOPInstanceUID " + test::quote(mr)).out;
+  EXPECT_NE(mr_dump.find(seg.frames[0].source_sop_instance_uid), std::string::npos);
+  for (const auto& e : test::dciodvfy_errors(dir / "answer_seg.dcm")) ADD_FAILURE() << e;
+
+  // The wrong route for each kind of model, a SEG for a PNG, an unknown format: 400, named.
+  r = s.call("POST", "/v1/models/nuclei/predict", clin, image.string(), "image/png");
+  EXPECT_EQ(r.first, 400);
+  EXPECT_NE(r.second.find("/segment"), std::string::npos) << r.second;
+  r = s.call("POST", "/v1/models/cxr/segment", clin, image.string(), "image/png");
+  EXPECT_EQ(r.first, 400);
+  EXPECT_NE(r.second.find("/predict"), std::string::npos) << r.second;
+  r = s.call("POST", "/v1/models/nuclei/segment?format=dicom-seg", clin, image.string(), "image/png");
+  EXPECT_EQ(r.first, 400);
+  EXPECT_EQ(s.call("POST", "/v1/models/nuclei/segment?format=nrrd", clin, image.string(), "image/png").first, 400);
+  EXPECT_EQ(s.call("POST", "/v1/models/nuclei/segment", "", image.string(), "image/png").first, 401);
+  // Audited, without the mask itself.
+  auto audit = s.call("GET", "/v1/admin/audit", admin);
+  ASSERT_EQ(audit.first, 200);
+  EXPECT_NE(audit.second.find("\"segment\""), std::string::npos);
+  EXPECT_EQ(audit.second.find("mask_png_base64"), std::string::npos);
 }
 
 TEST(Server, KillNineDuringABurstLosesNoAcknowledgedPredictionAndTheStoreStaysSound) {

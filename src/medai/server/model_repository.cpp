@@ -7,6 +7,7 @@
 #include "medai/core/runtime.h"
 #include "medai/core/sha256.h"
 #include "medai/imaging/classifier_model.h"
+#include "medai/segmentation/segmenter.h"
 #include "medai/server/batcher.h"
 #include "medai/server/metrics.h"
 
@@ -24,6 +25,15 @@ LoadedModel::LoadedModel(std::string n, std::string v, fs::path d, nlohmann::jso
       model(std::move(m)),
       sha256(std::move(sha)),
       batcher(std::make_unique<Batcher>(model, b.max_batch, b.max_delay_ms, b.queue_capacity, std::move(on_batch))) {}
+
+LoadedModel::LoadedModel(std::string n, std::string v, fs::path d, nlohmann::json c,
+                         std::shared_ptr<segmentation::Segmenter> seg, std::string sha)
+    : name(std::move(n)),
+      version(std::move(v)),
+      dir(std::move(d)),
+      card(std::move(c)),
+      segmenter(std::move(seg)),
+      sha256(std::move(sha)) {}
 
 LoadedModel::~LoadedModel() = default;  // the batcher finishes the requests it queued, then stops
 
@@ -168,11 +178,16 @@ VersionInfo ModelRepository::load(const std::string& name, const std::string& ve
       return info_of(find(name, v));
     }
     current.reset();
-    auto model = std::make_shared<imaging::ClassifierModel>(imaging::ClassifierModel::load(dir));
-    Metrics* m = metrics_;
-    fresh = std::make_shared<LoadedModel>(name, v, dir, card, std::move(model), sha, batching_, [m](int n) {
-      if (m) m->observe_batch(n);
-    });
+    if (card.value("task", "") == segmentation::kSegmenterTask) {
+      auto seg = std::make_shared<segmentation::Segmenter>(segmentation::Segmenter::load(dir));
+      fresh = std::make_shared<LoadedModel>(name, v, dir, card, std::move(seg), sha);
+    } else {
+      auto model = std::make_shared<imaging::ClassifierModel>(imaging::ClassifierModel::load(dir));
+      Metrics* m = metrics_;
+      fresh = std::make_shared<LoadedModel>(name, v, dir, card, std::move(model), sha, batching_, [m](int n) {
+        if (m) m->observe_batch(n);
+      });
+    }
   } catch (const std::exception& ex) {
     spdlog::error("model {} version {}: {}", name, v, ex.what());
     std::unique_lock lock(mu_);
@@ -223,7 +238,7 @@ int ModelRepository::queue_depth() {
   int d = 0;
   for (auto& [n, vs] : models_)
     for (auto& [v, e] : vs)
-      if (e.loaded) d += e.loaded->batcher->depth();
+      if (e.loaded && e.loaded->batcher) d += e.loaded->batcher->depth();
   return d;
 }
 

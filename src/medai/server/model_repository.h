@@ -18,6 +18,9 @@
 namespace medai::imaging {
 class ClassifierModel;
 }
+namespace medai::segmentation {
+class Segmenter;
+}
 
 namespace medai::server {
 
@@ -28,18 +31,23 @@ struct BatchingOptions {
   int max_batch = 8, max_delay_ms = 5, queue_capacity = 64;
 };
 
+// One loaded version: an image classifier (with its batcher) or a segmenter (one forward at a
+// time, inside Segmenter); the other pointer is null.
 struct LoadedModel {
   LoadedModel(std::string name, std::string version, std::filesystem::path dir, nlohmann::json card,
               std::shared_ptr<imaging::ClassifierModel> model, std::string sha256, const BatchingOptions& batching,
               std::function<void(int)> on_batch);
+  LoadedModel(std::string name, std::string version, std::filesystem::path dir, nlohmann::json card,
+              std::shared_ptr<segmentation::Segmenter> segmenter, std::string sha256);
   ~LoadedModel();
   const std::string name, version;
   const std::filesystem::path dir;
   const nlohmann::json card;
   const std::shared_ptr<imaging::ClassifierModel> model;
-  const std::string sha256;  // of the weights file
-  const std::unique_ptr<Batcher> batcher;
-  std::mutex explain_mu;  // Grad-CAM runs the native network with autograd: one at a time
+  const std::shared_ptr<segmentation::Segmenter> segmenter;
+  const std::string sha256;                // of the weights file
+  const std::unique_ptr<Batcher> batcher;  // classifiers only
+  std::mutex explain_mu;                   // Grad-CAM runs the native network with autograd: one at a time
 };
 
 // What the repository says about one version (a copy: safe to read without a lock).

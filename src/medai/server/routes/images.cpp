@@ -1,14 +1,18 @@
-// Image model routes: the repository's models and their cards, and prediction (PNG, JPEG or
-// DICOM; DICOM is de-identified in memory on arrival and decoded from that same dataset).
+// Image model routes: the repository's models and their cards, prediction and segmentation (PNG,
+// JPEG or DICOM; DICOM is de-identified in memory on arrival and decoded from that same dataset).
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "medai/core/error.h"
 #include "medai/core/sha256.h"
+#include "medai/data/seg_dataset.h"
 #include "medai/imaging/classifier_model.h"
 #include "medai/io/dicom.h"
 #include "medai/io/dicom_deid.h"
+#include "medai/io/dicom_seg.h"
 #include "medai/io/image.h"
+#include "medai/metrics/segmentation.h"
+#include "medai/segmentation/segmenter.h"
 #include "medai/server/api.h"
 #include "medai/server/batcher.h"
 #include "medai/server/model_repository.h"
@@ -40,6 +44,7 @@ std::string base64(const std::vector<unsigned char>& in) {
 struct Upload {
   io::Image image;
   std::string sha256;  // of what was kept: the de-identified DICOM, or the image bytes
+  bool dicom = false;
 };
 
 Upload decode_upload(const Request& req, const std::string& secret) {
@@ -53,6 +58,7 @@ Upload decode_upload(const Request& req, const std::string& secret) {
   Upload u;
   if (has_preamble || base == "application/dicom") {
     auto d = io::deidentify_and_decode_dicom(req.body, "upload", secret);
+    u.dicom = true;
     u.sha256 = core::sha256_hex(d.bytes);
     u.image = std::move(d.pixels.image);
   } else {
@@ -65,6 +71,7 @@ Upload decode_upload(const Request& req, const std::string& secret) {
 void predict(ServerContext& ctx, const Request& req, Response& res) {
   const double t0 = now_ms();
   auto lm = ctx.models.acquire(req.matches.at(1), req.param("version"));  // kept alive until we answer
+  if (!lm->model) fail_invalid("model '" + lm->name + "' is a segmenter: POST /v1/models/" + lm->name + "/segment");
   Upload up = decode_upload(req, ctx.deid_secret);
   cv::Mat unit = io::display_frame(up.image);
   json out;
@@ -103,6 +110,56 @@ void predict(ServerContext& ctx, const Request& req, Response& res) {
   res.json(200, out);
 }
 
+// A binary mask of the upload: JSON with the mask and overlay as base64 PNGs, or (format=dicom-seg,
+// DICOM uploads) the DICOM SEG itself. The SEG references the instance as it was sent, so it can go
+// back to the PACS: it is built in memory from the caller's own bytes, returned only to the caller
+// and never stored; the audit keeps the hash of the de-identified upload, as for /predict.
+void segment(ServerContext& ctx, const Request& req, Response& res) {
+  const double t0 = now_ms();
+  auto lm = ctx.models.acquire(req.matches.at(1), req.param("version"));
+  if (!lm->segmenter)
+    fail_invalid("model '" + lm->name + "' is an image classifier: POST /v1/models/" + lm->name + "/predict");
+  const std::string format = req.param("format").empty() ? "json" : req.param("format");
+  if (format != "json" && format != "dicom-seg") fail_invalid("format must be json or dicom-seg");
+  Upload up = decode_upload(req, ctx.deid_secret);
+  if (format == "dicom-seg" && !up.dicom) fail_invalid("format=dicom-seg needs a DICOM upload");
+  const data::SegImage im = data::to_seg_image(up.image);
+  const auto& seg = *lm->segmenter;
+  const std::vector<uint8_t> mask = seg.mask(im);
+  size_t fg = 0;
+  for (uint8_t v : mask) fg += v;
+  const double fraction = mask.empty() ? 0.0 : static_cast<double>(fg) / mask.size();
+  const int instances = metrics::watershed_instances(mask, im.width, im.height).count;
+  std::string seg_bytes, mask_bytes, overlay_bytes;  // everything is made before the audit row
+  if (format == "dicom-seg") {
+    seg_bytes = io::make_dicom_seg(req.body, "upload", im.frame, mask, im.width, im.height, seg.card().segment());
+  } else {
+    mask_bytes = segmentation::mask_png(mask, im.width, im.height);
+    overlay_bytes = segmentation::overlay_png(im, mask);
+  }
+  const double ms = now_ms() - t0;
+  json logged = {{"foreground_fraction", fraction}, {"instances", instances}, {"format", format}};
+  ctx.audit(req, "segment", "segment", logged, ms, up.sha256, {lm->name, lm->version, lm->sha256});
+  if (format == "dicom-seg") {
+    res.status = 200;
+    res.content_type = "application/dicom";
+    res.body = std::move(seg_bytes);
+    return;
+  }
+  res.json(200, {{"width", im.width},
+                 {"height", im.height},
+                 {"label", seg.card().label},
+                 {"threshold", seg.card().threshold},
+                 {"foreground_fraction", fraction},
+                 {"instances", instances},
+                 {"mask_png_base64", base64({mask_bytes.begin(), mask_bytes.end()})},
+                 {"overlay_png_base64", base64({overlay_bytes.begin(), overlay_bytes.end()})},
+                 {"model", {{"name", lm->name}, {"version", lm->version}, {"sha256", lm->sha256}}},
+                 {"input_sha256", up.sha256},
+                 {"warnings", up.image.warnings},
+                 {"latency_ms", ms}});
+}
+
 }  // namespace
 
 void register_image_routes(ServerContext& ctx, std::vector<Route>& routes) {
@@ -117,6 +174,8 @@ void register_image_routes(ServerContext& ctx, std::vector<Route>& routes) {
        }});
   routes.push_back({"POST", R"(/v1/models/([^/]+)/predict)", "predict", Role::Clinician,
                     [&ctx](const Request& req, Response& res) { predict(ctx, req, res); }});
+  routes.push_back({"POST", R"(/v1/models/([^/]+)/segment)", "segment", Role::Clinician,
+                    [&ctx](const Request& req, Response& res) { segment(ctx, req, res); }});
 }
 
 }  // namespace medai::server

@@ -3,6 +3,8 @@
 const $ = (id) => document.getElementById(id);
 let token = sessionStorage.getItem("medai_token") || "";
 let cards = {};
+let tasks = {};  // model name -> task of its default version
+const SEGMENTER = "binary image segmentation";
 
 async function api(path, opts = {}) {
   opts.headers = Object.assign({ Authorization: "Bearer " + token }, opts.headers || {});
@@ -29,12 +31,42 @@ async function signIn() {
       const v = m.versions.find((x) => x.version === m.default_version);
       if (!v || v.state !== "loaded") continue;
       const o = document.createElement("option");
-      o.value = m.name; o.textContent = m.name + " (v" + m.default_version + ")";
+      tasks[m.name] = v.task;
+      o.value = m.name; o.textContent = m.name + " (v" + m.default_version + ")" + (v.task === SEGMENTER ? " - segmentation" : "");
       sel.appendChild(o);
     }
   } catch (e) {
     $("signin-error").textContent = "Sign-in failed: " + e.message;
   }
+}
+
+function showCard(card) {
+  const text = (v) => Array.isArray(v) ? v.join(" ") : (v || "");
+  $("card-use").textContent = text(card.intended_use) || "not stated in the model card";
+  $("card-limits").textContent = text(card.limitations || card.limits) || "not stated in the model card";
+}
+
+// A segmenter: the mask drawn on the image, the object count, and for DICOM the SEG to download.
+async function segment(name, f, isDicom, type) {
+  const path = "/v1/models/" + encodeURIComponent(name) + "/segment";
+  const r = await api(path, { method: "POST", headers: { "Content-Type": type }, body: f });
+  if (!cards[name]) cards[name] = await api("/v1/models/" + encodeURIComponent(name));
+  $("xray-overlay-title").textContent = "Segmentation";
+  $("xray-cam").src = "data:image/png;base64," + r.overlay_png_base64;
+  if (isDicom) { $("xray-image").src = "data:image/png;base64," + r.mask_png_base64; $("xray-image-note").textContent = "DICOM: the mask (white) is shown; the overlay uses the de-identified pixels."; }
+  else { $("xray-image").src = URL.createObjectURL(f); $("xray-image-note").textContent = ""; }
+  $("xray-label").textContent = r.instances + " objects, " + (100 * r.foreground_fraction).toFixed(1) + "% of the image (" + r.label + ")";
+  $("xray-label").className = "label";
+  $("xray-prob").textContent = "Mask threshold " + r.threshold.toFixed(2) + "; " + r.width + " x " + r.height + " pixels";
+  $("xray-model").textContent = "Model " + r.model.name + " v" + r.model.version + " - sha256 " + r.model.sha256.slice(0, 12);
+  const link = $("xray-seg-link");
+  link.classList.add("hidden");
+  if (isDicom) {
+    const res = await fetch(path + "?format=dicom-seg", { method: "POST", headers: { Authorization: "Bearer " + token, "Content-Type": type }, body: f });
+    if (res.ok) { link.href = URL.createObjectURL(await res.blob()); link.download = "segmentation.dcm"; link.classList.remove("hidden"); }
+  }
+  showCard(cards[name].card || {});
+  show("xray-result", true);
 }
 
 async function analyse() {
@@ -44,11 +76,17 @@ async function analyse() {
   const name = $("model").value;
   const isDicom = f.name.toLowerCase().endsWith(".dcm");
   const type = isDicom ? "application/dicom" : (f.type || "application/octet-stream");
+  if (tasks[name] === SEGMENTER) {
+    try { await segment(name, f, isDicom, type); } catch (e) { $("xray-error").textContent = e.message; }
+    return;
+  }
   try {
     const r = await api("/v1/models/" + encodeURIComponent(name) + "/predict?explain=1",
                         { method: "POST", headers: { "Content-Type": type }, body: f });
     if (!cards[name]) cards[name] = await api("/v1/models/" + encodeURIComponent(name));
     const card = cards[name].card || {};
+    $("xray-overlay-title").textContent = "Grad-CAM";
+    $("xray-seg-link").classList.add("hidden");
     $("xray-cam").src = "data:image/png;base64," + r.gradcam_png_base64;
     if (isDicom) { $("xray-image").src = $("xray-cam").src; $("xray-image-note").textContent = "DICOM: shown as de-identified by the server."; }
     else { $("xray-image").src = URL.createObjectURL(f); $("xray-image-note").textContent = ""; }
@@ -57,9 +95,7 @@ async function analyse() {
     $("xray-label").className = "label " + (positive ? "pos" : "neg");
     $("xray-prob").textContent = "Probability " + r.probability.toFixed(3) + " (operating threshold " + r.threshold.toFixed(3) + ")";
     $("xray-model").textContent = "Model " + r.model.name + " v" + r.model.version + " - sha256 " + r.model.sha256.slice(0, 12);
-    const text = (v) => Array.isArray(v) ? v.join(" ") : (v || "");
-    $("card-use").textContent = text(card.intended_use) || "not stated in the model card";
-    $("card-limits").textContent = text(card.limitations || card.limits) || "not stated in the model card";
+    showCard(card);
     show("xray-result", true);
   } catch (e) {
     $("xray-error").textContent = e.message;
