@@ -15,6 +15,7 @@
 #include "medai/imaging/classifier_card.h"
 #include "medai/imaging/classifier_model.h"
 #include "medai/imaging/evaluate_classifier.h"
+#include "medai/imaging/fit_guard.h"
 #include "medai/imaging/torchscript_interop.h"
 #include "medai/imaging/train_classifier.h"
 #include "medai/io/image.h"
@@ -46,22 +47,64 @@ void start(const GlobalOptions& g, bool json_out, const std::string& precision =
 struct UnitImage {
   cv::Mat unit;
   std::vector<std::string> warnings;
+  std::optional<std::string> problem;  // the guard's input checks (imaging/ood_guard.h)
 };
-UnitImage read_unit(const fs::path& file) {
+UnitImage read_unit(const fs::path& file, const imaging::ClassifierModel& model) {
   io::Image img = io::read_image(file);
   for (const auto& w : img.warnings) std::fprintf(stderr, "warning: %s: %s\n", file.string().c_str(), w.c_str());
-  return {io::display_frame(img), img.warnings};
+  return {io::display_frame(img), img.warnings, imaging::check_input(img, model.card.guard.expected)};
 }
 
 json prediction_json(const fs::path& file, const imaging::Prediction& p, const imaging::ClassifierModel& m,
                      const std::vector<std::string>& warnings) {
-  return {{"file", file.string()},
-          {"label", p.label},
-          {"probability", p.probability},
-          {"threshold", p.threshold},
-          {"positive_class", m.class_names()[m.positive_index()]},
-          {"class_probabilities", p.class_probabilities},
-          {"warnings", warnings}};
+  json j = imaging::prediction_fields(p, m);
+  j["file"] = file.string();
+  j["warnings"] = warnings;
+  return j;
+}
+
+// The text line of a prediction: the label, or "withheld" and why.
+std::string prediction_text(const imaging::Prediction& p) {
+  if (p.guard.in_distribution) return p.label;
+  return "withheld (out of distribution: " + p.guard.reason + ")";
+}
+
+// The guard's options (imaging/fit_guard.h) on `cmd`; `age` takes MIN-MAX in years.
+void add_guard_options(CLI::App* cmd, imaging::GuardOptions& o, std::string& age) {
+  cmd->add_option("--guard-acceptance", o.acceptance,
+                  "out-of-distribution guard: share of validation images its threshold lets through")
+      ->capture_default_str();
+  cmd->add_option("--expect-modality", o.expected.modalities,
+                  "DICOM modalities of the training population (comma list; 'any' = not checked)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--expect-body-part", o.expected.body_parts, "DICOM BodyPartExamined values ('any' = not checked)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--expect-view", o.expected.views, "DICOM ViewPosition values, e.g. AP,PA (default: not checked)")
+      ->delimiter(',');
+  cmd->add_option("--expect-age", age,
+                  "patient age range in years, MIN-MAX (either may be empty; default: not checked)");
+}
+
+// Applies 'any' and the age range after parsing.
+void finish_guard_options(imaging::GuardOptions& o, const std::string& age) {
+  for (auto* list : {&o.expected.modalities, &o.expected.body_parts, &o.expected.views})
+    if (list->size() == 1 && io::lower_case(list->front()) == "any") list->clear();
+  if (age.empty()) return;
+  const auto dash = age.find('-');
+  if (dash == std::string::npos) fail_invalid("--expect-age: give MIN-MAX in years, e.g. 0-16");
+  auto number = [&](const std::string& t) -> std::optional<double> {
+    if (t.empty()) return std::nullopt;
+    try {
+      size_t used = 0;
+      const double v = std::stod(t, &used);
+      if (used == t.size() && v >= 0 && v <= 150) return v;
+    } catch (const std::exception&) {}
+    fail_invalid("--expect-age: '" + t + "' is not an age in years");
+  };
+  o.expected.min_age_years = number(age.substr(0, dash));
+  o.expected.max_age_years = number(age.substr(dash + 1));
 }
 
 void add_train_command(CLI::App* image, GlobalOptions& g) {
@@ -97,9 +140,12 @@ void add_train_command(CLI::App* image, GlobalOptions& g) {
   train->add_option("--workers", t->workers, "loader threads (default: cores)");
   train->add_option("--max-batches", t->max_batches_per_epoch, "cap batches per epoch (smoke tests)");
   add_precision_option(train, t->precision);
+  auto t_age = std::make_shared<std::string>();
+  add_guard_options(train, t->guard, *t_age);
   train->add_flag("--json", *t_json, "print the model card as JSON on stdout");
-  train->callback([&g, t, t_json, t_target, train] {
+  train->callback([&g, t, t_json, t_target, train, t_age] {
     start(g, *t_json);
+    finish_guard_options(t->guard, *t_age);
     if (train->count("--target-sensitivity")) t->target_sensitivity = *t_target;
     t->progress = !*t_json;
     check_fresh_out(t->out, t->resume);
@@ -143,11 +189,12 @@ void add_predict_command(CLI::App* image, GlobalOptions& g) {
     auto model = imaging::ClassifierModel::load(*p_model);
     json out = json::array();
     for (const auto& f : *p_files) {
-      const UnitImage u = read_unit(f);
+      const UnitImage u = read_unit(f, model);
       auto p = model.predict(u.unit);
+      imaging::apply_input_check(p, u.problem);
       if (*p_json) out.push_back(prediction_json(f, p, model, u.warnings));
       else
-        std::printf("%s\t%s\tp=%.4f\tthreshold=%.4f\n", f.string().c_str(), p.label.c_str(), p.probability,
+        std::printf("%s\t%s\tp=%.4f\tthreshold=%.4f\n", f.string().c_str(), prediction_text(p).c_str(), p.probability,
                     p.threshold);
     }
     if (*p_json) std::cout << core::dump_json(out, 2) << "\n";
@@ -169,8 +216,9 @@ void add_explain_command(CLI::App* image, GlobalOptions& g) {
   expl->callback([&g, x_model, x_file, x_out, x_class, x_json, expl_precision] {
     start(g, *x_json, *expl_precision);
     auto model = imaging::ClassifierModel::load(*x_model);
-    const UnitImage u = read_unit(*x_file);
+    const UnitImage u = read_unit(*x_file, model);
     auto ex = imaging::explain_image(model, u.unit, *x_class);
+    imaging::apply_input_check(ex.prediction, u.problem);
     io::write_png(*x_out, ex.overlay);
     if (*x_json) {
       json j = prediction_json(*x_file, ex.prediction, model, u.warnings);
@@ -178,7 +226,7 @@ void add_explain_command(CLI::App* image, GlobalOptions& g) {
       j["explained_class"] = model.class_names()[ex.target_class];
       std::cout << core::dump_json(j, 2) << "\n";
     } else {
-      std::printf("%s\t%s\tp=%.4f\theatmap=%s\n", x_file->string().c_str(), ex.prediction.label.c_str(),
+      std::printf("%s\t%s\tp=%.4f\theatmap=%s\n", x_file->string().c_str(), prediction_text(ex.prediction).c_str(),
                   ex.prediction.probability, x_out->string().c_str());
     }
   });
@@ -259,10 +307,33 @@ void add_import_command(CLI::App* image, GlobalOptions& g) {
 
 }  // namespace
 
+void add_fit_guard_command(CLI::App* image, GlobalOptions& g) {
+  auto* fg = image->add_subcommand("fit-guard", "fit (or refit) a run's out-of-distribution guard on its own split");
+  auto o = std::make_shared<imaging::GuardOptions>();
+  auto model = std::make_shared<fs::path>();
+  auto age = std::make_shared<std::string>();
+  auto as_json = std::make_shared<bool>(false);
+  fg->add_option("--model", *model, "run folder (with split.csv)")->required();
+  add_guard_options(fg, *o, *age);
+  fg->add_flag("--json", *as_json, "print the guard's card section as JSON");
+  fg->callback([&g, o, model, age, as_json] {
+    start(g, *as_json);
+    finish_guard_options(*o, *age);
+    o->progress = !*as_json && !g.quiet;
+    const json card = imaging::fit_guard_for_run(*model, *o);
+    if (*as_json) std::cout << core::dump_json(card["ood_guard"], 2) << "\n";
+    else
+      std::printf("guard written to %s: threshold %.2f, validation acceptance %.3f\n", model->string().c_str(),
+                  card["ood_guard"]["threshold"].get<double>(),
+                  card["ood_guard"]["validation"]["acceptance"].get<double>());
+  });
+}
+
 void add_image_commands(CLI::App& app, GlobalOptions& g) {
   auto* image = app.add_subcommand("image", "chest X-ray (and other 2-D image) classification");
   image->require_subcommand(1);
   add_train_command(image, g);
+  add_fit_guard_command(image, g);
   add_evaluate_command(image, g);
   add_predict_command(image, g);
   add_explain_command(image, g);

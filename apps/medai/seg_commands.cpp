@@ -36,9 +36,8 @@ void add_train_command(CLI::App* seg, GlobalOptions& g) {
   tr->add_flag("--residual", o->residual, "residual encoder blocks");
   tr->add_option("--label", o->label, "what the masks mark (the segment label of DICOM SEG output)")
       ->capture_default_str();
-  auto keep_polarity = std::make_shared<bool>(false);
-  tr->add_flag("--keep-polarity", *keep_polarity,
-               "do not invert bright-background images (by default dark objects on a bright ground are inverted)");
+  tr->add_flag("--invert-bright", o->invert_bright,
+               "invert images with a mean above 0.5 (dark objects on a bright ground) for the network");
   auto no_tta = std::make_shared<bool>(false);
   tr->add_flag("--no-tta", *no_tta, "predict without averaging the four flips (4x faster inference)");
   tr->add_option("--patience", o->patience, "epochs without validation Dice gain before stopping")
@@ -49,10 +48,9 @@ void add_train_command(CLI::App* seg, GlobalOptions& g) {
   add_precision_option(tr, o->precision);
   tr->add_flag("--resume", o->resume, "continue an interrupted run in --out");
   tr->add_flag("--json", *json_out, "print the model card as JSON");
-  tr->callback([&g, o, json_out, no_tta, keep_polarity] {
+  tr->callback([&g, o, json_out, no_tta] {
     core::init_runtime({g.threads, g.verbose, g.quiet || *json_out});
     o->tta = !*no_tta;
-    o->invert_bright = !*keep_polarity;
     o->progress = !*json_out && !g.quiet;
     check_fresh_out(o->out, o->resume);
     const json card = segmentation::train_segmenter(*o);

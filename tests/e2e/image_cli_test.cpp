@@ -127,8 +127,75 @@ TEST(ImageCli, PredictReadsPngDicomAndNifti) {
     double prob = p["probability"];
     EXPECT_GE(prob, 0.0);
     EXPECT_LE(prob, 1.0);
-    EXPECT_EQ(p["label"], prob >= p["threshold"].get<double>() ? "PNEUMONIA" : "NORMAL");
+    if (p["in_distribution"].get<bool>())  // else the guard withheld the label (next test)
+      EXPECT_EQ(p["label"], prob >= p["threshold"].get<double>() ? "PNEUMONIA" : "NORMAL");
+    else EXPECT_TRUE(p["label"].is_null() && !p["ood_reason"].get<std::string>().empty()) << p.dump();
   }
+  EXPECT_TRUE(j[0]["in_distribution"].get<bool>()) << j[0].dump();  // a training film
+}
+
+TEST(ImageCli, TheGuardFlagsWhatTheModelWasNotTrainedOnAndPassesItsValidationFilms) {
+  REQUIRE_RUN();
+  json card = json::parse(test::read_text(run / "model_card.json"));
+  ASSERT_TRUE(card.contains("ood_guard"));
+  EXPECT_TRUE(fs::exists(run / "ood_guard.pt"));
+  EXPECT_GE(card["ood_guard"]["validation"]["acceptance"].get<double>(), 0.95);
+  EXPECT_EQ(card["ood_guard"]["expected"]["modalities"], json({"CR", "DX"}));
+  test::TempDir dir;
+  // Blank, noise, a colour microscopy image, CT and MR slices.
+  cv::imwrite((dir / "blank.png").string(), cv::Mat(96, 96, CV_8U, cv::Scalar(128)));
+  cv::Mat noise(96, 96, CV_8U);
+  cv::randu(noise, 0, 256);
+  cv::imwrite((dir / "noise.png").string(), noise);
+  const io::CsvTable nuclei = io::read_csv(test::shared_data() / "nuclei_dsb2018" / "index.csv");
+  fs::path colour;
+  for (const auto& row : nuclei.rows)
+    if (row[nuclei.column("modality")] == "brightfield_color") colour = test::shared_data() / "nuclei_dsb2018" / row[0];
+  const fs::path ct = test::shared_data() / "dicom" / "CT_small.dcm",
+                 mr = test::shared_data() / "dicom" / "MR_small.dcm";
+  auto r = test::run_medai("image predict --json --model " + test::quote(run) + " " + test::quote(dir / "blank.png") +
+                           " " + test::quote(colour) + " " + test::quote(ct) + " " + test::quote(mr));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  ASSERT_EQ(j.size(), 4u);
+  const char* why[] = {"blank", "colour", "modality CT", "modality MR"};
+  for (size_t i = 0; i < j.size(); ++i) {
+    EXPECT_FALSE(j[i]["in_distribution"].get<bool>()) << j[i].dump();
+    EXPECT_TRUE(j[i]["label"].is_null()) << j[i].dump();
+    EXPECT_NE(j[i]["ood_reason"].get<std::string>().find(why[i]), std::string::npos) << j[i].dump();
+    EXPECT_NE(j[i]["warning"].get<std::string>().find("withheld"), std::string::npos);
+  }
+  // Text output says so; explain too.
+  r = test::run_medai("image predict --model " + test::quote(run) + " " + test::quote(ct));
+  EXPECT_NE(r.out.find("withheld (out of distribution: DICOM modality CT"), std::string::npos) << r.out;
+  r = test::run_medai("image explain --json --model " + test::quote(run) + " " + test::quote(ct) + " --out " +
+                      test::quote(dir / "cam.png"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(json::parse(r.out)["in_distribution"].get<bool>());
+  // Most validation films pass (the threshold lets 99% of them through; a 2-epoch 64 px model).
+  const io::CsvTable split = io::read_csv(run / "split.csv");
+  std::string files;
+  for (const auto& row : split.rows)
+    if (row[3] == "validation") files += " " + test::quote(row[0]);
+  r = test::run_medai("image predict --json --model " + test::quote(run) + files);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  int passed = 0, n = 0;
+  for (const auto& p : json::parse(r.out)) passed += p["in_distribution"].get<bool>(), ++n;
+  EXPECT_GE(passed, 0.95 * n) << passed << " of " << n;
+  // Refitting the guard (another acceptance, an age range) rewrites the card; bad options are refused.
+  test::TempDir copy;
+  fs::copy(run, copy / "run", fs::copy_options::recursive);
+  r = test::run_medai("image fit-guard --model " + test::quote(copy / "run") +
+                      " --guard-acceptance 0.97 --expect-age 0-16 --expect-modality any --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json g = json::parse(r.out);
+  EXPECT_EQ(g["expected"]["modalities"], json::array());
+  EXPECT_EQ(g["expected"]["age_years"], json({0.0, 16.0}));
+  EXPECT_NE(g["threshold_rule"].get<std::string>().find("0.97"), std::string::npos);
+  r = test::run_medai("image fit-guard --model " + test::quote(copy / "run") + " --expect-age old");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = test::run_medai("image fit-guard --model " + test::quote(copy / "run") + " --guard-acceptance 1.5");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
 }
 
 TEST(ImageCli, ExplainWritesAHeatmapOverlayOfTheImageSize) {

@@ -34,6 +34,14 @@ json ClassifierCard::to_json() const {
   cal["temperature"] = calibration.temperature;
   if (!calibration.logit_offsets.empty()) cal["logit_offsets"] = calibration.logit_offsets;
   card["calibration"] = cal;
+  if (guard.present) {
+    json g = guard.report;
+    g["file"] = kGuardFile;
+    g["threshold"] = guard.threshold;
+    g["dim"] = guard.dim;
+    g["expected"] = guard.expected.to_json();
+    card["ood_guard"] = g;
+  }
   return card;
 }
 
@@ -79,7 +87,18 @@ ClassifierCard ClassifierCard::from_json(const json& card, const std::string& wh
   }
   for (const auto& [k, v] : cal.items())
     if (k != "method" && k != "temperature" && k != "logit_offsets") c.calibration.report[k] = v;
-  c.extra = core::card_extras(card, {"classes", "positive_index", "positive_class", "operating_point", "calibration"});
+  if (card.contains("ood_guard")) {
+    const json& g = card["ood_guard"];
+    if (!g.is_object()) fail_invalid(where + ": 'ood_guard' must be an object");
+    c.guard.present = true;
+    c.guard.threshold = core::json_number(card, "ood_guard.threshold", where, 0, 1e12);
+    c.guard.dim = core::json_int(card, "ood_guard.dim", where, 1, 1 << 16);
+    c.guard.expected = g.contains("expected") ? Expected::from_json(g["expected"], where + " ood_guard") : Expected{};
+    for (const auto& [k, v] : g.items())
+      if (k != "threshold" && k != "dim" && k != "expected" && k != "file") c.guard.report[k] = v;
+  }
+  c.extra = core::card_extras(
+      card, {"classes", "positive_index", "positive_class", "operating_point", "calibration", "ood_guard"});
   return c;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "medai/core/model_card.h"
+#include "medai/imaging/ood_guard.h"
 
 namespace medai::imaging {
 
@@ -32,6 +33,13 @@ struct ClassifierCard {
     double temperature = 1.0;
     nlohmann::json report = nlohmann::json::object();  // NLL and ECE before/after
   } calibration;
+  struct Guard {  // the out-of-distribution guard (imaging/ood_guard.h); absent in older runs
+    bool present = false;
+    double threshold = 0;  // on the feature distance
+    int64_t dim = 0;       // pooled feature size
+    Expected expected;
+    nlohmann::json report = nlohmann::json::object();  // how it was fitted, measured acceptance
+  } guard;
   nlohmann::json extra = nlohmann::json::object();  // report sections: training_run, imported_from, ...
 
   nlohmann::json to_json() const;

@@ -62,8 +62,15 @@ ClassifierModel ClassifierModel::load(const fs::path& run_dir, bool for_inferenc
     if (auto* resnet = dynamic_cast<nn::ResNetImpl*>(net.get())) nn::fold_batchnorm(*resnet);
   }
   nn::to_channels_last(*net);
+  std::shared_ptr<const FeatureGuard> guard;
+  if (card.guard.present) {
+    auto g = FeatureGuard::load(run_dir / kGuardFile, card.guard.dim, (run_dir / core::kModelCardFile).string());
+    g.set_threshold(card.guard.threshold);
+    guard = std::make_shared<const FeatureGuard>(std::move(g));
+  }
   ClassifierModel m(net, std::move(card));
   m.optimized = optimized;
+  m.guard = guard;
   m.run_dir = run_dir;
   return m;
 }
@@ -95,8 +102,58 @@ torch::Tensor ClassifierModel::input_tensor(const cv::Mat& unit_image) const {
   return torch::from_blob(x.ptr<float>(), {1, 1, s, s}, torch::kFloat).clone();
 }
 
-Prediction ClassifierModel::predict(const cv::Mat& unit_image) {
-  return predictions(logits(input_tensor(unit_image)))[0];
+Prediction ClassifierModel::predict(const cv::Mat& unit_image) { return predict_batch(input_tensor(unit_image))[0]; }
+
+torch::Tensor ClassifierModel::pooled_features(const torch::Tensor& batch) {
+  c10::InferenceMode inference;
+  net->eval();
+  train::AutocastGuard autocast(core::inference_precision() == core::Precision::Bf16);
+  return net->features(batch.contiguous(torch::MemoryFormat::ChannelsLast)).mean({2, 3}).to(torch::kFloat);
+}
+
+std::vector<Prediction> ClassifierModel::predict_batch(const torch::Tensor& batch) {
+  if (!guard) return predictions(logits(batch));
+  torch::Tensor z, pooled;
+  {
+    c10::InferenceMode inference;
+    net->eval();
+    train::AutocastGuard autocast(core::inference_precision() == core::Precision::Bf16);
+    auto fmap = net->features(batch.contiguous(torch::MemoryFormat::ChannelsLast));
+    z = net->head(fmap).to(torch::kFloat);
+    pooled = fmap.mean({2, 3}).to(torch::kFloat);
+  }
+  auto out = predictions(z);
+  const auto d = guard->distances(pooled);
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i].guarded = true;
+    out[i].guard = judge(std::nullopt, d[i], guard->threshold());
+    if (!out[i].guard.in_distribution) out[i].label.clear();
+  }
+  return out;
+}
+
+nlohmann::json prediction_fields(const Prediction& p, const ClassifierModel& m) {
+  nlohmann::json j = {{"label", p.guard.in_distribution ? nlohmann::json(p.label) : nlohmann::json(nullptr)},
+                      {"probability", p.probability},
+                      {"threshold", p.threshold},
+                      {"positive_class", m.class_names()[m.positive_index()]},
+                      {"class_probabilities", p.class_probabilities},
+                      {"in_distribution", p.guard.in_distribution},
+                      {"ood_reason", p.guard.reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.guard.reason)},
+                      {"ood_score", p.guard.score ? nlohmann::json(*p.guard.score) : nlohmann::json(nullptr)},
+                      {"guard", m.guard ? "input checks and feature distance"
+                                        : "input checks only (no feature guard: medai image fit-guard adds one)"}};
+  if (!p.guard.in_distribution)
+    j["warning"] = "out of distribution: " + p.guard.reason +
+                   "; the label is withheld and the probability is not "
+                   "meaningful";
+  return j;
+}
+
+void apply_input_check(Prediction& p, const std::optional<std::string>& problem) {
+  if (!problem) return;
+  p.guard = judge(problem, p.guard.score, 0);
+  p.label.clear();
 }
 
 std::vector<Prediction> ClassifierModel::predictions(const torch::Tensor& z) const {
@@ -120,9 +177,14 @@ std::vector<Prediction> ClassifierModel::predictions(const torch::Tensor& z) con
   return out;
 }
 
-torch::Tensor ClassifierModel::dataset_logits(const data::ImageDataset& ds, const std::vector<size_t>& indices,
-                                              int batch_size, bool progress) {
-  data::DecodedCache cache(ds, image_size());
+namespace {
+
+// `fn` over every listed sample of a dataset in batches (threaded loading, progress bar), rows
+// concatenated.
+template <class Fn>
+torch::Tensor map_dataset(const data::ImageDataset& ds, const std::vector<size_t>& indices, int image_size,
+                          int batch_size, bool progress, Fn&& fn) {
+  data::DecodedCache cache(ds, image_size);
   data::LoaderOptions lo;
   lo.batch_size = batch_size;
   lo.workers = std::max(1, core::runtime_threads());
@@ -131,11 +193,25 @@ torch::Tensor ClassifierModel::dataset_logits(const data::ImageDataset& ds, cons
   core::ProgressBar bar("evaluate", static_cast<int64_t>(indices.size()), "img", progress);
   while (auto b = loader.next()) {
     auto x = torch::from_blob(b->pixels.data(), {b->size, 1, b->image_size, b->image_size}, torch::kFloat);
-    out.push_back(logits(x));
+    out.push_back(fn(x));
     bar.advance(b->size);
   }
   bar.finish();
   return torch::cat(out, 0);
+}
+
+}  // namespace
+
+torch::Tensor ClassifierModel::dataset_features(const data::ImageDataset& ds, const std::vector<size_t>& indices,
+                                                int batch_size, bool progress) {
+  return map_dataset(ds, indices, image_size(), batch_size, progress,
+                     [&](const torch::Tensor& x) { return pooled_features(x); });
+}
+
+torch::Tensor ClassifierModel::dataset_logits(const data::ImageDataset& ds, const std::vector<size_t>& indices,
+                                              int batch_size, bool progress) {
+  return map_dataset(ds, indices, image_size(), batch_size, progress,
+                     [&](const torch::Tensor& x) { return logits(x); });
 }
 
 }  // namespace medai::imaging

@@ -4,12 +4,14 @@
 #include <torch/types.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 
 #include "medai/data/image_dataset.h"
 #include "medai/imaging/classifier_card.h"
+#include "medai/imaging/feature_guard.h"
 #include "medai/imaging/torchscript_interop.h"
 #include "medai/nn/nets/classifier_net.h"
 
@@ -18,11 +20,23 @@ namespace medai::imaging {
 inline constexpr const char* kWeightsFile = "model.pt";
 
 struct Prediction {
-  std::string label;       // decided at the card's threshold
+  std::string label;       // decided at the card's threshold; empty = withheld (out of distribution)
   double probability = 0;  // calibrated probability of the positive class
   double threshold = 0.5;
   std::vector<double> class_probabilities;  // calibrated, per class
+  GuardVerdict guard;                       // in distribution unless the guard says otherwise
+  bool guarded = false;                     // the model has a guard (older runs do not)
 };
+
+// Applies the input checks' verdict (ood_guard.h) to a prediction; an out-of-distribution
+// prediction has its label withheld.
+void apply_input_check(Prediction& p, const std::optional<std::string>& input_problem);
+
+class ClassifierModel;
+// The JSON keys every prediction answer shares (CLI and server): label (null when withheld),
+// probability, threshold, positive_class, class_probabilities, in_distribution, ood_reason,
+// ood_score, and "guard" saying what was checked.
+nlohmann::json prediction_fields(const Prediction& p, const ClassifierModel& model);
 
 class ClassifierModel {
  public:
@@ -40,16 +54,24 @@ class ClassifierModel {
   // Calibrated positive-class probabilities from logits.
   std::vector<double> positive_probabilities(const torch::Tensor& logits) const;
   Prediction predict(const cv::Mat& unit_image);
+  // Predictions for a normalised batch, with the feature guard's verdict when the model has one
+  // (then one forward of the native network gives both the logits and the pooled features).
+  std::vector<Prediction> predict_batch(const torch::Tensor& batch);
+  // Pooled penultimate features N x D (eval mode, no grad).
+  torch::Tensor pooled_features(const torch::Tensor& batch);
   // Label and calibrated probabilities for each row of a batch of logits.
   std::vector<Prediction> predictions(const torch::Tensor& logits) const;
   // Logits for every listed sample of a dataset (threaded loading, progress bar).
   torch::Tensor dataset_logits(const data::ImageDataset& ds, const std::vector<size_t>& indices, int batch_size = 64,
                                bool progress = true);
+  torch::Tensor dataset_features(const data::ImageDataset& ds, const std::vector<size_t>& indices, int batch_size = 64,
+                                 bool progress = true);
   // Normalised 1 x C x S x S input tensor for one [0, 1] image.
   torch::Tensor input_tensor(const cv::Mat& unit_image) const;
 
   nn::ClassifierNet net;
   std::shared_ptr<OptimizedClassifier> optimized;  // set when loaded for inference
+  std::shared_ptr<const FeatureGuard> guard;       // set when the card has an ood_guard
   ClassifierCard card;
   std::filesystem::path run_dir;
   int image_size() const { return card.image_size; }

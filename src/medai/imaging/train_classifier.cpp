@@ -380,7 +380,15 @@ json train_classifier(const TrainOptions& cli) {
   write_report_plots(cal.report, run, "validation");
   write_curves(run, fitted.history);
   write_split_csv(run, ds, split);
-  const json card = make_card(o, ds, split, fitted, cal, class_w).to_json();
+  ClassifierCard typed = make_card(o, ds, split, fitted, cal, class_w);
+  {
+    ClassifierModel model(net, typed);
+    GuardOptions go = o.guard;
+    go.progress = o.progress;
+    go.seed = o.seed;
+    typed.guard = fit_guard(model, ds, split.train, split.validation, go, run);
+  }
+  const json card = typed.to_json();
   core::write_json_file(run / core::kModelCardFile, card);
   const auto& rep = cal.report;
   spdlog::info(

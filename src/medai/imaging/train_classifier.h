@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "medai/imaging/fit_guard.h"
+
 namespace medai::imaging {
 
 struct TrainOptions {
@@ -32,6 +34,7 @@ struct TrainOptions {
   int bootstrap_reps = 1000;
   std::string precision = "auto";  // auto | fp32 | bf16 (core/precision.h)
   bool progress = true;
+  GuardOptions guard;  // the out-of-distribution guard fitted at the end
 };
 
 // Trains, calibrates and writes the run folder; returns the model card.

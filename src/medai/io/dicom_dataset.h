@@ -15,6 +15,9 @@ namespace medai::io {
 void parse_dicom(const std::string& bytes, const std::string& name, DcmFileFormat& ff);
 // Decodes the pixels of a parsed dataset (may change its representation to uncompressed).
 DicomPixels decode_dataset(DcmDataset* ds, const std::string& name);
+// The patient's age in years as text ("64.5"), from PatientAge or the study date minus the birth
+// date; empty when neither is there. Only the age leaves this function, never the dates.
+std::string patient_age_years(DcmDataset* ds);
 // The file's bytes (its dataset's transfer syntax, explicit little endian when unknown).
 std::string serialize_dicom(DcmFileFormat& ff, const std::string& name);
 

@@ -198,9 +198,13 @@ DeidentifiedDicom deidentify_and_decode_dicom(const std::string& bytes, const st
                                               const std::string& secret) {
   DcmFileFormat ff;
   DeidentifiedDicom out;
-  out.report = deidentify_parsed(ff, bytes, name, secret);
+  if (secret.size() < 8) fail_invalid("de-identification secret must have at least 8 characters");
+  parse_dicom(bytes, name, ff);
+  const std::string age = patient_age_years(ff.getDataset());  // the profile removes what it comes from
+  out.report = run(ff, secret);
   out.bytes = serialize_dicom(ff, name);               // before decoding changes the representation
   out.pixels = decode_dataset(ff.getDataset(), name);  // the same parsed dataset
+  if (!age.empty()) out.pixels.image.meta["patient_age_years"] = age;
   return out;
 }
 

@@ -13,10 +13,13 @@
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/oflog/oflog.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <optional>
 
 #include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
@@ -288,6 +291,34 @@ void read_spacing(DcmDataset* ds, Image& img) {
 
 }  // namespace
 
+std::string patient_age_years(DcmDataset* ds) {
+  const std::string age = get_string(ds, DCM_PatientAge);  // nnnD, nnnW, nnnM or nnnY
+  if (age.size() == 4 && std::isdigit(static_cast<unsigned char>(age[0])) &&
+      std::isdigit(static_cast<unsigned char>(age[1])) && std::isdigit(static_cast<unsigned char>(age[2]))) {
+    const double n = std::stoi(age.substr(0, 3));
+    const double per_year = age[3] == 'Y'   ? 1
+                            : age[3] == 'M' ? 12
+                            : age[3] == 'W' ? 52.1775
+                            : age[3] == 'D' ? 365.25
+                                            : 0;
+    if (per_year > 0) return std::to_string(n / per_year);
+  }
+  // Else the study (or acquisition) date minus the birth date, both YYYYMMDD.
+  std::string when = get_string(ds, DCM_StudyDate);
+  if (when.size() != 8) when = get_string(ds, DCM_AcquisitionDate);
+  const std::string born = get_string(ds, DCM_PatientBirthDate);
+  auto days = [](const std::string& d) -> std::optional<long> {
+    if (d.size() != 8 || !std::all_of(d.begin(), d.end(), [](unsigned char c) { return std::isdigit(c); }))
+      return std::nullopt;
+    const long y = std::stol(d.substr(0, 4)), m = std::stol(d.substr(4, 2)), day = std::stol(d.substr(6, 2));
+    if (m < 1 || m > 12 || day < 1 || day > 31) return std::nullopt;
+    return y * 372 + (m - 1) * 31 + (day - 1);  // monotone in the date; years = difference / 372
+  };
+  const auto a = days(when), b = days(born);
+  if (!a || !b || *a < *b) return {};
+  return std::to_string(static_cast<double>(*a - *b) / 372.0);
+}
+
 void parse_dicom(const std::string& bytes, const std::string& name, DcmFileFormat& ff) {
   register_codecs_once();
   if (bytes.empty()) fail_dicom(name, "file is empty");
@@ -341,6 +372,8 @@ DicomPixels decode_dataset(DcmDataset* ds, const std::string& name) {
   img.meta["photometric"] = photometric;
   img.meta["transfer_syntax"] = xfer.getXferName();
   img.meta["body_part"] = get_string(ds, DCM_BodyPartExamined);
+  img.meta["view_position"] = get_string(ds, DCM_ViewPosition);
+  if (const std::string age = patient_age_years(ds); !age.empty()) img.meta["patient_age_years"] = age;
   img.meta["bits_stored"] = std::to_string(g.bs);
   return out;
 }

@@ -339,14 +339,14 @@ std::vector<Cached> preload(const data::SegDataset& ds, const std::vector<size_t
   return out;
 }
 
-// One random crop of `c` into x (3 x S x S) and y (S x S), flipped, rotated, with its contrast
-// and brightness jittered and one time in five made grey; image and mask get the same geometry.
+// One random crop of `c` into x (3 x S x S) and y (S x S), flipped, rotated and with its contrast
+// and brightness jittered; image and mask get the same geometry.
 void random_crop(const Cached& c, int S, std::mt19937_64& rng, float* x, float* y) {
   std::uniform_int_distribution<int> oy(0, std::max(0, c.height - S)), ox(0, std::max(0, c.width - S)), k4(0, 3);
   std::uniform_real_distribution<float> contrast(0.75f, 1.25f), bright(-0.1f, 0.1f);
-  std::bernoulli_distribution flip(0.5), to_grey(0.2);
+  std::bernoulli_distribution flip(0.5);
   const int y0 = oy(rng), x0 = ox(rng), rot = k4(rng);
-  const bool fl = flip(rng), grey = to_grey(rng);
+  const bool fl = flip(rng);
   const float a = contrast(rng), b = bright(rng);
   const size_t n = static_cast<size_t>(c.width) * c.height, ss = static_cast<size_t>(S) * S;
   for (int i = 0; i < S; ++i)
@@ -356,13 +356,9 @@ void random_crop(const Cached& c, int S, std::mt19937_64& rng, float* x, float* 
       const int sy = y0 + v, sx = x0 + u;
       const bool inside = sy < c.height && sx < c.width;
       const size_t src = inside ? static_cast<size_t>(sy) * c.width + sx : 0;
-      float g = 0;
-      if (grey && inside)
-        for (int ch = 0; ch < data::kSegChannels; ++ch) g += c.pixels[ch * n + src] / (255.0f * data::kSegChannels);
-      for (int ch = 0; ch < data::kSegChannels; ++ch) {
-        const float v = grey ? g : c.pixels[ch * n + src] / 255.0f;
-        x[ch * ss + i * S + j] = inside ? std::clamp((v - 0.5f) * a + 0.5f + b, 0.0f, 1.0f) : 0.0f;
-      }
+      for (int ch = 0; ch < data::kSegChannels; ++ch)
+        x[ch * ss + i * S + j] =
+            inside ? std::clamp((c.pixels[ch * n + src] / 255.0f - 0.5f) * a + 0.5f + b, 0.0f, 1.0f) : 0.0f;
       y[i * S + j] = inside ? c.mask[src] : 0.0f;
     }
 }
@@ -492,8 +488,7 @@ SegmenterCard make_card(const SegTrainOptions& o, const data::SegDataset& ds, co
   card.core.training["best_epoch"] = fitted.best_epoch;
   card.core.training["seconds"] = fitted.seconds;
   card.core.training["loss"] = "BCE + soft Dice";
-  card.core.training["augmentation"] =
-      "random crops, flips, 90-degree rotations, contrast and brightness, grey (one crop in five)";
+  card.core.training["augmentation"] = "random crops, flips, 90-degree rotations, contrast and brightness";
   card.core.data = {
       {"source", ds.source.filename().string()}, {"fingerprint", ds.fingerprint()}, {"images", ds.samples.size()}};
   card.core.split = {{"rule", "random by group (patient_id when given, else image), stratified by 'modality'"},

@@ -61,7 +61,7 @@ void Batcher::loop() {
     try {
       std::vector<torch::Tensor> inputs;
       for (auto& j : batch) inputs.push_back(j.input);
-      auto preds = model_->predictions(model_->logits(torch::cat(inputs)));
+      auto preds = model_->predict_batch(torch::cat(inputs));
       if (on_batch_) on_batch_(static_cast<int>(batch.size()));  // counted before anyone is answered
       for (size_t i = 0; i < batch.size(); ++i) batch[i].done.set_value(std::move(preds[i]));
     } catch (...) {

@@ -94,17 +94,19 @@ void predict(ServerContext& ctx, const Request& req, Response& res) {
       fail(ErrorCode::Timeout, "prediction did not finish in time");
     p = f.get();
   }
+  imaging::apply_input_check(p, imaging::check_input(up.image, lm->model->card.guard.expected));
   const double ms = now_ms() - t0;
-  out.update({{"label", p.label},
-              {"probability", p.probability},
-              {"threshold", p.threshold},
-              {"class_probabilities", p.class_probabilities},
-              {"classes", lm->model->class_names()},
+  out.update(imaging::prediction_fields(p, *lm->model));
+  out.update({{"classes", lm->model->class_names()},
               {"model", {{"name", lm->name}, {"version", lm->version}, {"sha256", lm->sha256}}},
               {"input_sha256", up.sha256},
               {"warnings", up.image.warnings},
               {"latency_ms", ms}});
-  json logged = {{"label", p.label}, {"probability", p.probability}, {"threshold", p.threshold}};
+  json logged = {{"label", out["label"]},
+                 {"probability", p.probability},
+                 {"threshold", p.threshold},
+                 {"in_distribution", p.guard.in_distribution}};
+  if (!p.guard.in_distribution) logged["ood_reason"] = p.guard.reason;
   if (!up.image.warnings.empty()) logged["warnings"] = up.image.warnings;
   ctx.audit(req, "predict", "predict", logged, ms, up.sha256, {lm->name, lm->version, lm->sha256});  // before answering
   res.json(200, out);

@@ -91,9 +91,18 @@ async function analyse() {
     if (isDicom) { $("xray-image").src = $("xray-cam").src; $("xray-image-note").textContent = "DICOM: shown as de-identified by the server."; }
     else { $("xray-image").src = URL.createObjectURL(f); $("xray-image-note").textContent = ""; }
     const positive = r.probability >= r.threshold;
-    $("xray-label").textContent = r.label;
-    $("xray-label").className = "label " + (positive ? "pos" : "neg");
-    $("xray-prob").textContent = "Probability " + r.probability.toFixed(3) + " (operating threshold " + r.threshold.toFixed(3) + ")";
+    if (r.in_distribution === false) {
+      // The guard flagged the input: no label; the probability is shown greyed, as not meaningful.
+      $("xray-label").textContent = "Withheld: out of distribution - " + r.ood_reason;
+      $("xray-label").className = "label withheld";
+      $("xray-prob").textContent = "Probability " + r.probability.toFixed(3) + " is not meaningful for this image.";
+      $("xray-prob").className = "withheld";
+    } else {
+      $("xray-label").textContent = r.label;
+      $("xray-label").className = "label " + (positive ? "pos" : "neg");
+      $("xray-prob").textContent = "Probability " + r.probability.toFixed(3) + " (operating threshold " + r.threshold.toFixed(3) + ")";
+      $("xray-prob").className = "";
+    }
     $("xray-model").textContent = "Model " + r.model.name + " v" + r.model.version + " - sha256 " + r.model.sha256.slice(0, 12);
     showCard(card);
     show("xray-result", true);

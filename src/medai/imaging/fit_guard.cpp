@@ -1,0 +1,101 @@
+#include "medai/imaging/fit_guard.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "medai/core/error.h"
+#include "medai/core/run_folder.h"
+#include "medai/imaging/classifier_model.h"
+#include "medai/io/csv.h"
+
+namespace medai::imaging {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+double quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = q * (v.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos)), hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (pos - lo) * (v[hi] - v[lo]);
+}
+
+}  // namespace
+
+ClassifierCard::Guard fit_guard(ClassifierModel& model, const data::ImageDataset& ds, const std::vector<size_t>& train,
+                                const std::vector<size_t>& validation, const GuardOptions& o, const fs::path& run) {
+  if (!(o.acceptance > 0.5 && o.acceptance < 1)) fail_invalid("guard acceptance must be in (0.5, 1)");
+  if (train.size() < 10 || validation.size() < 10)
+    fail_invalid("the out-of-distribution guard needs at least 10 training and 10 validation images");
+  std::vector<size_t> fit_rows = train;
+  if (o.max_train_images > 0 && static_cast<int>(fit_rows.size()) > o.max_train_images) {
+    std::mt19937_64 rng(o.seed);
+    std::shuffle(fit_rows.begin(), fit_rows.end(), rng);
+    fit_rows.resize(o.max_train_images);
+    std::sort(fit_rows.begin(), fit_rows.end());
+  }
+  spdlog::info("out-of-distribution guard: features of {} training and {} validation images", fit_rows.size(),
+               validation.size());
+  const torch::Tensor f_train = model.dataset_features(ds, fit_rows, 64, o.progress);
+  std::vector<int> labels;
+  for (size_t i : fit_rows) labels.push_back(ds.samples[i].label);
+  FeatureGuard g = FeatureGuard::fit(f_train, labels, static_cast<int>(model.class_names().size()));
+  const std::vector<double> d_val = g.distances(model.dataset_features(ds, validation, 64, o.progress));
+  const double threshold = quantile(d_val, o.acceptance);
+  size_t passed = 0;
+  for (double d : d_val) passed += d <= threshold;
+  g.save(run / kGuardFile);
+
+  ClassifierCard::Guard out;
+  out.present = true;
+  out.threshold = threshold;
+  out.dim = f_train.size(1);
+  out.expected = o.expected;
+  out.report = {
+      {"method",
+       "input checks (blank, colour, DICOM modality/body part/view/age against 'expected'), then the Mahalanobis "
+       "distance of the pooled penultimate features to the nearest class mean (shared covariance, shrunk)"},
+      {"fitted_on", {{"images", fit_rows.size()}, {"split", "train"}}},
+      {"threshold_rule", "quantile " + std::to_string(o.acceptance) + " of the validation images' distances"},
+      {"validation",
+       {{"images", d_val.size()},
+        {"acceptance", static_cast<double>(passed) / d_val.size()},
+        {"distance_median", quantile(d_val, 0.5)}}},
+      {"on_flag", "the label is withheld; the probability is reported but not meaningful"}};
+  spdlog::info("out-of-distribution guard: threshold {:.2f}, validation acceptance {:.3f}", threshold,
+               static_cast<double>(passed) / d_val.size());
+  return out;
+}
+
+json fit_guard_for_run(const fs::path& run, const GuardOptions& o) {
+  ClassifierModel model = ClassifierModel::load(run);
+  if (!fs::exists(run / "split.csv"))
+    fail_not_found((run / "split.csv").string() + ": the run has no split file (medai image train writes one)");
+  data::DatasetOptions dopt;
+  dopt.classes = model.class_names();
+  const data::ImageDataset ds = data::load_image_dataset(run / "split.csv", dopt);
+  const io::CsvTable table = io::read_csv(run / "split.csv");
+  const size_t cpath = table.column("path"), csplit = table.column("split");
+  std::map<std::string, std::string> split_of;
+  for (const auto& row : table.rows) split_of[fs::path(row[cpath]).lexically_normal().string()] = row[csplit];
+  std::vector<size_t> train, validation;
+  for (size_t i = 0; i < ds.samples.size(); ++i) {
+    const auto it = split_of.find(fs::absolute(ds.samples[i].path).lexically_normal().string());
+    if (it == split_of.end()) continue;
+    (it->second == "validation" ? validation : train).push_back(i);
+  }
+  ClassifierCard card = model.card;
+  card.guard = fit_guard(model, ds, train, validation, o, run);
+  const json j = card.to_json();
+  core::write_json_file(run / core::kModelCardFile, j);
+  return j;
+}
+
+}  // namespace medai::imaging
