@@ -164,14 +164,41 @@ void add_evaluate_command(CLI::App* image, GlobalOptions& g) {
   eval->add_option("--split", e->split, "CSV 'split' filter");
   eval->add_option("--report", e->report_dir, "write roc.png and reliability.png here");
   eval->add_option("--bootstrap", e->bootstrap_reps, "bootstrap resamples for CIs")->capture_default_str();
+  eval->add_option("--class-mix", e->class_mix,
+                   "prevalences to resample the data to, e.g. 0.1,0.3,0.5 (metrics with and without prior shift)")
+      ->delimiter(',');
+  eval->add_option("--group-col", e->group_column, "report per value of this CSV index column (e.g. subtype)");
+  auto e_prev = std::make_shared<double>(0);
+  eval->add_option("--prevalence", *e_prev, "adjust the probabilities to this deployment prevalence first");
   eval->add_flag("--json", *e_json, "one JSON object on stdout");
   auto eval_precision = inference_precision(eval);
-  eval->callback([&g, e, e_json, eval_precision] {
+  eval->callback([&g, e, e_json, eval_precision, e_prev, eval] {
     start(g, *e_json, *eval_precision);
     e->progress = !*e_json;
-    auto r = imaging::evaluate_classifier(*e);
-    if (*e_json) std::cout << core::dump_json(imaging::report_json(r), 2) << "\n";
-    else std::cout << imaging::report_table(r);
+    if (eval->count("--prevalence")) e->prevalence = *e_prev;
+    const auto r = imaging::evaluate_classifier(*e);
+    if (*e_json) {
+      json j = imaging::report_json(r.report);
+      j.update(r.shift);
+      std::cout << core::dump_json(j, 2) << "\n";
+      return;
+    }
+    std::cout << imaging::report_table(r.report);
+    if (r.shift.contains("class_mix")) {
+      std::printf("\nresampled to other class mixes (mean of %d resamples)\n", 200);
+      std::printf("prevalence  accuracy  sens    spec    PPV     NPV     ECE     ECE adjusted\n");
+      for (const auto& m : r.shift["class_mix"]) {
+        auto v = [&](const char* k) { return m[k].is_number() ? m[k].get<double>() : std::nan(""); };
+        std::printf("%-10.2f  %.4f    %.4f  %.4f  %.4f  %.4f  %.4f  %.4f\n", v("prevalence"), v("accuracy"),
+                    v("sensitivity"), v("specificity"), v("ppv"), v("npv"), v("ece"), v("ece_adjusted"));
+      }
+    }
+    if (r.shift.contains("by_group")) {
+      std::printf("\nby %s\n", e->group_column.c_str());
+      for (const auto& [name, m] : r.shift["by_group"].items())
+        std::printf("%-12s n %-5d accuracy %s  sensitivity %s  specificity %s\n", name.c_str(), m["n"].get<int>(),
+                    m["accuracy"].dump().c_str(), m["sensitivity"].dump().c_str(), m["specificity"].dump().c_str());
+    }
   });
 }
 
@@ -183,8 +210,11 @@ void add_predict_command(CLI::App* image, GlobalOptions& g) {
   pred->add_option("--model", *p_model, "run folder")->required();
   pred->add_option("files", *p_files, "PNG/JPEG/DICOM/NIfTI files (NIfTI: middle slice)")->required();
   pred->add_flag("--json", *p_json, "JSON array on stdout");
+  auto p_prev = std::make_shared<double>(0);
+  pred->add_option("--prevalence", *p_prev,
+                   "deployment prevalence of the positive class: probabilities adjusted to it (prior shift)");
   auto pred_precision = inference_precision(pred);
-  pred->callback([&g, p_model, p_files, p_json, pred_precision] {
+  pred->callback([&g, p_model, p_files, p_json, pred_precision, p_prev, pred] {
     start(g, *p_json, *pred_precision);
     auto model = imaging::ClassifierModel::load(*p_model);
     json out = json::array();
@@ -192,6 +222,7 @@ void add_predict_command(CLI::App* image, GlobalOptions& g) {
       const UnitImage u = read_unit(f, model);
       auto p = model.predict(u.unit);
       imaging::apply_input_check(p, u.problem);
+      if (pred->count("--prevalence")) imaging::apply_prevalence(p, model, *p_prev);
       if (*p_json) out.push_back(prediction_json(f, p, model, u.warnings));
       else
         std::printf("%s\t%s\tp=%.4f\tthreshold=%.4f\n", f.string().c_str(), prediction_text(p).c_str(), p.probability,
@@ -212,13 +243,16 @@ void add_explain_command(CLI::App* image, GlobalOptions& g) {
   expl->add_option("--out", *x_out, "PNG to write")->required();
   expl->add_option("--class", *x_class, "class index to explain (default: the positive class)");
   expl->add_flag("--json", *x_json, "JSON on stdout");
+  auto x_prev = std::make_shared<double>(0);
+  expl->add_option("--prevalence", *x_prev, "deployment prevalence of the positive class (prior shift)");
   auto expl_precision = inference_precision(expl);
-  expl->callback([&g, x_model, x_file, x_out, x_class, x_json, expl_precision] {
+  expl->callback([&g, x_model, x_file, x_out, x_class, x_json, expl_precision, x_prev, expl] {
     start(g, *x_json, *expl_precision);
     auto model = imaging::ClassifierModel::load(*x_model);
     const UnitImage u = read_unit(*x_file, model);
     auto ex = imaging::explain_image(model, u.unit, *x_class);
     imaging::apply_input_check(ex.prediction, u.problem);
+    if (expl->count("--prevalence")) imaging::apply_prevalence(ex.prediction, model, *x_prev);
     io::write_png(*x_out, ex.overlay);
     if (*x_json) {
       json j = prediction_json(*x_file, ex.prediction, model, u.warnings);

@@ -32,6 +32,11 @@ void add_server_commands(CLI::App& app, GlobalOptions& g) {
   serve->add_option("--queue", o->queue_capacity, "requests queued per model before 503")->capture_default_str();
   serve->add_option("--max-body-bytes", o->max_body_bytes, "largest request body (413 beyond)")->capture_default_str();
   serve->add_option("--timeout-s", o->timeout_s)->capture_default_str();
+  serve
+      ->add_option("--prevalence", o->prevalence,
+                   "deployment prevalence of the positive class for every classifier (prior shift; a request's "
+                   "?prevalence= overrides it)")
+      ->check(CLI::Range(0.0, 1.0));
   serve->add_option("--http-threads", o->threads, "HTTP worker threads kept warm")->capture_default_str();
   serve
       ->add_option("--max-connections", o->max_connections,

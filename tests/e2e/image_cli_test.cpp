@@ -198,6 +198,49 @@ TEST(ImageCli, TheGuardFlagsWhatTheModelWasNotTrainedOnAndPassesItsValidationFil
   EXPECT_EQ(r.exit_code, 2) << r.err;
 }
 
+TEST(ImageCli, APrevalenceMovesProbabilityAndThresholdTogetherAndEvaluateSimulatesShift) {
+  REQUIRE_RUN();
+  const json card = json::parse(test::read_text(run / "model_card.json"));
+  const double at = card["calibration"]["prevalence"].get<double>();
+  EXPECT_GT(at, 0.0);
+  EXPECT_LT(at, 1.0);
+  ASSERT_TRUE(card["operating_point"]["threshold_ci95"].is_array());
+  const fs::path png = test::shared_data() / "chest_xray_pneumonia/train/PNEUMONIA/person1000_bacteria_2931.png";
+  auto a = test::run_medai("image predict --json --model " + test::quote(run) + " " + test::quote(png));
+  auto b =
+      test::run_medai("image predict --json --prevalence 0.1 --model " + test::quote(run) + " " + test::quote(png));
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  const json pa = json::parse(a.out)[0], pb = json::parse(b.out)[0];
+  EXPECT_EQ(pa["label"], pb["label"]);
+  EXPECT_NEAR(pb["probability_at_calibration_prevalence"].get<double>(), pa["probability"].get<double>(), 1e-12);
+  if (at > 0.1) EXPECT_LT(pb["probability"].get<double>(), pa["probability"].get<double>());
+  EXPECT_EQ(pb["prevalence"], 0.1);
+  EXPECT_NE(
+      test::run_medai("image predict --prevalence 1.5 --model " + test::quote(run) + " " + test::quote(png)).exit_code,
+      0);
+  // Class mixes and subgroups: a CSV with a group column.
+  test::TempDir dir;
+  const io::CsvTable subset = io::read_csv(test::subset_dir() / "subset.csv");
+  std::string csv = "path,label,patient_id,half\n";
+  for (size_t r = 0; r < subset.rows.size(); ++r)
+    csv +=
+        subset.rows[r][0] + "," + subset.rows[r][1] + "," + subset.rows[r][2] + "," + (r % 2 ? "odd" : "even") + "\n";
+  test::write_text(dir / "grouped.csv", csv);
+  auto e = test::run_medai("image evaluate --json --bootstrap 100 --model " + test::quote(run) + " --data " +
+                           test::quote(dir / "grouped.csv") + " --class-mix 0.2,0.5,0.8 --group-col half");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const json j = json::parse(e.out);
+  ASSERT_EQ(j["class_mix"].size(), 3u);
+  for (const char* k : {"prevalence", "accuracy", "sensitivity", "specificity", "ppv", "npv", "ece", "ece_adjusted"})
+    EXPECT_TRUE(j["class_mix"][0].contains(k)) << k;
+  EXPECT_EQ(j["by_group"]["odd"]["n"].get<int>() + j["by_group"]["even"]["n"].get<int>(), 120);
+  e = test::run_medai("image evaluate --model " + test::quote(run) + " --data " + test::quote(dir / "grouped.csv") +
+                      " --group-col nosuch");
+  EXPECT_EQ(e.exit_code, 2) << e.err;
+  EXPECT_NE(e.err.find("nosuch"), std::string::npos) << e.err;
+}
+
 TEST(ImageCli, ExplainWritesAHeatmapOverlayOfTheImageSize) {
   REQUIRE_RUN();
   test::TempDir out;

@@ -298,6 +298,26 @@ TEST(Server, ASegmenterAnswersWithAMaskOverlayAndADicomSeg) {
   EXPECT_NE(r.second.find("/predict"), std::string::npos) << r.second;
   r = s.call("POST", "/v1/models/nuclei/segment?format=dicom-seg", clin, image.string(), "image/png");
   EXPECT_EQ(r.first, 400);
+
+  // The classifier beside it: the guard withholds the label of a CT slice and of a microscopy
+  // image; ?prevalence= adjusts a film's probability and threshold.
+  const fs::path ct = test::shared_data() / "dicom" / "CT_small.dcm";
+  r = s.call("POST", "/v1/models/cxr/predict", clin, ct.string(), "application/dicom");
+  ASSERT_EQ(r.first, 200) << r.second;
+  json pj = json::parse(r.second);
+  EXPECT_FALSE(pj["in_distribution"].get<bool>());
+  EXPECT_TRUE(pj["label"].is_null());
+  EXPECT_NE(pj["ood_reason"].get<std::string>().find("modality CT"), std::string::npos) << r.second;
+  r = s.call("POST", "/v1/models/cxr/predict?explain=1", clin, image.string(), "image/png");
+  ASSERT_EQ(r.first, 200) << r.second;
+  EXPECT_FALSE(json::parse(r.second)["in_distribution"].get<bool>());
+  const fs::path film = test::shared_data() / "chest_xray_pneumonia/train/NORMAL/IM-0115-0001.png";
+  r = s.call("POST", "/v1/models/cxr/predict?prevalence=0.2", clin, film.string(), "image/png");
+  ASSERT_EQ(r.first, 200) << r.second;
+  pj = json::parse(r.second);
+  EXPECT_EQ(pj["prevalence"], 0.2);
+  EXPECT_TRUE(pj.contains("probability_at_calibration_prevalence"));
+  EXPECT_EQ(s.call("POST", "/v1/models/cxr/predict?prevalence=2", clin, film.string(), "image/png").first, 400);
   EXPECT_EQ(s.call("POST", "/v1/models/nuclei/segment?format=nrrd", clin, image.string(), "image/png").first, 400);
   EXPECT_EQ(s.call("POST", "/v1/models/nuclei/segment", "", image.string(), "image/png").first, 401);
   // Audited, without the mask itself.

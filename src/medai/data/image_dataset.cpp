@@ -61,6 +61,8 @@ ImageDataset from_csv(const fs::path& csv_path, const DatasetOptions& opt) {
     ImageSample s;
     s.path = fs::path(row[pc]).is_absolute() ? fs::path(row[pc]) : csv_path.parent_path() / row[pc];
     s.patient_id = idc && !row[*idc].empty() ? row[*idc] : patient_id_from_filename(stem_of(s.path));
+    for (size_t c = 0; c < t.header.size() && c < row.size(); ++c)
+      if (c != pc && c != lc && (!idc || c != *idc) && (!sc || c != *sc)) s.columns[t.header[c]] = row[c];
     labels[row[lc]] = 0;
     rows.emplace_back(std::move(s), row[lc]);
   }

@@ -2,6 +2,7 @@
 // Labelled image collections: class folders (DIR/<CLASS>/*.png|jpg|dcm|nii[.gz], as the Kermany
 // set) or a CSV index (path,label[,patient_id][,split]) with paths relative to the CSV.
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@ struct ImageSample {
   std::filesystem::path path;
   int label = 0;
   std::string patient_id;
+  std::map<std::string, std::string> columns;  // a CSV index's other columns (e.g. subtype), for subgroups
 };
 
 struct ImageDataset {

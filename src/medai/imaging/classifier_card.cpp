@@ -28,11 +28,14 @@ json ClassifierCard::to_json() const {
              {"target_sensitivity",
               operating_point.target_sensitivity ? json(*operating_point.target_sensitivity) : json(nullptr)}};
   if (!operating_point.chosen_on.empty()) op["chosen_on"] = operating_point.chosen_on;
+  if (operating_point.threshold_ci)
+    op["threshold_ci95"] = {operating_point.threshold_ci->first, operating_point.threshold_ci->second};
   card["operating_point"] = op;
   json cal = calibration.report;
   cal["method"] = calibration.method;
   cal["temperature"] = calibration.temperature;
   if (!calibration.logit_offsets.empty()) cal["logit_offsets"] = calibration.logit_offsets;
+  if (calibration.prevalence) cal["prevalence"] = *calibration.prevalence;
   card["calibration"] = cal;
   if (guard.present) {
     json g = guard.report;
@@ -70,9 +73,25 @@ ClassifierCard ClassifierCard::from_json(const json& card, const std::string& wh
   const json& op = card["operating_point"];
   if (op.contains("method") && op["method"].is_string()) c.operating_point.method = op["method"];
   if (op.contains("chosen_on") && op["chosen_on"].is_string()) c.operating_point.chosen_on = op["chosen_on"];
+  if (op.contains("threshold_ci95") && op["threshold_ci95"].is_array() && op["threshold_ci95"].size() == 2 &&
+      op["threshold_ci95"][0].is_number() && op["threshold_ci95"][1].is_number())
+    c.operating_point.threshold_ci = {op["threshold_ci95"][0].get<double>(), op["threshold_ci95"][1].get<double>()};
   if (op.contains("target_sensitivity") && !op["target_sensitivity"].is_null())
     c.operating_point.target_sensitivity = core::json_number(card, "operating_point.target_sensitivity", where, 0, 1);
   c.calibration.temperature = core::json_number(card, "calibration.temperature", where, 1e-3, 1e3);
+  if (card["calibration"].contains("prevalence"))
+    c.calibration.prevalence = core::json_number(card, "calibration.prevalence", where, 1e-6, 1 - 1e-6);
+  else if (card.contains("data") && card["data"].contains("class_counts") && card["data"]["class_counts"].is_array() &&
+           card["data"]["class_counts"].size() == c.classes.size()) {  // older cards: the training mix
+    double total = 0, pos = 0;
+    for (size_t k = 0; k < c.classes.size(); ++k) {
+      const auto& v = card["data"]["class_counts"][k];
+      if (!v.is_number()) break;
+      total += v.get<double>();
+      if (static_cast<int>(k) == c.positive_index) pos = v.get<double>();
+    }
+    if (total > 0 && pos > 0 && pos < total) c.calibration.prevalence = pos / total;
+  }
   const json& cal = card["calibration"];
   if (cal.contains("method") && cal["method"].is_string()) c.calibration.method = cal["method"];
   if (cal.contains("logit_offsets")) {
@@ -86,7 +105,7 @@ ClassifierCard ClassifierCard::from_json(const json& card, const std::string& wh
     }
   }
   for (const auto& [k, v] : cal.items())
-    if (k != "method" && k != "temperature" && k != "logit_offsets") c.calibration.report[k] = v;
+    if (k != "method" && k != "temperature" && k != "logit_offsets" && k != "prevalence") c.calibration.report[k] = v;
   if (card.contains("ood_guard")) {
     const json& g = card["ood_guard"];
     if (!g.is_object()) fail_invalid(where + ": 'ood_guard' must be an object");

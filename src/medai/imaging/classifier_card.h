@@ -25,12 +25,14 @@ struct ClassifierCard {
     double threshold = 0.5;  // on the calibrated positive-class probability
     std::string method;      // youden | target_sensitivity | given at import
     std::optional<double> target_sensitivity;
-    std::string chosen_on;  // e.g. "validation split"
+    std::string chosen_on;                                  // e.g. "validation split"
+    std::optional<std::pair<double, double>> threshold_ci;  // bootstrap of the choice on validation
   } operating_point;
   struct Calibration {
     std::string method = "none";
     std::vector<double> logit_offsets;  // added to the logits before the temperature (empty = none)
     double temperature = 1.0;
+    std::optional<double> prevalence;                  // positive share where it was fitted (the probabilities' prior)
     nlohmann::json report = nlohmann::json::object();  // NLL and ECE before/after
   } calibration;
   struct Guard {  // the out-of-distribution guard (imaging/ood_guard.h); absent in older runs

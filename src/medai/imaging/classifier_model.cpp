@@ -132,6 +132,21 @@ std::vector<Prediction> ClassifierModel::predict_batch(const torch::Tensor& batc
   return out;
 }
 
+void apply_prevalence(Prediction& p, const ClassifierModel& m, double to) {
+  if (!(to > 0 && to < 1)) fail_invalid("prevalence must be strictly between 0 and 1 (got " + std::to_string(to) + ")");
+  if (!m.card.calibration.prevalence)
+    fail_invalid("the model card does not record the prevalence it was calibrated at; retrain to use --prevalence");
+  const double from = *m.card.calibration.prevalence;
+  p.probability_at_calibration = p.probability;
+  p.probability = metrics::shift_prevalence(p.probability, from, to);
+  p.threshold = metrics::shift_prevalence(p.threshold, from, to);
+  if (p.class_probabilities.size() == 2) {
+    p.class_probabilities[m.positive_index()] = p.probability;
+    p.class_probabilities[1 - m.positive_index()] = 1 - p.probability;
+  }
+  p.prevalence = to;
+}
+
 nlohmann::json prediction_fields(const Prediction& p, const ClassifierModel& m) {
   nlohmann::json j = {{"label", p.guard.in_distribution ? nlohmann::json(p.label) : nlohmann::json(nullptr)},
                       {"probability", p.probability},
@@ -143,6 +158,11 @@ nlohmann::json prediction_fields(const Prediction& p, const ClassifierModel& m) 
                       {"ood_score", p.guard.score ? nlohmann::json(*p.guard.score) : nlohmann::json(nullptr)},
                       {"guard", m.guard ? "input checks and feature distance"
                                         : "input checks only (no feature guard: medai image fit-guard adds one)"}};
+  if (p.prevalence) {
+    j["prevalence"] = *p.prevalence;
+    j["probability_at_calibration_prevalence"] = p.probability_at_calibration;
+    j["calibration_prevalence"] = *m.card.calibration.prevalence;
+  }
   if (!p.guard.in_distribution)
     j["warning"] = "out of distribution: " + p.guard.reason +
                    "; the label is withheld and the probability is not "

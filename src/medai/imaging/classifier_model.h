@@ -24,6 +24,8 @@ struct Prediction {
   double probability = 0;  // calibrated probability of the positive class
   double threshold = 0.5;
   std::vector<double> class_probabilities;  // calibrated, per class
+  std::optional<double> prevalence;         // the deployment prevalence it was adjusted to (apply_prevalence)
+  double probability_at_calibration = 0;    // before that adjustment
   GuardVerdict guard;                       // in distribution unless the guard says otherwise
   bool guarded = false;                     // the model has a guard (older runs do not)
 };
@@ -33,6 +35,12 @@ struct Prediction {
 void apply_input_check(Prediction& p, const std::optional<std::string>& input_problem);
 
 class ClassifierModel;
+// Prior-shift adjustment to a stated deployment prevalence of the positive class (metrics::
+// shift_prevalence from the card's calibration prevalence): the probability and the threshold
+// move together, so the label (an operating point of fixed sensitivity and specificity) stays as
+// it was while the probability becomes the one for that population. InvalidInput when the card
+// does not record the prevalence it was calibrated at, or `to` is not in (0, 1).
+void apply_prevalence(Prediction& p, const ClassifierModel& model, double to);
 // The JSON keys every prediction answer shares (CLI and server): label (null when withheld),
 // probability, threshold, positive_class, class_probabilities, in_distribution, ood_reason,
 // ood_score, and "guard" saying what was checked.

@@ -2,14 +2,119 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+#include <map>
 #include <numeric>
+#include <random>
 
 #include "medai/core/error.h"
 #include "medai/imaging/classifier_model.h"
+#include "medai/metrics/calibration.h"
+#include "medai/metrics/classification.h"
 
 namespace medai::imaging {
 
-ClassifierReport evaluate_classifier(const EvaluateOptions& o) {
+using nlohmann::json;
+
+namespace {
+
+json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+struct Scores {
+  double accuracy = 0, sensitivity = 0, specificity = 0, ppv = 0, npv = 0, brier = 0, ece = 0;
+};
+
+Scores score(const std::vector<double>& p, const std::vector<int>& y, double threshold) {
+  const auto m = metrics::binary_metrics(metrics::confusion_at(p, y, threshold));
+  return {m.accuracy,
+          m.sensitivity,
+          m.specificity,
+          m.ppv,
+          m.npv,
+          metrics::brier_score(p, y),
+          metrics::calibration_report(p, y, 10).ece};
+}
+
+}  // namespace
+
+json class_mix_report(const std::vector<double>& p, const std::vector<int>& y, double threshold, double from,
+                      const std::vector<double>& mixes, int reps, uint64_t seed) {
+  std::vector<size_t> pos, neg;
+  for (size_t i = 0; i < y.size(); ++i) (y[i] ? pos : neg).push_back(i);
+  if (pos.empty() || neg.empty()) fail_invalid("class-mix resampling needs images of both classes");
+  json out = json::array();
+  std::mt19937_64 rng(seed);
+  for (double q : mixes) {
+    if (!(q > 0 && q < 1)) fail_invalid("--class-mix: prevalences must be strictly between 0 and 1");
+    const size_t n = y.size(), n_pos = std::max<size_t>(1, static_cast<size_t>(std::lround(q * n)));
+    std::uniform_int_distribution<size_t> pick_pos(0, pos.size() - 1), pick_neg(0, neg.size() - 1);
+    Scores raw_sum, adj_sum;
+    for (int r = 0; r < reps; ++r) {
+      std::vector<double> ps, pa;
+      std::vector<int> ys;
+      for (size_t k = 0; k < n; ++k) {
+        const size_t i = k < n_pos ? pos[pick_pos(rng)] : neg[pick_neg(rng)];
+        ps.push_back(p[i]);
+        pa.push_back(metrics::shift_prevalence(p[i], from, q));
+        ys.push_back(y[i]);
+      }
+      const Scores a = score(ps, ys, threshold), b = score(pa, ys, metrics::shift_prevalence(threshold, from, q));
+      for (auto [sum, s] : {std::pair{&raw_sum, &a}, std::pair{&adj_sum, &b}}) {
+        sum->accuracy += s->accuracy / reps, sum->sensitivity += s->sensitivity / reps;
+        sum->specificity += s->specificity / reps, sum->ppv += s->ppv / reps, sum->npv += s->npv / reps;
+        sum->brier += s->brier / reps, sum->ece += s->ece / reps;
+      }
+    }
+    out.push_back({{"prevalence", q},
+                   {"accuracy", num(raw_sum.accuracy)},
+                   {"sensitivity", num(raw_sum.sensitivity)},
+                   {"specificity", num(raw_sum.specificity)},
+                   {"ppv", num(raw_sum.ppv)},
+                   {"npv", num(raw_sum.npv)},
+                   {"brier", num(raw_sum.brier)},
+                   {"ece", num(raw_sum.ece)},
+                   {"brier_adjusted", num(adj_sum.brier)},
+                   {"ece_adjusted", num(adj_sum.ece)},
+                   {"resamples", reps}});
+  }
+  return out;
+}
+
+json group_report(const std::vector<double>& p, const std::vector<int>& y, double threshold,
+                  const std::vector<std::string>& groups) {
+  std::map<std::string, std::vector<size_t>> members;
+  for (size_t i = 0; i < groups.size(); ++i) members[groups[i]].push_back(i);
+  std::vector<double> neg_p;
+  for (size_t i = 0; i < y.size(); ++i)
+    if (!y[i]) neg_p.push_back(p[i]);
+  json out = json::object();
+  for (const auto& [g, idx] : members) {
+    std::vector<double> ps;
+    std::vector<int> ys;
+    int positives = 0;
+    for (size_t i : idx) ps.push_back(p[i]), ys.push_back(y[i]), positives += y[i];
+    const auto m = metrics::binary_metrics(metrics::confusion_at(ps, ys, threshold));
+    json j = {{"n", idx.size()},
+              {"positives", positives},
+              {"accuracy", num(m.accuracy)},
+              {"sensitivity", num(m.sensitivity)},
+              {"specificity", num(m.specificity)},
+              {"ece", num(metrics::calibration_report(ps, ys, 10).ece)},
+              {"mean_probability", std::accumulate(ps.begin(), ps.end(), 0.0) / ps.size()}};
+    if (positives > 0 && positives < static_cast<int>(idx.size())) j["auroc"] = num(metrics::auroc(ps, ys));
+    if (positives == static_cast<int>(idx.size()) && !neg_p.empty()) {
+      std::vector<double> both = ps;
+      std::vector<int> yb(ps.size(), 1);
+      both.insert(both.end(), neg_p.begin(), neg_p.end());
+      yb.insert(yb.end(), neg_p.size(), 0);
+      j["auroc_vs_negatives"] = num(metrics::auroc(both, yb));
+    }
+    out[g] = j;
+  }
+  return out;
+}
+
+Evaluation evaluate_classifier(const EvaluateOptions& o) {
   ClassifierModel model = ClassifierModel::load(o.model);
   auto classes = model.class_names();
   if (classes.size() != 2) fail_unsupported("evaluate supports two-class models");
@@ -17,15 +122,41 @@ ClassifierReport evaluate_classifier(const EvaluateOptions& o) {
   dopt.split = o.split;
   dopt.classes = classes;
   data::ImageDataset ds = data::load_image_dataset(o.data, dopt);
+  std::vector<std::string> groups;
+  if (!o.group_column.empty())
+    for (const auto& s : ds.samples) {
+      auto it = s.columns.find(o.group_column);
+      if (it == s.columns.end())
+        fail_invalid(ds.source.string() + ": no column '" + o.group_column + "' to group by (a CSV index has them)");
+      groups.push_back(it->second);
+    }
+  const bool needs_prior = o.prevalence || !o.class_mix.empty();
+  if (needs_prior && !model.card.calibration.prevalence)
+    fail_invalid("the model card does not record the prevalence it was calibrated at (retrain)");
   std::vector<size_t> idx(ds.samples.size());
   std::iota(idx.begin(), idx.end(), 0);
   torch::Tensor z = model.dataset_logits(ds, idx, 64, o.progress);
   std::vector<double> p = model.positive_probabilities(z);
   std::vector<int> y;
   for (const auto& s : ds.samples) y.push_back(s.label == model.positive_index() ? 1 : 0);
-  ClassifierReport r = make_report(p, y, model.threshold(), classes[model.positive_index()], o.bootstrap_reps);
-  if (!o.report_dir.empty()) write_report_plots(r, o.report_dir, "evaluation");
-  return r;
+  double threshold = model.threshold();
+  Evaluation e;
+  if (o.prevalence) {
+    const double from = *model.card.calibration.prevalence;
+    for (auto& v : p) v = metrics::shift_prevalence(v, from, *o.prevalence);
+    threshold = metrics::shift_prevalence(threshold, from, *o.prevalence);
+    e.shift["prevalence"] = {{"adjusted_to", *o.prevalence}, {"calibrated_at", from}};
+  }
+  e.report = make_report(p, y, threshold, classes[model.positive_index()], o.bootstrap_reps);
+  if (!o.class_mix.empty())
+    e.shift["class_mix"] = class_mix_report(
+        p, y, threshold, o.prevalence ? *o.prevalence : *model.card.calibration.prevalence, o.class_mix);
+  if (!groups.empty()) {
+    e.shift["group_column"] = o.group_column;
+    e.shift["by_group"] = group_report(p, y, threshold, groups);
+  }
+  if (!o.report_dir.empty()) write_report_plots(e.report, o.report_dir, "evaluation");
+  return e;
 }
 
 }  // namespace medai::imaging

@@ -1,8 +1,13 @@
 #pragma once
 // `medai image evaluate`: a run folder's model on a labelled dataset, at the model card's
-// threshold with its calibration.
+// threshold with its calibration; optionally under simulated shift: the same images resampled to
+// other class mixes (with and without the prior-shift adjustment), per subgroup of an index
+// column, and at a stated deployment prevalence.
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "medai/imaging/report.h"
 
@@ -13,9 +18,30 @@ struct EvaluateOptions {
   std::string split;                 // CSV 'split' filter
   std::filesystem::path report_dir;  // plots go here when set
   int bootstrap_reps = 1000;
+  std::vector<double> class_mix;     // prevalences to resample the data to (empty: none)
+  std::string group_column;          // an index column to report per value of (e.g. subtype)
+  std::optional<double> prevalence;  // adjust the probabilities to it before scoring
   bool progress = true;
 };
 
-ClassifierReport evaluate_classifier(const EvaluateOptions& options);
+struct Evaluation {
+  ClassifierReport report;
+  nlohmann::json shift = nlohmann::json::object();  // class_mix, by_group, prevalence sections
+};
+
+Evaluation evaluate_classifier(const EvaluateOptions& options);
+
+// Resampling to class mixes: for each prevalence q, `reps` stratified bootstrap samples of the
+// data's size with a share q of positives; the mean of accuracy, sensitivity, specificity, PPV,
+// NPV, Brier and ECE, for the probabilities as they are and adjusted to q (metrics::
+// shift_prevalence from `calibrated_at`, the threshold moved with them).
+nlohmann::json class_mix_report(const std::vector<double>& probs, const std::vector<int>& labels, double threshold,
+                                double calibrated_at, const std::vector<double>& mixes, int reps = 200,
+                                uint64_t seed = 7);
+// Per value of a grouping: n, positives, accuracy, sensitivity, specificity, ECE, AUROC within the
+// group when it holds both classes, and AUROC of its positives against every negative when it
+// holds positives only (e.g. viral pneumonia against all normal films).
+nlohmann::json group_report(const std::vector<double>& probs, const std::vector<int>& labels, double threshold,
+                            const std::vector<std::string>& groups);
 
 }  // namespace medai::imaging

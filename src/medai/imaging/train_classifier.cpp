@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <numeric>
 #include <set>
 
 #include "medai/core/atomic_file.h"
@@ -215,8 +216,10 @@ train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net,
 struct Calibrated {
   std::vector<double> offsets;  // per class, added to the logits
   double temperature = 1, threshold = 0.5;
-  ClassifierReport report;  // validation, at the threshold
-  json fit_report;          // NLL and ECE before/after
+  metrics::Interval threshold_ci;  // the threshold chosen again on bootstrap resamples of validation
+  double prevalence = 0.5;         // positive share of validation: the calibrated probabilities' prior
+  ClassifierReport report;         // validation, at the threshold
+  json fit_report;                 // NLL and ECE before/after
 };
 
 // Calibrates and chooses the operating point on validation, with the best epoch's weights. The
@@ -245,8 +248,22 @@ Calibrated calibrate(const TrainOptions& o, nn::ClassifierNet& net, data::Decode
     return p;
   };
   std::vector<double> p_raw = positive(raw_rows, 1.0), p_cal = positive(rows, c.temperature);
-  c.threshold = o.target_sensitivity ? metrics::threshold_for_sensitivity(p_cal, yv, *o.target_sensitivity)
-                                     : metrics::youden_threshold(p_cal, yv);
+  auto choose = [&](const std::vector<double>& p, const std::vector<int>& y) {
+    return o.target_sensitivity ? metrics::threshold_for_sensitivity(p, y, *o.target_sensitivity)
+                                : metrics::youden_threshold(p, y);
+  };
+  c.threshold = choose(p_cal, yv);
+  c.threshold_ci = metrics::bootstrap_ci(
+      p_cal.size(),
+      [&](const std::vector<size_t>& idx) {
+        std::vector<double> p;
+        std::vector<int> y;
+        int pos = 0;
+        for (size_t i : idx) p.push_back(p_cal[i]), y.push_back(yv[i]), pos += yv[i];
+        return pos == 0 || pos == static_cast<int>(idx.size()) ? std::nan("") : choose(p, y);
+      },
+      std::min(o.bootstrap_reps, 500), 0.95, o.seed + 11);
+  c.prevalence = std::accumulate(yv.begin(), yv.end(), 0.0) / std::max<size_t>(1, yv.size());
   c.report = make_report(p_cal, yv, c.threshold, ds.class_names[1], o.bootstrap_reps, o.seed);
   c.fit_report = {{"nll_before", metrics::nll(raw_rows, yv, 1.0)},
                   {"nll_after", metrics::nll(rows, yv, c.temperature)},
@@ -258,11 +275,25 @@ Calibrated calibrate(const TrainOptions& o, nn::ClassifierNet& net, data::Decode
 // Absolute paths, and a 'split' column, so `medai image evaluate --data RUN/split.csv
 // --split validation` re-scores the validation images.
 void write_split_csv(const fs::path& run, const data::ImageDataset& ds, const data::Split& split) {
-  std::string csv = "path,label,patient_id,split\n";
+  // The index's other columns (e.g. subtype) come along, for per-group evaluation of validation.
+  std::vector<std::string> extra;
+  if (!ds.samples.empty())
+    for (const auto& [k, v] : ds.samples.front().columns)
+      if (k != "path" && k != "label" && k != "patient_id" && k != "split") extra.push_back(k);
+  std::string csv = "path,label,patient_id,split";
+  for (const auto& k : extra) csv += "," + io::csv_escape(k);
+  csv += "\n";
   for (auto [idx, name] : {std::pair{&split.train, "train"}, std::pair{&split.validation, "validation"}})
-    for (size_t i : *idx)
-      csv += io::csv_escape(fs::absolute(ds.samples[i].path).lexically_normal().string()) + "," +
-             ds.class_names[ds.samples[i].label] + "," + io::csv_escape(ds.samples[i].patient_id) + "," + name + "\n";
+    for (size_t i : *idx) {
+      const auto& s = ds.samples[i];
+      csv += io::csv_escape(fs::absolute(s.path).lexically_normal().string()) + "," + ds.class_names[s.label] + "," +
+             io::csv_escape(s.patient_id) + "," + name;
+      for (const auto& k : extra) {
+        auto it = s.columns.find(k);
+        csv += "," + io::csv_escape(it == s.columns.end() ? "" : it->second);
+      }
+      csv += "\n";
+    }
   core::write_file_atomic(run / "split.csv", csv);
 }
 
@@ -320,6 +351,9 @@ ClassifierCard make_card(const TrainOptions& o, const data::ImageDataset& ds, co
       "temperature scaling fitted on validation (NLL)";
   card.calibration.logit_offsets = cal.offsets;
   card.calibration.temperature = cal.temperature;
+  card.calibration.prevalence = cal.prevalence;
+  if (std::isfinite(cal.threshold_ci.lower))
+    card.operating_point.threshold_ci = {cal.threshold_ci.lower, cal.threshold_ci.upper};
   card.calibration.report = cal.fit_report;
   card.extra["training_run"] = {{"epochs_run", fitted.history.size()},
                                 {"best_epoch", fitted.best_epoch},

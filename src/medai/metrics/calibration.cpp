@@ -88,4 +88,11 @@ double fit_temperature(const std::vector<std::vector<double>>& logits, const std
   return std::exp((a + b) / 2);
 }
 
+double shift_prevalence(double p, double from, double to) {
+  if (!(from > 0 && from < 1) || !(to > 0 && to < 1)) fail_invalid("prevalence must be strictly between 0 and 1");
+  if (p <= 0 || p >= 1) return p;
+  const double odds = p / (1 - p) * (to / (1 - to)) / (from / (1 - from));
+  return odds / (1 + odds);
+}
+
 }  // namespace medai::metrics

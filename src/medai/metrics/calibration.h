@@ -26,6 +26,11 @@ std::vector<std::vector<double>> softmax(const std::vector<std::vector<double>>&
 // Mean negative log-likelihood of `labels` (class indices) under softmax(logits / T).
 double nll(const std::vector<std::vector<double>>& logits, const std::vector<int>& labels, double temperature);
 // T > 0 minimising the NLL (golden-section search on log T in [1/20, 20]).
+// Prior-shift adjustment (Saerens et al. 2002) of a probability calibrated where the positive
+// class had prevalence `from` to a population where it has `to`: the odds scale by
+// (to / (1 - to)) / (from / (1 - from)). Both prevalences in (0, 1).
+double shift_prevalence(double p, double from, double to);
+
 double fit_temperature(const std::vector<std::vector<double>>& logits, const std::vector<int>& labels);
 
 }  // namespace medai::metrics

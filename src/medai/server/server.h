@@ -25,6 +25,7 @@ struct ServerOptions {
   int max_connections = 256;  // connections served at once (a thread each); more wait
   std::string deid_secret;    // keys DICOM UID remapping (default: random per start)
   bool batching = true;
+  double prevalence = 0;  // > 0: classifiers' probabilities adjusted to it unless a request names its own
 };
 
 // Runs until SIGTERM/SIGINT (then stops accepting, finishes in-flight requests and returns 0).

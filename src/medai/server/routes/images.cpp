@@ -68,6 +68,16 @@ Upload decode_upload(const Request& req, const std::string& secret) {
   return u;
 }
 
+double prevalence_param(const Request& req) {
+  const std::string v = req.param("prevalence");
+  try {
+    size_t used = 0;
+    const double x = std::stod(v, &used);
+    if (used == v.size() && x > 0 && x < 1) return x;
+  } catch (const std::exception&) {}
+  fail_invalid("prevalence must be a number strictly between 0 and 1 (got '" + v + "')");
+}
+
 void predict(ServerContext& ctx, const Request& req, Response& res) {
   const double t0 = now_ms();
   auto lm = ctx.models.acquire(req.matches.at(1), req.param("version"));  // kept alive until we answer
@@ -95,6 +105,9 @@ void predict(ServerContext& ctx, const Request& req, Response& res) {
     p = f.get();
   }
   imaging::apply_input_check(p, imaging::check_input(up.image, lm->model->card.guard.expected));
+  if (!req.param("prevalence").empty()) imaging::apply_prevalence(p, *lm->model, prevalence_param(req));
+  else if (ctx.options.prevalence > 0 && ctx.options.prevalence < 1 && lm->model->card.calibration.prevalence)
+    imaging::apply_prevalence(p, *lm->model, ctx.options.prevalence);
   const double ms = now_ms() - t0;
   out.update(imaging::prediction_fields(p, *lm->model));
   out.update({{"classes", lm->model->class_names()},
