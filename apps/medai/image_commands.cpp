@@ -349,6 +349,9 @@ void add_fit_guard_command(CLI::App* image, GlobalOptions& g) {
   auto as_json = std::make_shared<bool>(false);
   fg->add_option("--model", *model, "run folder (with split.csv)")->required();
   add_guard_options(fg, *o, *age);
+  fg->add_option("--measure-ood", o->measure_ood,
+                 "folders or files of images the model should refuse: the flagged share of each goes on the card")
+      ->delimiter(',');
   fg->add_flag("--json", *as_json, "print the guard's card section as JSON");
   fg->callback([&g, o, model, age, as_json] {
     start(g, *as_json);

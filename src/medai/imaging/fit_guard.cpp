@@ -12,6 +12,7 @@
 #include "medai/core/run_folder.h"
 #include "medai/imaging/classifier_model.h"
 #include "medai/io/csv.h"
+#include "medai/io/image.h"
 
 namespace medai::imaging {
 
@@ -74,6 +75,42 @@ ClassifierCard::Guard fit_guard(ClassifierModel& model, const data::ImageDataset
   return out;
 }
 
+json measure_flag_rate(ClassifierModel& model, const fs::path& path) {
+  std::vector<fs::path> files;
+  if (fs::is_directory(path)) {
+    for (const auto& e : fs::recursive_directory_iterator(path))
+      if (e.is_regular_file() && data::is_image_file(e.path())) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+  } else if (fs::exists(path)) {
+    files.push_back(path);
+  } else {
+    fail_not_found(path.string() + ": no such folder or file to measure the guard on");
+  }
+  if (files.empty()) fail_invalid(path.string() + ": no images to measure the guard on");
+  int flagged = 0, by_input = 0, unreadable = 0;
+  for (const auto& f : files) {
+    io::Image im;
+    try {
+      im = io::read_image(f);
+    } catch (const Error&) {
+      ++unreadable;  // refused by the reader: flagged in practice, counted apart
+      continue;
+    }
+    const auto problem = check_input(im, model.card.guard.expected);
+    Prediction p = model.predict(io::display_frame(im));
+    apply_input_check(p, problem);
+    flagged += !p.guard.in_distribution;
+    by_input += problem.has_value();
+  }
+  const int n = static_cast<int>(files.size()) - unreadable;
+  return {{"images", n},
+          {"flagged", flagged},
+          {"rate", n > 0 ? static_cast<double>(flagged) / n : 0.0},
+          {"by_input_checks", by_input},
+          {"by_features", flagged - by_input},
+          {"unreadable", unreadable}};
+}
+
 json fit_guard_for_run(const fs::path& run, const GuardOptions& o) {
   ClassifierModel model = ClassifierModel::load(run);
   if (!fs::exists(run / "split.csv"))
@@ -93,6 +130,16 @@ json fit_guard_for_run(const fs::path& run, const GuardOptions& o) {
   }
   ClassifierCard card = model.card;
   card.guard = fit_guard(model, ds, train, validation, o, run);
+  if (!o.measure_ood.empty()) {
+    core::write_json_file(run / core::kModelCardFile, card.to_json());
+    ClassifierModel guarded = ClassifierModel::load(run);  // with the guard just written
+    for (const auto& path : o.measure_ood) {
+      const json m = measure_flag_rate(guarded, path);
+      card.guard.report["measured"][path.filename().string()] = m;
+      spdlog::info("guard on {}: {} of {} flagged", path.filename().string(), m["flagged"].get<int>(),
+                   m["images"].get<int>());
+    }
+  }
   const json j = card.to_json();
   core::write_json_file(run / core::kModelCardFile, j);
   return j;

@@ -19,7 +19,14 @@ struct GuardOptions {
   int max_train_images = 4000;  // a random subset beyond this (the covariance needs no more)
   uint64_t seed = 7;
   bool progress = true;
+  // Folders (or single files) of images the model should refuse: the share flagged in each is
+  // measured and written to the card (ood_guard.measured), beside the validation acceptance.
+  std::vector<std::filesystem::path> measure_ood;
 };
+
+// The guard's verdict on every image under `path` (a folder, searched recursively, or one file):
+// {"images", "flagged", "rate", "by_input_checks", "by_features"}.
+nlohmann::json measure_flag_rate(ClassifierModel& model, const std::filesystem::path& path);
 
 // Writes RUN/ood_guard.pt and returns the card's guard section (threshold, measured acceptance).
 ClassifierCard::Guard fit_guard(ClassifierModel& model, const data::ImageDataset& ds, const std::vector<size_t>& train,
