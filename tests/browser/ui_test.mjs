@@ -1,12 +1,14 @@
 // The clinician's web app end to end in headless Chromium (Debian's /usr/bin/chromium, driven by
 // playwright-core): sign in with a token, upload a chest X-ray, see label / probability /
 // threshold / Grad-CAM / the model card's intended use; then the diabetes page: paste a history,
-// get the chart and the recommendation with its reasons. Screenshots go to OUT_DIR.
-//   node ui_test.mjs URL TOKEN IMAGE HISTORY_CSV OUT_DIR
+// get the chart and the recommendation with its reasons. Screenshots go to OUT_DIR. With the
+// optional arguments: a blank image gets its label withheld by the out-of-distribution guard, and
+// a segmenter model draws its mask over a microscopy image.
+//   node ui_test.mjs URL TOKEN IMAGE HISTORY_CSV OUT_DIR [BLANK_IMAGE SEG_MODEL SEG_IMAGE]
 import { chromium } from "playwright-core";
 import fs from "node:fs";
 
-const [url, token, image, historyCsv, outDir] = process.argv.slice(2);
+const [url, token, image, historyCsv, outDir, blankImage, segModel, segImage] = process.argv.slice(2);
 if (!outDir) {
   console.error("usage: node ui_test.mjs URL TOKEN IMAGE HISTORY_CSV OUT_DIR");
   process.exit(2);
@@ -44,6 +46,29 @@ try {
   if (!cam || !cam.startsWith("data:image/png;base64,")) fail("no Grad-CAM overlay");
   if (!use || use.startsWith("not stated")) fail("model card's intended use missing");
   await page.screenshot({ path: outDir + "/ui-xray.png", fullPage: true });
+
+  if (blankImage) {  // the guard: no label, the probability greyed with the reason
+    await page.setInputFiles("#xray-file", blankImage);
+    await page.click("#xray-btn");
+    await page.waitForFunction(() => document.getElementById("xray-label").textContent.startsWith("Withheld"),
+                               null, { timeout: 60000 });
+    const cls = await page.getAttribute("#xray-label", "class");
+    const why = await page.textContent("#xray-label");
+    if (!/withheld/.test(cls) || !/blank/.test(why)) fail("blank image not withheld: " + why);
+    await page.screenshot({ path: outDir + "/ui-withheld.png", fullPage: true });
+  }
+  if (segModel) {  // a segmenter: the overlay titled Segmentation, objects counted
+    await page.selectOption("#model", segModel);
+    await page.setInputFiles("#xray-file", segImage);
+    await page.click("#xray-btn");
+    await page.waitForFunction(() => document.getElementById("xray-overlay-title").textContent === "Segmentation",
+                               null, { timeout: 60000 });
+    const objects = await page.textContent("#xray-label");
+    const overlay = await page.getAttribute("#xray-cam", "src");
+    if (!/\d+ objects/.test(objects)) fail("no object count: " + objects);
+    if (!overlay || !overlay.startsWith("data:image/png;base64,")) fail("no segmentation overlay");
+    await page.screenshot({ path: outDir + "/ui-segmentation.png", fullPage: true });
+  }
 
   await page.click("#tab-diabetes");
   await page.fill("#hist-text", fs.readFileSync(historyCsv, "utf8"));

@@ -14,5 +14,8 @@ std::filesystem::path subset_dir();
 std::filesystem::path trained_run();
 // The flags used to train it.
 std::string small_train_flags();
+// DIR/index.csv of the first `per_modality` nuclei images of each modality (absolute paths, with
+// the modality column); returns DIR.
+std::filesystem::path write_nuclei_subset(const std::filesystem::path& dir, int per_modality);
 
 }  // namespace medai::test

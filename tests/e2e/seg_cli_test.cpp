@@ -10,28 +10,36 @@
 #include "medai/io/dicom_seg.h"
 
 namespace medai {
-namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 const fs::path kNuclei = "nuclei_dsb2018";
 
-TEST(SegCli, TrainsEvaluatesAndPredictsMasksWithTheOtsuBaselineBeside) {
-  MEDAI_REQUIRE_DATA(kNuclei / "index.csv");
-  test::TempDir dir;
-  // 8 images of each modality, in an index of absolute paths with the modality column.
+fs::path test::write_nuclei_subset(const fs::path& dir, int per_modality) {
   const auto shared = test::shared_data() / kNuclei;
   const io::CsvTable index = io::read_csv(shared / "index.csv");
   const size_t cp = index.column("path"), cm = index.column("mask_path"), cmod = index.column("modality");
   std::map<std::string, int> taken;
   std::string csv = "path,mask_path,modality\n";
   for (const auto& row : index.rows)
-    if (taken[row[cmod]]++ < 8)
+    if (taken[row[cmod]]++ < per_modality)
       csv += (shared / row[cp]).string() + "," + (shared / row[cm]).string() + "," + row[cmod] + "\n";
-  const fs::path data = dir / "small";
-  fs::create_directories(data);
-  test::write_text(data / "index.csv", csv);
+  fs::create_directories(dir);
+  test::write_text(dir / "index.csv", csv);
+  return dir;
+}
+
+namespace {
+
+TEST(SegCli, TrainsEvaluatesAndPredictsMasksWithTheOtsuBaselineBeside) {
+  MEDAI_REQUIRE_DATA(kNuclei / "index.csv");
+  test::TempDir dir;
+  // 8 images of each modality, in an index of absolute paths with the modality column.
+  const fs::path data = test::write_nuclei_subset(dir / "small", 8);
+  const auto shared = test::shared_data() / kNuclei;
+  const io::CsvTable index = io::read_csv(shared / "index.csv");
+  const size_t cp = index.column("path");
   auto r = test::run_medai("seg train --data " + test::quote(data) + " --out " + test::quote(dir / "run") +
                            " --epochs 2 --crop 64 --tile 128 --width 4 --depth 3 --batch 4 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -91,16 +91,7 @@ testing::AssertionResult train_small_detector(const fs::path& out, int seed) {
 
 // A tiny U-Net (4 images per modality of the nuclei set, one epoch) trained into `out`.
 testing::AssertionResult train_small_segmenter(const fs::path& work, const fs::path& out) {
-  const fs::path shared = test::shared_data() / "nuclei_dsb2018";
-  const io::CsvTable index = io::read_csv(shared / "index.csv");
-  const size_t cp = index.column("path"), cm = index.column("mask_path"), cmod = index.column("modality");
-  std::map<std::string, int> taken;
-  std::string csv = "path,mask_path,modality\n";
-  for (const auto& row : index.rows)
-    if (taken[row[cmod]]++ < 4)
-      csv += (shared / row[cp]).string() + "," + (shared / row[cm]).string() + "," + row[cmod] + "\n";
-  fs::create_directories(work / "nuclei");
-  test::write_text(work / "nuclei" / "index.csv", csv);
+  test::write_nuclei_subset(work / "nuclei", 4);
   auto tr = test::run_medai("seg train --data " + test::quote(work / "nuclei") + " --out " + test::quote(out) +
                             " --epochs 1 --crop 64 --tile 128 --width 4 --depth 3 --batch 4 --label nucleus");
   if (tr.exit_code == 0) return testing::AssertionSuccess();
@@ -377,15 +368,19 @@ TEST(Server, WebAppWorksInHeadlessChromium) {
   if (!fs::exists("/usr/bin/chromium") || !fs::exists(browser_dir / "node_modules" / "playwright-core") ||
       test::run_command("node --version").exit_code != 0)
     GTEST_SKIP() << "chromium, node or playwright-core missing (scripts/install-deps installs them)";
+  MEDAI_REQUIRE_DATA("nuclei_dsb2018/index.csv");
   test::TempDir dir;
   ASSERT_TRUE(train_small_detector(dir / "models" / "cxr", 5));
+  ASSERT_TRUE(train_small_segmenter(dir.path(), dir / "models" / "nuclei"));
   const std::string clin = token(dir.path(), "clinician");
   Server s(dir.path());
   ASSERT_GT(s.port(), 0);
-  const fs::path png = dir / "film.png";
-  cv::Mat film;
-  test::quadrant_image(128, 0, 3).convertTo(film, CV_8U, 255);
-  cv::imwrite(png.string(), film);
+  // A real film (a synthetic one would rightly be withheld by the guard), a blank image, a nuclei image.
+  const fs::path png = test::shared_data() / "chest_xray_pneumonia/train/NORMAL/IM-0115-0001.png";
+  const fs::path blank = dir / "blank.png";
+  cv::imwrite(blank.string(), cv::Mat(128, 128, CV_8U, cv::Scalar(255)));
+  const io::CsvTable nuclei = io::read_csv(test::shared_data() / "nuclei_dsb2018" / "index.csv");
+  const fs::path cells = test::shared_data() / "nuclei_dsb2018" / nuclei.rows[0][nuclei.column("path")];
   std::string hist = "timestamp,cgm_mgdl,insulin_u,carbs_g\n";
   for (int i = 0; i < 36; ++i) {
     char row[80];
@@ -398,8 +393,10 @@ TEST(Server, WebAppWorksInHeadlessChromium) {
   fs::create_directories(artifacts);
   auto r = test::run_command("node " + test::quote(browser_dir / "ui_test.mjs") +
                              " http://127.0.0.1:" + std::to_string(s.port()) + "/ " + clin + " " + test::quote(png) +
-                             " " + test::quote(dir / "history.csv") + " " + test::quote(artifacts));
+                             " " + test::quote(dir / "history.csv") + " " + test::quote(artifacts) + " " +
+                             test::quote(blank) + " nuclei " + test::quote(cells));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_GT(fs::file_size(artifacts / "ui-segmentation.png"), 10000u);
   EXPECT_GT(fs::file_size(artifacts / "ui-xray.png"), 10000u);
   EXPECT_GT(fs::file_size(artifacts / "ui-diabetes.png"), 10000u);
 }

@@ -35,7 +35,7 @@ json ClassifierCard::to_json() const {
   cal["method"] = calibration.method;
   cal["temperature"] = calibration.temperature;
   if (!calibration.logit_offsets.empty()) cal["logit_offsets"] = calibration.logit_offsets;
-  if (calibration.prevalence) cal["prevalence"] = *calibration.prevalence;
+  if (calibration.prevalence && !calibration.prevalence_from_counts) cal["prevalence"] = *calibration.prevalence;
   card["calibration"] = cal;
   if (guard.present) {
     json g = guard.report;
@@ -90,7 +90,10 @@ ClassifierCard ClassifierCard::from_json(const json& card, const std::string& wh
       total += v.get<double>();
       if (static_cast<int>(k) == c.positive_index) pos = v.get<double>();
     }
-    if (total > 0 && pos > 0 && pos < total) c.calibration.prevalence = pos / total;
+    if (total > 0 && pos > 0 && pos < total) {
+      c.calibration.prevalence = pos / total;
+      c.calibration.prevalence_from_counts = true;
+    }
   }
   const json& cal = card["calibration"];
   if (cal.contains("method") && cal["method"].is_string()) c.calibration.method = cal["method"];

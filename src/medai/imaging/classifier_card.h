@@ -33,6 +33,7 @@ struct ClassifierCard {
     std::vector<double> logit_offsets;  // added to the logits before the temperature (empty = none)
     double temperature = 1.0;
     std::optional<double> prevalence;                  // positive share where it was fitted (the probabilities' prior)
+    bool prevalence_from_counts = false;               // older cards: taken from data.class_counts, not written back
     nlohmann::json report = nlohmann::json::object();  // NLL and ECE before/after
   } calibration;
   struct Guard {  // the out-of-distribution guard (imaging/ood_guard.h); absent in older runs

@@ -116,7 +116,7 @@ std::vector<Prediction> ClassifierModel::predict_batch(const torch::Tensor& batc
   torch::Tensor z, pooled;
   {
     c10::InferenceMode inference;
-    net->eval();
+    if (net->is_training()) net->eval();  // loaded in eval mode: no write from concurrent callers
     train::AutocastGuard autocast(core::inference_precision() == core::Precision::Bf16);
     auto fmap = net->features(batch.contiguous(torch::MemoryFormat::ChannelsLast));
     z = net->head(fmap).to(torch::kFloat);

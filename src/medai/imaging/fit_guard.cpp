@@ -33,8 +33,9 @@ double quantile(std::vector<double> v, double q) {
 ClassifierCard::Guard fit_guard(ClassifierModel& model, const data::ImageDataset& ds, const std::vector<size_t>& train,
                                 const std::vector<size_t>& validation, const GuardOptions& o, const fs::path& run) {
   if (!(o.acceptance > 0.5 && o.acceptance < 1)) fail_invalid("guard acceptance must be in (0.5, 1)");
-  if (train.size() < 10 || validation.size() < 10)
-    fail_invalid("the out-of-distribution guard needs at least 10 training and 10 validation images");
+  if (train.size() < kMinGuardImages || validation.size() < kMinGuardImages)
+    fail_invalid("the out-of-distribution guard needs at least " + std::to_string(kMinGuardImages) +
+                 " training and validation images");
   std::vector<size_t> fit_rows = train;
   if (o.max_train_images > 0 && static_cast<int>(fit_rows.size()) > o.max_train_images) {
     std::mt19937_64 rng(o.seed);

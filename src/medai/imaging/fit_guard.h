@@ -13,6 +13,8 @@ namespace medai::imaging {
 
 class ClassifierModel;
 
+inline constexpr size_t kMinGuardImages = 10;  // training and validation images the feature guard needs
+
 struct GuardOptions {
   double acceptance = 0.99;     // share of validation images the threshold lets through
   Expected expected;            // DICOM metadata the training population has

@@ -415,12 +415,17 @@ json train_classifier(const TrainOptions& cli) {
   write_curves(run, fitted.history);
   write_split_csv(run, ds, split);
   ClassifierCard typed = make_card(o, ds, split, fitted, cal, class_w);
-  {
+  if (split.train.size() >= kMinGuardImages && split.validation.size() >= kMinGuardImages) {
     ClassifierModel model(net, typed);
     GuardOptions go = o.guard;
     go.progress = o.progress;
     go.seed = o.seed;
     typed.guard = fit_guard(model, ds, split.train, split.validation, go, run);
+  } else {
+    spdlog::warn(
+        "too few images for the feature guard (needs {} training and {} validation): predictions get the "
+        "input checks only",
+        kMinGuardImages, kMinGuardImages);
   }
   const json card = typed.to_json();
   core::write_json_file(run / core::kModelCardFile, card);
