@@ -193,6 +193,10 @@ void add_evaluate_command(CLI::App* image, GlobalOptions& g) {
                     v("sensitivity"), v("specificity"), v("ppv"), v("npv"), v("ece"), v("ece_adjusted"));
       }
     }
+    if (r.shift.contains("guard"))
+      std::printf("guard        %d of %d images pass the out-of-distribution guard (%.1f%%)\n",
+                  r.shift["guard"]["passed"].get<int>(), r.shift["guard"]["images"].get<int>(),
+                  100 * r.shift["guard"]["acceptance"].get<double>());
     if (r.shift.contains("by_group")) {
       std::printf("\nby %s\n", e->group_column.c_str());
       for (const auto& [name, m] : r.shift["by_group"].items())

@@ -232,6 +232,8 @@ TEST(ImageCli, APrevalenceMovesProbabilityAndThresholdTogetherAndEvaluateSimulat
   ASSERT_EQ(e.exit_code, 0) << e.err;
   const json j = json::parse(e.out);
   ASSERT_EQ(j["class_mix"].size(), 3u);
+  EXPECT_EQ(j["guard"]["images"], 120);
+  EXPECT_GE(j["guard"]["acceptance"].get<double>(), 0.9);
   for (const char* k : {"prevalence", "accuracy", "sensitivity", "specificity", "ppv", "npv", "ece", "ece_adjusted"})
     EXPECT_TRUE(j["class_mix"][0].contains(k)) << k;
   EXPECT_EQ(j["by_group"]["odd"]["n"].get<int>() + j["by_group"]["even"]["n"].get<int>(), 120);

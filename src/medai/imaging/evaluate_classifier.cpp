@@ -155,6 +155,16 @@ Evaluation evaluate_classifier(const EvaluateOptions& o) {
     e.shift["group_column"] = o.group_column;
     e.shift["by_group"] = group_report(p, y, threshold, groups);
   }
+  if (model.guard) {  // how much of this set the feature guard would let through (metrics above count every image)
+    const auto d = model.guard->distances(model.dataset_features(ds, idx, 64, o.progress));
+    size_t passed = 0;
+    for (double v : d) passed += v <= model.guard->threshold();
+    e.shift["guard"] = {{"images", d.size()},
+                        {"passed", passed},
+                        {"acceptance", d.empty() ? 0.0 : static_cast<double>(passed) / d.size()},
+                        {"threshold", model.guard->threshold()},
+                        {"note", "feature distance only; the metrics above include every image"}};
+  }
   if (!o.report_dir.empty()) write_report_plots(e.report, o.report_dir, "evaluation");
   return e;
 }
