@@ -18,6 +18,7 @@
 #include "medai/imaging/fit_guard.h"
 #include "medai/imaging/torchscript_interop.h"
 #include "medai/imaging/train_classifier.h"
+#include "medai/io/csv.h"
 #include "medai/io/image.h"
 #include "medai/train/torch_helpers.h"
 #include "medai/train/trainer.h"
@@ -96,12 +97,9 @@ void finish_guard_options(imaging::GuardOptions& o, const std::string& age) {
   if (dash == std::string::npos) fail_invalid("--expect-age: give MIN-MAX in years, e.g. 0-16");
   auto number = [&](const std::string& t) -> std::optional<double> {
     if (t.empty()) return std::nullopt;
-    try {
-      size_t used = 0;
-      const double v = std::stod(t, &used);
-      if (used == t.size() && v >= 0 && v <= 150) return v;
-    } catch (const std::exception&) {}
-    fail_invalid("--expect-age: '" + t + "' is not an age in years");
+    const auto v = io::parse_number(t);
+    if (!v || !(*v >= 0 && *v <= 150)) fail_invalid("--expect-age: '" + t + "' is not an age in years");
+    return v;
   };
   o.expected.min_age_years = number(age.substr(0, dash));
   o.expected.max_age_years = number(age.substr(dash + 1));

@@ -35,7 +35,7 @@ json ClassifierCard::to_json() const {
   cal["method"] = calibration.method;
   cal["temperature"] = calibration.temperature;
   if (!calibration.logit_offsets.empty()) cal["logit_offsets"] = calibration.logit_offsets;
-  if (calibration.prevalence && !calibration.prevalence_from_counts) cal["prevalence"] = *calibration.prevalence;
+  if (calibration.prevalence) cal["prevalence"] = *calibration.prevalence;
   card["calibration"] = cal;
   if (guard.present) {
     json g = guard.report;
@@ -46,6 +46,27 @@ json ClassifierCard::to_json() const {
     card["ood_guard"] = g;
   }
   return card;
+}
+
+std::optional<double> ClassifierCard::prior() const {
+  if (calibration.prevalence) return calibration.prevalence;
+  const json& counts = core.data.contains("class_counts") ? core.data["class_counts"] : json();
+  if (!counts.is_array() || counts.size() != classes.size()) return std::nullopt;
+  double total = 0, pos = 0;
+  for (size_t k = 0; k < counts.size(); ++k) {
+    if (!counts[k].is_number()) return std::nullopt;
+    total += counts[k].get<double>();
+    if (static_cast<int>(k) == positive_index) pos = counts[k].get<double>();
+  }
+  if (!(total > 0 && pos > 0 && pos < total)) return std::nullopt;
+  return pos / total;
+}
+
+double ClassifierCard::require_prior() const {
+  const auto p = prior();
+  if (!p)
+    fail_invalid("the model card does not record the prevalence it was calibrated at; retrain to use --prevalence");
+  return *p;
 }
 
 ClassifierCard ClassifierCard::from_json(const json& card, const std::string& where) {
@@ -81,20 +102,6 @@ ClassifierCard ClassifierCard::from_json(const json& card, const std::string& wh
   c.calibration.temperature = core::json_number(card, "calibration.temperature", where, 1e-3, 1e3);
   if (card["calibration"].contains("prevalence"))
     c.calibration.prevalence = core::json_number(card, "calibration.prevalence", where, 1e-6, 1 - 1e-6);
-  else if (card.contains("data") && card["data"].contains("class_counts") && card["data"]["class_counts"].is_array() &&
-           card["data"]["class_counts"].size() == c.classes.size()) {  // older cards: the training mix
-    double total = 0, pos = 0;
-    for (size_t k = 0; k < c.classes.size(); ++k) {
-      const auto& v = card["data"]["class_counts"][k];
-      if (!v.is_number()) break;
-      total += v.get<double>();
-      if (static_cast<int>(k) == c.positive_index) pos = v.get<double>();
-    }
-    if (total > 0 && pos > 0 && pos < total) {
-      c.calibration.prevalence = pos / total;
-      c.calibration.prevalence_from_counts = true;
-    }
-  }
   const json& cal = card["calibration"];
   if (cal.contains("method") && cal["method"].is_string()) c.calibration.method = cal["method"];
   if (cal.contains("logit_offsets")) {

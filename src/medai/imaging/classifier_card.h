@@ -33,7 +33,6 @@ struct ClassifierCard {
     std::vector<double> logit_offsets;  // added to the logits before the temperature (empty = none)
     double temperature = 1.0;
     std::optional<double> prevalence;                  // positive share where it was fitted (the probabilities' prior)
-    bool prevalence_from_counts = false;               // older cards: taken from data.class_counts, not written back
     nlohmann::json report = nlohmann::json::object();  // NLL and ECE before/after
   } calibration;
   struct Guard {  // the out-of-distribution guard (imaging/ood_guard.h); absent in older runs
@@ -46,6 +45,10 @@ struct ClassifierCard {
   nlohmann::json extra = nlohmann::json::object();  // report sections: training_run, imported_from, ...
 
   nlohmann::json to_json() const;
+  // The positive share the probabilities were calibrated at: calibration.prevalence, else (older
+  // cards) the training mix from data.class_counts; nothing when neither is there.
+  std::optional<double> prior() const;
+  double require_prior() const;  // the same, or InvalidInput saying to retrain
   // Checks every field a prediction reads (errors name `where` and the field).
   static ClassifierCard from_json(const nlohmann::json& card, const std::string& where);
 };

@@ -111,17 +111,17 @@ torch::Tensor ClassifierModel::pooled_features(const torch::Tensor& batch) {
   return net->features(batch.contiguous(torch::MemoryFormat::ChannelsLast)).mean({2, 3}).to(torch::kFloat);
 }
 
+std::pair<torch::Tensor, torch::Tensor> ClassifierModel::logits_and_features(const torch::Tensor& batch) {
+  c10::InferenceMode inference;
+  if (net->is_training()) net->eval();  // loaded in eval mode: no write from concurrent callers
+  train::AutocastGuard autocast(core::inference_precision() == core::Precision::Bf16);
+  auto fmap = net->features(batch.contiguous(torch::MemoryFormat::ChannelsLast));
+  return {net->head(fmap).to(torch::kFloat), fmap.mean({2, 3}).to(torch::kFloat)};
+}
+
 std::vector<Prediction> ClassifierModel::predict_batch(const torch::Tensor& batch) {
   if (!guard) return predictions(logits(batch));
-  torch::Tensor z, pooled;
-  {
-    c10::InferenceMode inference;
-    if (net->is_training()) net->eval();  // loaded in eval mode: no write from concurrent callers
-    train::AutocastGuard autocast(core::inference_precision() == core::Precision::Bf16);
-    auto fmap = net->features(batch.contiguous(torch::MemoryFormat::ChannelsLast));
-    z = net->head(fmap).to(torch::kFloat);
-    pooled = fmap.mean({2, 3}).to(torch::kFloat);
-  }
+  const auto [z, pooled] = logits_and_features(batch);
   auto out = predictions(z);
   const auto d = guard->distances(pooled);
   for (size_t i = 0; i < out.size(); ++i) {
@@ -134,9 +134,7 @@ std::vector<Prediction> ClassifierModel::predict_batch(const torch::Tensor& batc
 
 void apply_prevalence(Prediction& p, const ClassifierModel& m, double to) {
   if (!(to > 0 && to < 1)) fail_invalid("prevalence must be strictly between 0 and 1 (got " + std::to_string(to) + ")");
-  if (!m.card.calibration.prevalence)
-    fail_invalid("the model card does not record the prevalence it was calibrated at; retrain to use --prevalence");
-  const double from = *m.card.calibration.prevalence;
+  const double from = m.card.require_prior();
   p.probability_at_calibration = p.probability;
   p.probability = metrics::shift_prevalence(p.probability, from, to);
   p.threshold = metrics::shift_prevalence(p.threshold, from, to);
@@ -161,7 +159,7 @@ nlohmann::json prediction_fields(const Prediction& p, const ClassifierModel& m) 
   if (p.prevalence) {
     j["prevalence"] = *p.prevalence;
     j["probability_at_calibration_prevalence"] = p.probability_at_calibration;
-    j["calibration_prevalence"] = *m.card.calibration.prevalence;
+    j["calibration_prevalence"] = m.card.require_prior();
   }
   if (!p.guard.in_distribution)
     j["warning"] = "out of distribution: " + p.guard.reason +
@@ -226,6 +224,17 @@ torch::Tensor ClassifierModel::dataset_features(const data::ImageDataset& ds, co
                                                 int batch_size, bool progress) {
   return map_dataset(ds, indices, image_size(), batch_size, progress,
                      [&](const torch::Tensor& x) { return pooled_features(x); });
+}
+
+std::pair<torch::Tensor, torch::Tensor> ClassifierModel::dataset_logits_and_features(const data::ImageDataset& ds,
+                                                                                     const std::vector<size_t>& indices,
+                                                                                     int batch_size, bool progress) {
+  const int64_t classes = static_cast<int64_t>(class_names().size());
+  const torch::Tensor both = map_dataset(ds, indices, image_size(), batch_size, progress, [&](const torch::Tensor& x) {
+    const auto [z, f] = logits_and_features(x);
+    return torch::cat({z, f}, 1);
+  });
+  return {both.slice(1, 0, classes), both.slice(1, classes)};
 }
 
 torch::Tensor ClassifierModel::dataset_logits(const data::ImageDataset& ds, const std::vector<size_t>& indices,

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "medai/data/image_dataset.h"
@@ -67,6 +68,8 @@ class ClassifierModel {
   std::vector<Prediction> predict_batch(const torch::Tensor& batch);
   // Pooled penultimate features N x D (eval mode, no grad).
   torch::Tensor pooled_features(const torch::Tensor& batch);
+  // Logits and pooled features from one forward of the native network.
+  std::pair<torch::Tensor, torch::Tensor> logits_and_features(const torch::Tensor& batch);
   // Label and calibrated probabilities for each row of a batch of logits.
   std::vector<Prediction> predictions(const torch::Tensor& logits) const;
   // Logits for every listed sample of a dataset (threaded loading, progress bar).
@@ -74,6 +77,10 @@ class ClassifierModel {
                                bool progress = true);
   torch::Tensor dataset_features(const data::ImageDataset& ds, const std::vector<size_t>& indices, int batch_size = 64,
                                  bool progress = true);
+  // Both in one pass over the images (each decoded once).
+  std::pair<torch::Tensor, torch::Tensor> dataset_logits_and_features(const data::ImageDataset& ds,
+                                                                      const std::vector<size_t>& indices,
+                                                                      int batch_size = 64, bool progress = true);
   // Normalised 1 x C x S x S input tensor for one [0, 1] image.
   torch::Tensor input_tensor(const cv::Mat& unit_image) const;
 

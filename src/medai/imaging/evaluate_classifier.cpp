@@ -6,6 +6,7 @@
 #include <map>
 #include <numeric>
 #include <random>
+#include <tuple>
 
 #include "medai/core/error.h"
 #include "medai/imaging/classifier_model.h"
@@ -130,33 +131,33 @@ Evaluation evaluate_classifier(const EvaluateOptions& o) {
         fail_invalid(ds.source.string() + ": no column '" + o.group_column + "' to group by (a CSV index has them)");
       groups.push_back(it->second);
     }
-  const bool needs_prior = o.prevalence || !o.class_mix.empty();
-  if (needs_prior && !model.card.calibration.prevalence)
-    fail_invalid("the model card does not record the prevalence it was calibrated at (retrain)");
+  const std::optional<double> prior =
+      o.prevalence || !o.class_mix.empty() ? std::optional<double>(model.card.require_prior()) : std::nullopt;
   std::vector<size_t> idx(ds.samples.size());
   std::iota(idx.begin(), idx.end(), 0);
-  torch::Tensor z = model.dataset_logits(ds, idx, 64, o.progress);
+  torch::Tensor z, features;  // with a guard, its features come from the same pass
+  if (model.guard) std::tie(z, features) = model.dataset_logits_and_features(ds, idx, 64, o.progress);
+  else z = model.dataset_logits(ds, idx, 64, o.progress);
   std::vector<double> p = model.positive_probabilities(z);
   std::vector<int> y;
   for (const auto& s : ds.samples) y.push_back(s.label == model.positive_index() ? 1 : 0);
   double threshold = model.threshold();
   Evaluation e;
   if (o.prevalence) {
-    const double from = *model.card.calibration.prevalence;
+    const double from = *prior;
     for (auto& v : p) v = metrics::shift_prevalence(v, from, *o.prevalence);
     threshold = metrics::shift_prevalence(threshold, from, *o.prevalence);
     e.shift["prevalence"] = {{"adjusted_to", *o.prevalence}, {"calibrated_at", from}};
   }
   e.report = make_report(p, y, threshold, classes[model.positive_index()], o.bootstrap_reps);
   if (!o.class_mix.empty())
-    e.shift["class_mix"] = class_mix_report(
-        p, y, threshold, o.prevalence ? *o.prevalence : *model.card.calibration.prevalence, o.class_mix);
+    e.shift["class_mix"] = class_mix_report(p, y, threshold, o.prevalence ? *o.prevalence : *prior, o.class_mix);
   if (!groups.empty()) {
     e.shift["group_column"] = o.group_column;
     e.shift["by_group"] = group_report(p, y, threshold, groups);
   }
   if (model.guard) {  // how much of this set the feature guard would let through (metrics above count every image)
-    const auto d = model.guard->distances(model.dataset_features(ds, idx, 64, o.progress));
+    const auto d = model.guard->distances(features);
     size_t passed = 0;
     for (double v : d) passed += v <= model.guard->threshold();
     e.shift["guard"] = {{"images", d.size()},

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "medai/core/error.h"
+#include "medai/io/csv.h"
 #include "medai/io/image.h"
 
 namespace medai::imaging {
@@ -113,8 +114,9 @@ std::optional<std::string> check_input(const io::Image& image, const Expected& e
     return "DICOM body part " + body + "; the model was trained on " + joined(e.body_parts);
   if (!e.views.empty() && !view.empty() && !listed(e.views, view))
     return "DICOM view " + view + "; the model was trained on " + joined(e.views) + " views";
-  if (const std::string age = meta("patient_age_years"); !age.empty() && (e.min_age_years || e.max_age_years)) {
-    const double years = std::stod(age);
+  const auto age = io::parse_number(meta("patient_age_years"));
+  if (age && (e.min_age_years || e.max_age_years)) {
+    const double years = *age;
     if ((e.min_age_years && years < *e.min_age_years) || (e.max_age_years && years > *e.max_age_years))
       return "patient age " + fmt(years, "%.0f") + " years is outside the training population (" +
              (e.min_age_years ? fmt(*e.min_age_years, "%g") : std::string("0")) + "-" +

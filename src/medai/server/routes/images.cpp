@@ -7,6 +7,7 @@
 #include "medai/core/sha256.h"
 #include "medai/data/seg_dataset.h"
 #include "medai/imaging/classifier_model.h"
+#include "medai/io/csv.h"
 #include "medai/io/dicom.h"
 #include "medai/io/dicom_deid.h"
 #include "medai/io/dicom_seg.h"
@@ -70,12 +71,9 @@ Upload decode_upload(const Request& req, const std::string& secret) {
 
 double prevalence_param(const Request& req) {
   const std::string v = req.param("prevalence");
-  try {
-    size_t used = 0;
-    const double x = std::stod(v, &used);
-    if (used == v.size() && x > 0 && x < 1) return x;
-  } catch (const std::exception&) {}
-  fail_invalid("prevalence must be a number strictly between 0 and 1 (got '" + v + "')");
+  const auto x = io::parse_number(v);
+  if (!x || !(*x > 0 && *x < 1)) fail_invalid("prevalence must be a number strictly between 0 and 1 (got '" + v + "')");
+  return *x;
 }
 
 void predict(ServerContext& ctx, const Request& req, Response& res) {
@@ -106,7 +104,7 @@ void predict(ServerContext& ctx, const Request& req, Response& res) {
   }
   imaging::apply_input_check(p, imaging::check_input(up.image, lm->model->card.guard.expected));
   if (!req.param("prevalence").empty()) imaging::apply_prevalence(p, *lm->model, prevalence_param(req));
-  else if (ctx.options.prevalence > 0 && ctx.options.prevalence < 1 && lm->model->card.calibration.prevalence)
+  else if (ctx.options.prevalence > 0 && ctx.options.prevalence < 1 && lm->model->card.prior())
     imaging::apply_prevalence(p, *lm->model, ctx.options.prevalence);
   const double ms = now_ms() - t0;
   out.update(imaging::prediction_fields(p, *lm->model));
