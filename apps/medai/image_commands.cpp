@@ -22,6 +22,7 @@
 #include "medai/io/image.h"
 #include "medai/train/torch_helpers.h"
 #include "medai/train/trainer.h"
+#include "medai/transforms/transforms.h"
 
 namespace medai::app {
 
@@ -134,6 +135,14 @@ void add_train_command(CLI::App* image, GlobalOptions& g) {
   train->add_flag("--resume", t->resume, "continue an interrupted run in --out");
   train->add_flag("--hflip", t->horizontal_flip, "random horizontal flips (off: chest laterality matters)");
   train->add_flag("!--no-augment", t->augment, "disable augmentation");
+  train
+      ->add_option("--augment-strength", t->augment_strength,
+                   "multiply every augmentation range (rotation, zoom, shift, tone) by this")
+      ->capture_default_str();
+  train->add_option("--label-smoothing", t->label_smoothing, "cross-entropy label smoothing")->capture_default_str();
+  train->add_option("--mixup", t->mixup, "mixup of image pairs, Beta(a, a); 0 = off")->capture_default_str();
+  train->add_option("--ema", t->ema, "keep the moving average of the weights with this decay; 0 = off")
+      ->capture_default_str();
   train->add_flag("!--no-cache", t->cache, "decode images from disk every epoch instead of keeping them in memory");
   train->add_option("--workers", t->workers, "loader threads (default: cores)");
   train->add_option("--max-batches", t->max_batches_per_epoch, "cap batches per epoch (smoke tests)");
@@ -166,6 +175,12 @@ void add_evaluate_command(CLI::App* image, GlobalOptions& g) {
                    "prevalences to resample the data to, e.g. 0.1,0.3,0.5 (metrics with and without prior shift)")
       ->delimiter(',');
   eval->add_option("--group-col", e->group_column, "report per value of this CSV index column (e.g. subtype)");
+  eval->add_option("--perturb", e->perturbations,
+                   "re-score under simulated acquisition changes: 'all' or a comma list of blur, noise, lowres, "
+                   "gamma-low, gamma-high, contrast-low, sharpen, zoom-in, zoom-out, shift")
+      ->delimiter(',');
+  eval->add_option("--tta", e->tta, "test-time augmentation: average the logits over this many views (1-8)")
+      ->capture_default_str();
   auto e_prev = std::make_shared<double>(0);
   eval->add_option("--prevalence", *e_prev, "adjust the probabilities to this deployment prevalence first");
   eval->add_flag("--json", *e_json, "one JSON object on stdout");
@@ -174,6 +189,7 @@ void add_evaluate_command(CLI::App* image, GlobalOptions& g) {
     start(g, *e_json, *eval_precision);
     e->progress = !*e_json;
     if (eval->count("--prevalence")) e->prevalence = *e_prev;
+    if (e->perturbations == std::vector<std::string>{"all"}) e->perturbations = transforms::perturbation_names();
     const auto r = imaging::evaluate_classifier(*e);
     if (*e_json) {
       json j = imaging::report_json(r.report);
@@ -195,6 +211,15 @@ void add_evaluate_command(CLI::App* image, GlobalOptions& g) {
       std::printf("guard        %d of %d images pass the out-of-distribution guard (%.1f%%)\n",
                   r.shift["guard"]["passed"].get<int>(), r.shift["guard"]["images"].get<int>(),
                   100 * r.shift["guard"]["acceptance"].get<double>());
+    if (r.shift.contains("perturbations")) {
+      std::printf("\nunder simulated acquisition changes (same images, same threshold)\n");
+      std::printf("%-13s AUROC   accuracy  sens    spec    ECE     guard pass\n", "change");
+      for (const auto& m : r.shift["perturbations"]) {
+        auto v = [&](const char* k) { return m.contains(k) && m[k].is_number() ? m[k].get<double>() : std::nan(""); };
+        std::printf("%-13s %.4f  %.4f    %.4f  %.4f  %.4f  %.3f\n", m["name"].get<std::string>().c_str(), v("auroc"),
+                    v("accuracy"), v("sensitivity"), v("specificity"), v("ece"), v("guard_acceptance"));
+      }
+    }
     if (r.shift.contains("by_group")) {
       std::printf("\nby %s\n", e->group_column.c_str());
       for (const auto& [name, m] : r.shift["by_group"].items())

@@ -237,6 +237,23 @@ TEST(ImageCli, APrevalenceMovesProbabilityAndThresholdTogetherAndEvaluateSimulat
   for (const char* k : {"prevalence", "accuracy", "sensitivity", "specificity", "ppv", "npv", "ece", "ece_adjusted"})
     EXPECT_TRUE(j["class_mix"][0].contains(k)) << k;
   EXPECT_EQ(j["by_group"]["odd"]["n"].get<int>() + j["by_group"]["even"]["n"].get<int>(), 120);
+  // Simulated acquisition changes, with test-time augmentation: one row per change after "none".
+  e = test::run_medai("image evaluate --json --bootstrap 100 --tta 2 --perturb blur,zoom-in --model " +
+                      test::quote(run) + " --data " + test::quote(dir / "grouped.csv"));
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const json pj = json::parse(e.out);
+  ASSERT_EQ(pj["perturbations"].size(), 3u);
+  EXPECT_EQ(pj["perturbations"][0]["name"], "none");
+  EXPECT_EQ(pj["perturbations"][2]["name"], "zoom-in");
+  EXPECT_NEAR(pj["perturbations"][0]["accuracy"].get<double>(), pj["accuracy"].get<double>(), 1e-12);
+  for (const char* k : {"auroc", "accuracy", "sensitivity", "specificity", "brier", "ece", "guard_acceptance"})
+    EXPECT_TRUE(pj["perturbations"][1].contains(k)) << k;
+  EXPECT_EQ(pj["tta"]["views"], 2);
+  for (const char* bad : {" --perturb rotate", " --tta 9"}) {
+    e = test::run_medai("image evaluate --model " + test::quote(run) + " --data " + test::quote(dir / "grouped.csv") +
+                        bad);
+    EXPECT_EQ(e.exit_code, 2) << bad << e.err;
+  }
   e = test::run_medai("image evaluate --model " + test::quote(run) + " --data " + test::quote(dir / "grouped.csv") +
                       " --group-col nosuch");
   EXPECT_EQ(e.exit_code, 2) << e.err;
@@ -260,23 +277,34 @@ TEST(ImageCli, ExplainWritesAHeatmapOverlayOfTheImageSize) {
   EXPECT_EQ(m.channels(), 3);
 }
 
-TEST(ImageCli, TrainsWithoutTheDecodedCache) {
+TEST(ImageCli, TrainsWithoutTheDecodedCacheAndWithEachRegulariser) {
   if (test::subset_dir().empty()) GTEST_SKIP() << "shared chest X-ray data missing";
   test::TempDir dir;
-  auto r =
-      test::run_medai("image train --no-cache --data " + test::quote(test::subset_dir() / "subset.csv") + " --out " +
-                      test::quote(dir / "run") + " --size 64 --epochs 1 --batch 16 --seed 3 --val-fraction 0.25");
+  auto r = test::run_medai("image train --no-cache --data " + test::quote(test::subset_dir() / "subset.csv") +
+                           " --out " + test::quote(dir / "run") +
+                           " --size 64 --epochs 1 --batch 16 --seed 3 --val-fraction 0.25 --mixup 0.4 --ema 0.99"
+                           " --label-smoothing 0.05 --augment-strength 1.5");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json card = json::parse(test::read_text(dir / "run" / "model_card.json"));
   EXPECT_EQ(card["metrics"]["validation"]["n"].get<int>(), card["split"]["validation_images"].get<int>());
+  EXPECT_EQ(card["training"]["mixup"], 0.4);
+  EXPECT_EQ(card["training"]["ema"], 0.99);
+  EXPECT_NE(card["training_run"]["loss"].get<std::string>().find("label smoothing 0.05"), std::string::npos);
+  for (const char* bad : {" --mixup -1", " --ema 0.5", " --label-smoothing 0.6", " --augment-strength 9"}) {
+    auto b = test::run_medai("image train --data " + test::quote(test::subset_dir() / "subset.csv") + " --out " +
+                             test::quote(dir / "bad") + bad);
+    EXPECT_EQ(b.exit_code, 2) << bad << b.err;
+    EXPECT_FALSE(fs::exists(dir / "bad" / "model_card.json"));
+  }
 }
 
 TEST(ImageCli, ResumeAfterKillNineFinishesWithTheSameResultAsAnUninterruptedRun) {
   if (test::subset_dir().empty()) GTEST_SKIP() << "shared chest X-ray data missing";
   test::TempDir dir;
   const std::string data = test::quote(test::subset_dir() / "subset.csv");
-  const std::string common =
-      "image train --data " + data + " --size 64 --epochs 3 --batch 16 --seed 5 --val-fraction 0.25";
+  // With mixup and the weights' moving average: both must pick up where they stopped.
+  const std::string common = "image train --data " + data +
+                             " --size 64 --epochs 3 --batch 16 --seed 5 --val-fraction 0.25 --mixup 0.2 --ema 0.99";
   auto full = test::run_medai(common + " --out " + test::quote(dir / "full"));
   ASSERT_EQ(full.exit_code, 0) << full.err;
 

@@ -102,6 +102,7 @@ ImageBatch ImageLoader::make_batch(size_t b) {
       std::mt19937_64 rng((opt_.seed * 1000003ULL + opt_.epoch) * 2654435761ULL + idx[k]);
       img = transforms::augment(img, opt_.augment_options, rng);
     }
+    if (opt_.transform) img = opt_.transform(img, idx[k]);
     cv::Mat norm = transforms::normalize_intensity(img);
     std::copy(norm.ptr<float>(), norm.ptr<float>() + s * s, batch.pixels.begin() + k * s * s);
     batch.labels.push_back(ds_.samples[idx[k]].label);

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,6 +54,9 @@ struct LoaderOptions {
   int workers = 2;
   int prefetch = 4;  // batches prepared ahead
   bool drop_last = false;
+  // Applied to each [0, 1] image (after augmentation, before normalisation) with its dataset
+  // index, e.g. a transforms::perturb for a robustness check. Empty: none.
+  std::function<cv::Mat(const cv::Mat&, size_t)> transform;
 };
 
 struct ImageBatch {

@@ -201,9 +201,11 @@ namespace {
 // concatenated.
 template <class Fn>
 torch::Tensor map_dataset(const data::ImageDataset& ds, const std::vector<size_t>& indices, int image_size,
-                          int batch_size, bool progress, Fn&& fn) {
+                          int batch_size, bool progress, Fn&& fn,
+                          const ClassifierModel::ImageTransform& transform = {}) {
   data::DecodedCache cache(ds, image_size);
   data::LoaderOptions lo;
+  lo.transform = transform;
   lo.batch_size = batch_size;
   lo.workers = std::max(1, core::runtime_threads());
   data::ImageLoader loader(cache, ds, indices, lo);
@@ -228,19 +230,23 @@ torch::Tensor ClassifierModel::dataset_features(const data::ImageDataset& ds, co
 
 std::pair<torch::Tensor, torch::Tensor> ClassifierModel::dataset_logits_and_features(const data::ImageDataset& ds,
                                                                                      const std::vector<size_t>& indices,
-                                                                                     int batch_size, bool progress) {
+                                                                                     int batch_size, bool progress,
+                                                                                     const ImageTransform& transform) {
   const int64_t classes = static_cast<int64_t>(class_names().size());
-  const torch::Tensor both = map_dataset(ds, indices, image_size(), batch_size, progress, [&](const torch::Tensor& x) {
-    const auto [z, f] = logits_and_features(x);
-    return torch::cat({z, f}, 1);
-  });
+  const torch::Tensor both = map_dataset(
+      ds, indices, image_size(), batch_size, progress,
+      [&](const torch::Tensor& x) {
+        const auto [z, f] = logits_and_features(x);
+        return torch::cat({z, f}, 1);
+      },
+      transform);
   return {both.slice(1, 0, classes), both.slice(1, classes)};
 }
 
 torch::Tensor ClassifierModel::dataset_logits(const data::ImageDataset& ds, const std::vector<size_t>& indices,
-                                              int batch_size, bool progress) {
-  return map_dataset(ds, indices, image_size(), batch_size, progress,
-                     [&](const torch::Tensor& x) { return logits(x); });
+                                              int batch_size, bool progress, const ImageTransform& transform) {
+  return map_dataset(
+      ds, indices, image_size(), batch_size, progress, [&](const torch::Tensor& x) { return logits(x); }, transform);
 }
 
 }  // namespace medai::imaging

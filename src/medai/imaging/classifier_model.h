@@ -4,6 +4,7 @@
 #include <torch/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <string>
@@ -72,15 +73,18 @@ class ClassifierModel {
   std::pair<torch::Tensor, torch::Tensor> logits_and_features(const torch::Tensor& batch);
   // Label and calibrated probabilities for each row of a batch of logits.
   std::vector<Prediction> predictions(const torch::Tensor& logits) const;
-  // Logits for every listed sample of a dataset (threaded loading, progress bar).
+  // Logits for every listed sample of a dataset (threaded loading, progress bar). `transform`
+  // changes each [0, 1] image before normalisation (data::LoaderOptions::transform).
+  using ImageTransform = std::function<cv::Mat(const cv::Mat&, size_t)>;
   torch::Tensor dataset_logits(const data::ImageDataset& ds, const std::vector<size_t>& indices, int batch_size = 64,
-                               bool progress = true);
+                               bool progress = true, const ImageTransform& transform = {});
   torch::Tensor dataset_features(const data::ImageDataset& ds, const std::vector<size_t>& indices, int batch_size = 64,
                                  bool progress = true);
   // Both in one pass over the images (each decoded once).
   std::pair<torch::Tensor, torch::Tensor> dataset_logits_and_features(const data::ImageDataset& ds,
                                                                       const std::vector<size_t>& indices,
-                                                                      int batch_size = 64, bool progress = true);
+                                                                      int batch_size = 64, bool progress = true,
+                                                                      const ImageTransform& transform = {});
   // Normalised 1 x C x S x S input tensor for one [0, 1] image.
   torch::Tensor input_tensor(const cv::Mat& unit_image) const;
 

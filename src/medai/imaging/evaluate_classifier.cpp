@@ -12,6 +12,7 @@
 #include "medai/imaging/classifier_model.h"
 #include "medai/metrics/calibration.h"
 #include "medai/metrics/classification.h"
+#include "medai/transforms/transforms.h"
 
 namespace medai::imaging {
 
@@ -34,6 +35,57 @@ Scores score(const std::vector<double>& p, const std::vector<int>& y, double thr
           m.npv,
           metrics::brier_score(p, y),
           metrics::calibration_report(p, y, 10).ece};
+}
+
+struct Pass {
+  torch::Tensor logits, features;  // features: the guard's, from the unaugmented view
+};
+
+// Logits for the images averaged over `tta` views (transforms::tta_view), each image changed by
+// `perturbation` first when one is named.
+Pass score_pass(ClassifierModel& model, const data::ImageDataset& ds, const std::vector<size_t>& idx, int tta,
+                const std::string& perturbation, bool progress) {
+  Pass out;
+  for (int k = 0; k < tta; ++k) {
+    ClassifierModel::ImageTransform t;
+    if (!perturbation.empty() || k > 0)
+      t = [&perturbation, k](const cv::Mat& img, size_t i) {
+        return transforms::tta_view(perturbation.empty() ? img : transforms::perturb(img, perturbation, i), k);
+      };
+    torch::Tensor z, f;
+    if (model.guard && k == 0) std::tie(z, f) = model.dataset_logits_and_features(ds, idx, 64, progress, t);
+    else z = model.dataset_logits(ds, idx, 64, progress, t);
+    out.logits = k ? out.logits + z : z;
+    if (k == 0) out.features = f;
+  }
+  out.logits = out.logits / tta;
+  return out;
+}
+
+json guard_section(const FeatureGuard& guard, const torch::Tensor& features) {
+  const auto d = guard.distances(features);
+  size_t passed = 0;
+  for (double v : d) passed += v <= guard.threshold();
+  return {{"images", d.size()},
+          {"passed", passed},
+          {"acceptance", d.empty() ? 0.0 : static_cast<double>(passed) / d.size()},
+          {"threshold", guard.threshold()},
+          {"note", "feature distance only; the metrics above include every image"}};
+}
+
+// One row of the perturbation table: discrimination and the operating point's errors under it.
+json perturbation_row(const std::string& name, const std::vector<double>& p, const std::vector<int>& y,
+                      double threshold, const json& guard) {
+  const Scores s = score(p, y, threshold);
+  json row = {{"name", name},
+              {"auroc", num(metrics::auroc(p, y))},
+              {"accuracy", s.accuracy},
+              {"sensitivity", num(s.sensitivity)},
+              {"specificity", num(s.specificity)},
+              {"brier", s.brier},
+              {"ece", s.ece}};
+  if (!guard.is_null()) row["guard_acceptance"] = guard["acceptance"];
+  return row;
 }
 
 }  // namespace
@@ -135,20 +187,27 @@ Evaluation evaluate_classifier(const EvaluateOptions& o) {
       o.prevalence || !o.class_mix.empty() ? std::optional<double>(model.card.require_prior()) : std::nullopt;
   std::vector<size_t> idx(ds.samples.size());
   std::iota(idx.begin(), idx.end(), 0);
-  torch::Tensor z, features;  // with a guard, its features come from the same pass
-  if (model.guard) std::tie(z, features) = model.dataset_logits_and_features(ds, idx, 64, o.progress);
-  else z = model.dataset_logits(ds, idx, 64, o.progress);
-  std::vector<double> p = model.positive_probabilities(z);
+  if (o.tta < 1 || o.tta > transforms::kMaxTtaViews)
+    fail_invalid("--tta: between 1 and " + std::to_string(transforms::kMaxTtaViews) + " views");
+  for (const auto& name : o.perturbations) transforms::perturb(cv::Mat(2, 2, CV_32F, 0.f), name);  // names, first
   std::vector<int> y;
   for (const auto& s : ds.samples) y.push_back(s.label == model.positive_index() ? 1 : 0);
   double threshold = model.threshold();
   Evaluation e;
+  auto probabilities = [&](const torch::Tensor& z) {
+    std::vector<double> p = model.positive_probabilities(z);
+    if (o.prevalence)
+      for (auto& v : p) v = metrics::shift_prevalence(v, *prior, *o.prevalence);
+    return p;
+  };
+  const Pass clean = score_pass(model, ds, idx, o.tta, "", o.progress);
+  const std::vector<double> p = probabilities(clean.logits);
   if (o.prevalence) {
-    const double from = *prior;
-    for (auto& v : p) v = metrics::shift_prevalence(v, from, *o.prevalence);
-    threshold = metrics::shift_prevalence(threshold, from, *o.prevalence);
-    e.shift["prevalence"] = {{"adjusted_to", *o.prevalence}, {"calibrated_at", from}};
+    threshold = metrics::shift_prevalence(threshold, *prior, *o.prevalence);
+    e.shift["prevalence"] = {{"adjusted_to", *o.prevalence}, {"calibrated_at", *prior}};
   }
+  if (o.tta > 1)
+    e.shift["tta"] = {{"views", o.tta}, {"note", "logits averaged over zoomed and shifted views; calibrated without"}};
   e.report = make_report(p, y, threshold, classes[model.positive_index()], o.bootstrap_reps);
   if (!o.class_mix.empty())
     e.shift["class_mix"] = class_mix_report(p, y, threshold, o.prevalence ? *o.prevalence : *prior, o.class_mix);
@@ -156,15 +215,16 @@ Evaluation evaluate_classifier(const EvaluateOptions& o) {
     e.shift["group_column"] = o.group_column;
     e.shift["by_group"] = group_report(p, y, threshold, groups);
   }
-  if (model.guard) {  // how much of this set the feature guard would let through (metrics above count every image)
-    const auto d = model.guard->distances(features);
-    size_t passed = 0;
-    for (double v : d) passed += v <= model.guard->threshold();
-    e.shift["guard"] = {{"images", d.size()},
-                        {"passed", passed},
-                        {"acceptance", d.empty() ? 0.0 : static_cast<double>(passed) / d.size()},
-                        {"threshold", model.guard->threshold()},
-                        {"note", "feature distance only; the metrics above include every image"}};
+  // how much of this set the feature guard would let through (metrics above count every image)
+  if (model.guard) e.shift["guard"] = guard_section(*model.guard, clean.features);
+  if (!o.perturbations.empty()) {
+    json rows = json::array({perturbation_row("none", p, y, threshold, e.shift.value("guard", json()))});
+    for (const auto& name : o.perturbations) {
+      const Pass pass = score_pass(model, ds, idx, o.tta, name, o.progress);
+      rows.push_back(perturbation_row(name, probabilities(pass.logits), y, threshold,
+                                      model.guard ? guard_section(*model.guard, pass.features) : json()));
+    }
+    e.shift["perturbations"] = rows;
   }
   if (!o.report_dir.empty()) write_report_plots(e.report, o.report_dir, "evaluation");
   return e;

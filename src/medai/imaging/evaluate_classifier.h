@@ -2,7 +2,8 @@
 // `medai image evaluate`: a run folder's model on a labelled dataset, at the model card's
 // threshold with its calibration; optionally under simulated shift: the same images resampled to
 // other class mixes (with and without the prior-shift adjustment), per subgroup of an index
-// column, and at a stated deployment prevalence.
+// column, at a stated deployment prevalence, and with each image blurred, noisier, zoomed... (the
+// acquisition changes of transforms::perturb).
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -18,15 +19,17 @@ struct EvaluateOptions {
   std::string split;                 // CSV 'split' filter
   std::filesystem::path report_dir;  // plots go here when set
   int bootstrap_reps = 1000;
-  std::vector<double> class_mix;     // prevalences to resample the data to (empty: none)
-  std::string group_column;          // an index column to report per value of (e.g. subtype)
-  std::optional<double> prevalence;  // adjust the probabilities to it before scoring
+  std::vector<double> class_mix;           // prevalences to resample the data to (empty: none)
+  std::string group_column;                // an index column to report per value of (e.g. subtype)
+  std::optional<double> prevalence;        // adjust the probabilities to it before scoring
+  int tta = 1;                             // test-time augmentation: logits averaged over this many views
+  std::vector<std::string> perturbations;  // transforms::perturb names to re-score the images under
   bool progress = true;
 };
 
 struct Evaluation {
   ClassifierReport report;
-  nlohmann::json shift = nlohmann::json::object();  // class_mix, by_group, prevalence sections
+  nlohmann::json shift = nlohmann::json::object();  // class_mix, by_group, prevalence, perturbations, tta
 };
 
 Evaluation evaluate_classifier(const EvaluateOptions& options);

@@ -3,10 +3,12 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
 #include <numeric>
+#include <random>
 #include <set>
 
 #include "medai/core/atomic_file.h"
@@ -42,6 +44,10 @@ void validate(const TrainOptions& o) {
   if (!(o.lr > 0)) fail_invalid("--lr must be positive");
   if (o.target_sensitivity && !(*o.target_sensitivity > 0 && *o.target_sensitivity < 1))
     fail_invalid("--target-sensitivity must be in (0, 1)");
+  if (!(o.augment_strength >= 0 && o.augment_strength <= 3)) fail_invalid("--augment-strength must be in [0, 3]");
+  if (!(o.label_smoothing >= 0 && o.label_smoothing < 0.5)) fail_invalid("--label-smoothing must be in [0, 0.5)");
+  if (!(o.mixup >= 0 && o.mixup <= 10)) fail_invalid("--mixup must be in [0, 10] (0 = off)");
+  if (!(o.ema == 0 || (o.ema >= 0.9 && o.ema < 1))) fail_invalid("--ema must be 0 (off) or in [0.9, 1)");
   try {
     nn::check_architecture(o.architecture);
   } catch (const Error& e) {
@@ -63,6 +69,10 @@ json options_json(const TrainOptions& o) {
           {"seed", o.seed},
           {"augment", o.augment},
           {"horizontal_flip", o.horizontal_flip},
+          {"augment_strength", o.augment_strength},
+          {"label_smoothing", o.label_smoothing},
+          {"mixup", o.mixup},
+          {"ema", o.ema},
           {"split", o.split},
           {"precision", core::precision_name(core::resolve_precision(o.precision))}};
 }
@@ -88,6 +98,10 @@ TrainOptions with_stored_options(TrainOptions o, const json& so) {  // the inter
   o.seed = so["seed"];
   o.augment = so["augment"];
   o.horizontal_flip = so["horizontal_flip"];
+  o.augment_strength = so.value("augment_strength", 1.0);  // runs before these options had none of them
+  o.label_smoothing = so.value("label_smoothing", 0.0);
+  o.mixup = so.value("mixup", 0.0);
+  o.ema = so.value("ema", 0.0);
   o.split = so["split"];
   o.precision = so.value("precision", "fp32");  // runs of medai 0.1 trained in fp32
   return o;
@@ -97,6 +111,16 @@ void write_curves(const fs::path& dir, const std::vector<train::EpochRecord>& hi
   train::epoch_curves(history).write(
       dir, {{"loss", "epoch", "loss", "epoch", {"train_loss", "val_loss"}, {"train", "validation"}},
             {"validation AUROC", "epoch", "AUROC", "epoch", {"val_auroc"}, {"validation"}, {{44, 160, 44}}}});
+}
+
+transforms::AugmentOptions scaled(transforms::AugmentOptions a, double k) {
+  a.max_rotate_deg *= k;
+  a.scale_range *= k;
+  a.max_translate *= k;
+  a.brightness *= k;
+  a.contrast *= k;
+  a.gamma *= k;
+  return a;
 }
 
 struct ValResult {
@@ -147,6 +171,7 @@ train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net,
   lo.batch_size = o.batch_size;
   lo.shuffle = true;
   lo.augment = o.augment;
+  lo.augment_options = scaled(transforms::AugmentOptions{}, o.augment_strength);
   lo.augment_options.horizontal_flip = o.horizontal_flip;
   lo.seed = o.seed;
   lo.workers = workers;
@@ -170,6 +195,16 @@ train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net,
   to.resume = o.resume;
   to.run_options = &stored;
 
+  // With --ema, a second network holds the weights' moving average: it is what is validated and kept.
+  nn::ClassifierNet average = o.ema > 0 ? nn::make_classifier(o.architecture, 1, 2) : nn::ClassifierNet(nullptr);
+  int64_t steps_done = 0;
+  if (average) {
+    nn::to_channels_last(*average);
+    train::update_average(*average, *net, o.ema, 0);
+  }
+  nn::ClassifierNet& kept = average ? average : net;
+  const auto ce = torch::nn::functional::CrossEntropyFuncOptions().weight(class_w).label_smoothing(o.label_smoothing);
+
   std::optional<data::ImageLoader> loader;
   train::TrainerHooks hooks;
   hooks.begin_epoch = [&](int epoch) {
@@ -177,32 +212,55 @@ train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net,
     lo.epoch = epoch;
     loader.emplace(cache, ds, split.train, lo);
   };
-  hooks.train_step = [&](int64_t, double lr) -> std::optional<std::pair<double, int64_t>> {
+  hooks.train_step = [&](int64_t step, double lr) -> std::optional<std::pair<double, int64_t>> {
     auto b = loader->next();
     if (!b) return std::nullopt;
     train::set_lr(opt, lr);
     auto x = torch::from_blob(b->pixels.data(), {b->size, 1, b->image_size, b->image_size}, torch::kFloat)
                  .contiguous(torch::MemoryFormat::ChannelsLast);
+    const auto y = torch::tensor(b->labels);
     torch::Tensor loss;
-    {
+    if (o.mixup > 0) {  // Zhang et al. 2018: convex pairs of images, and of their losses
+      std::mt19937_64 rng((o.seed * 7919ULL + lo.epoch) * 1000003ULL + static_cast<uint64_t>(step));
+      std::gamma_distribution<double> g(o.mixup, 1.0);
+      const double a = g(rng), lam = a / (a + g(rng));
+      std::vector<int64_t> order(static_cast<size_t>(b->size));
+      std::iota(order.begin(), order.end(), 0);
+      std::shuffle(order.begin(), order.end(), rng);  // seeded per step: a resumed run pairs the same images
+      const auto perm = torch::tensor(order);
+      x = (x * lam + x.index_select(0, perm) * (1 - lam)).contiguous(torch::MemoryFormat::ChannelsLast);
+      train::AutocastGuard autocast(bf16);
+      const auto z = net->forward(x);
+      loss = torch::nn::functional::cross_entropy(z, y, ce) * lam +
+             torch::nn::functional::cross_entropy(z, y.index_select(0, perm), ce) * (1 - lam);
+    } else {
       train::AutocastGuard autocast(bf16);  // forward only: backward and the step stay outside
-      loss = torch::nn::functional::cross_entropy(net->forward(x), torch::tensor(b->labels),
-                                                  torch::nn::functional::CrossEntropyFuncOptions().weight(class_w));
+      loss = torch::nn::functional::cross_entropy(net->forward(x), y, ce);
     }
-    return std::pair{train::optimise(opt, loss), static_cast<int64_t>(b->size)};
+    const double value = train::optimise(opt, loss);
+    if (average) train::update_average(*average, *net, o.ema, ++steps_done);
+    return std::pair{value, static_cast<int64_t>(b->size)};
   };
   hooks.validate = [&](int) {
     loader.reset();
-    ValResult v = validate_epoch(*net, cache, ds, split.validation, class_w, o.batch_size, workers, o.progress, bf16);
+    ValResult v = validate_epoch(*kept, cache, ds, split.validation, class_w, o.batch_size, workers, o.progress, bf16);
     return train::Metrics{{"val_loss", v.loss}, {"val_auroc", std::isfinite(v.auroc) ? v.auroc : 0.0}};
   };
-  hooks.save_best = [&] { save_weights(*net, run / kWeightsFile); };
+  hooks.save_best = [&] { save_weights(*kept, run / kWeightsFile); };
   hooks.save_checkpoint = [&](const fs::path& ck) {
     save_weights(*net, ck / "model.pt");
+    if (average) {
+      save_weights(*average, ck / "average.pt");
+      core::write_json_file(ck / "average.json", json{{"steps", steps_done}});
+    }
     core::write_atomic_with(ck / "optimizer.pt", [&](const fs::path& tmp) { torch::save(opt, tmp.string()); });
   };
   hooks.load_checkpoint = [&](const fs::path& ck) {
     load_weights(*net, ck / "model.pt", o.architecture);
+    if (average) {
+      load_weights(*average, ck / "average.pt", o.architecture);
+      steps_done = core::read_json_file(ck / "average.json").at("steps").get<int64_t>();
+    }
     try {
       torch::load(opt, (ck / "optimizer.pt").string());
     } catch (const c10::Error&) {
@@ -303,6 +361,14 @@ size_t patient_count(const data::ImageDataset& ds, const std::vector<size_t>& id
   return s.size();
 }
 
+std::string loss_description(const TrainOptions& o) {
+  std::string d = "class-weighted cross-entropy";
+  if (o.label_smoothing > 0) d += ", label smoothing " + fmt::format("{:g}", o.label_smoothing);
+  if (o.mixup > 0) d += ", mixup Beta(" + fmt::format("{:g}", o.mixup) + ")";
+  if (o.ema > 0) d += "; weights: moving average, decay " + fmt::format("{:g}", o.ema);
+  return d;
+}
+
 ClassifierCard make_card(const TrainOptions& o, const data::ImageDataset& ds, const data::Split& split,
                          const train::TrainResult& fitted, const Calibrated& cal, const torch::Tensor& class_w) {
   const fs::path& run = o.out;
@@ -361,7 +427,7 @@ ClassifierCard make_card(const TrainOptions& o, const data::ImageDataset& ds, co
                                 {"seconds", fitted.seconds},
                                 {"threads", core::runtime_threads()},
                                 {"optimizer", "AdamW"},
-                                {"loss", "class-weighted cross-entropy"},
+                                {"loss", loss_description(o)},
                                 {"class_weights", {class_w[0].item<double>(), class_w[1].item<double>()}}};
   return card;
 }

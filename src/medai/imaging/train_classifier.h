@@ -29,6 +29,10 @@ struct TrainOptions {
   bool augment = true;
   bool cache = true;  // keep decoded images in memory (2 bytes a pixel)
   bool horizontal_flip = false;
+  double augment_strength = 1.0;  // multiplies every augmentation range (transforms::AugmentOptions)
+  double label_smoothing = 0.0;   // cross-entropy target smoothing
+  double mixup = 0.0;             // mixup Beta(a, a) parameter; 0 = off
+  double ema = 0.0;               // decay of the weights' moving average validated and kept; 0 = off
   int workers = 0;                // 0 = runtime threads
   int max_batches_per_epoch = 0;  // 0 = all (for smoke tests)
   int bootstrap_reps = 1000;

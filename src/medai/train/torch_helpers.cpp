@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "medai/core/atomic_file.h"
@@ -44,6 +45,20 @@ void load_archive(T& object, const fs::path& file, const std::string& what) {
 }
 
 }  // namespace
+
+void update_average(torch::nn::Module& average, const torch::nn::Module& live, double decay, int64_t step) {
+  torch::NoGradGuard no_grad;
+  const double d = step == 0 ? 0.0 : std::min(decay, (1.0 + step) / (10.0 + step));
+  auto blend = [d](std::vector<torch::Tensor> avg, std::vector<torch::Tensor> now) {
+    if (avg.size() != now.size()) throw Error(ErrorCode::Internal, "update_average: the networks differ");
+    for (size_t i = 0; i < avg.size(); ++i) {
+      if (avg[i].is_floating_point() && d > 0) avg[i].mul_(d).add_(now[i].detach(), 1.0 - d);
+      else avg[i].copy_(now[i].detach());
+    }
+  };
+  blend(average.parameters(), live.parameters());
+  blend(average.buffers(), live.buffers());
+}
 
 void apply_torch_threads() {
   static std::once_flag once;

@@ -26,6 +26,13 @@ inline double optimise(torch::optim::Optimizer& optimizer, const torch::Tensor& 
   return loss.item<double>();
 }
 
+// Exponential moving average of a network's weights (Polyak averaging, as timm's ModelEma): after
+// each optimiser step every floating-point parameter and buffer of `average` becomes
+// d * average + (1 - d) * live, the others are copied; d = min(decay, (1 + step) / (10 + step)),
+// so the early steps do not pin the average to the initialisation. `average` has `live`'s
+// architecture; step 0 copies `live` outright.
+void update_average(torch::nn::Module& average, const torch::nn::Module& live, double decay, int64_t step);
+
 // bf16 autocast on the CPU (libtorch's CPU autocast, as torch.autocast("cpu") in Python) for the
 // guard's lifetime: matrix products and convolutions run in bfloat16, weights and the optimiser
 // stay fp32. `enabled` false is a no-op, so callers write one code path.

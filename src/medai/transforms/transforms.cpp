@@ -1,5 +1,6 @@
 #include "medai/transforms/transforms.h"
 
+#include <algorithm>
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
@@ -69,6 +70,84 @@ cv::Mat random_flip(const cv::Mat& image, const AugmentOptions& o, std::mt19937_
 
 cv::Mat augment(const cv::Mat& image, const AugmentOptions& o, std::mt19937_64& rng) {
   return random_flip(random_intensity(random_affine(image, o, rng), o, rng), o, rng);
+}
+
+namespace {
+
+cv::Mat clamp_unit(cv::Mat m) {
+  cv::max(m, 0.0, m);
+  cv::min(m, 1.0, m);
+  return m;
+}
+
+// Zoom about the centre by `scale` and shift by (dx, dy) pixels; the border is black, as
+// resize_pad pads.
+cv::Mat warp(const cv::Mat& image, double scale, double dx, double dy) {
+  cv::Mat m = cv::getRotationMatrix2D(cv::Point2f(image.cols / 2.f, image.rows / 2.f), 0.0, scale);
+  m.at<double>(0, 2) += dx;
+  m.at<double>(1, 2) += dy;
+  cv::Mat out;
+  cv::warpAffine(image, out, m, image.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0));
+  return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& perturbation_names() {
+  static const std::vector<std::string> names = {"blur",         "noise",   "lowres",  "gamma-low", "gamma-high",
+                                                 "contrast-low", "sharpen", "zoom-in", "zoom-out",  "shift"};
+  return names;
+}
+
+cv::Mat perturb(const cv::Mat& image, const std::string& name, uint64_t seed) {
+  if (image.empty() || image.type() != CV_32F) fail_invalid("perturb: expects a non-empty float image");
+  cv::Mat x = clamp_unit(image.clone()), out;
+  const double side = std::max(image.cols, image.rows);
+  if (name == "blur") {
+    cv::GaussianBlur(x, out, cv::Size(0, 0), side / 128.0);  // sigma 1 px at 128 px
+  } else if (name == "noise") {
+    cv::Mat n(x.size(), CV_32F);
+    cv::RNG rng(seed * 0x9E3779B97F4A7C15ULL + 1);
+    rng.fill(n, cv::RNG::NORMAL, 0.0, 0.04);
+    out = x + n;
+  } else if (name == "lowres") {
+    cv::Mat small;
+    cv::resize(x, small, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
+    cv::resize(small, out, x.size(), 0, 0, cv::INTER_LINEAR);
+  } else if (name == "gamma-low" || name == "gamma-high") {
+    cv::pow(x, name == "gamma-low" ? 0.67 : 1.5, out);
+  } else if (name == "contrast-low") {
+    const double mean = cv::mean(x)[0];
+    out = (x - mean) * 0.7 + mean;
+  } else if (name == "sharpen") {
+    cv::Mat blurred;
+    cv::GaussianBlur(x, blurred, cv::Size(0, 0), side / 64.0);
+    out = x * 1.8 - blurred * 0.8;
+  } else if (name == "zoom-in" || name == "zoom-out") {
+    out = warp(x, name == "zoom-in" ? 1.15 : 0.85, 0, 0);
+  } else if (name == "shift") {
+    out = warp(x, 1.0, 0.08 * image.cols, 0.08 * image.rows);
+  } else {
+    std::string known;
+    for (const auto& n : perturbation_names()) known += (known.empty() ? "" : ", ") + n;
+    fail_invalid("unknown perturbation '" + name + "' (known: " + known + ")");
+  }
+  return clamp_unit(out);
+}
+
+cv::Mat tta_view(const cv::Mat& image, int k) {
+  struct View {
+    double scale, dx, dy;  // shifts as a fraction of the side
+  };
+  static const View views[kMaxTtaViews] = {{1.0, 0, 0},        {1.06, 0, 0},        {0.94, 0, 0},
+                                           {1.0, 0.03, 0.03},  {1.0, -0.03, -0.03}, {1.0, 0.03, -0.03},
+                                           {1.0, -0.03, 0.03}, {1.1, 0, 0}};
+  if (k < 0 || k >= kMaxTtaViews)
+    fail_invalid("test-time augmentation view " + std::to_string(k) + " outside 0.." +
+                 std::to_string(kMaxTtaViews - 1));
+  if (k == 0) return image;
+  const View& v = views[k];
+  return warp(image, v.scale, v.dx * image.cols, v.dy * image.rows);
 }
 
 cv::Mat preprocess(const cv::Mat& unit_image, int size) { return normalize_intensity(resize_pad(unit_image, size)); }

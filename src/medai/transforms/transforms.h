@@ -3,6 +3,8 @@
 // CV_32F). Intensity transforms expect [0, 1] input; normalisation comes last.
 #include <cstdint>
 #include <random>
+#include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
@@ -29,6 +31,19 @@ cv::Mat random_intensity(const cv::Mat& image, const AugmentOptions& options, st
 cv::Mat random_flip(const cv::Mat& image, const AugmentOptions& options, std::mt19937_64& rng);
 // All of the above, in the order affine -> intensity -> flip.
 cv::Mat augment(const cv::Mat& image, const AugmentOptions& options, std::mt19937_64& rng);
+
+// Acquisition changes a deployed detector may meet, to measure how far its scores move (`medai
+// image evaluate --perturb`): the same images blurred, noisier, at lower resolution, with another
+// tone curve or contrast, zoomed or shifted. Deterministic given `seed` (only `noise` uses it).
+// [0, 1] in, [0, 1] out, same size. InvalidInput for an unknown name, listing the known ones.
+const std::vector<std::string>& perturbation_names();
+cv::Mat perturb(const cv::Mat& image, const std::string& name, uint64_t seed = 0);
+
+// Test-time augmentation: view k of an image (0 = the image itself; then small zooms and shifts,
+// no flips: chest laterality matters). Averaging a model's logits over views 0..n-1 is medai's
+// TTA. InvalidInput when k is outside [0, kMaxTtaViews).
+inline constexpr int kMaxTtaViews = 8;
+cv::Mat tta_view(const cv::Mat& image, int k);
 
 // The model's preprocessing for inference: resize_pad then normalise.
 cv::Mat preprocess(const cv::Mat& unit_image, int size);

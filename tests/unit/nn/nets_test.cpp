@@ -7,6 +7,7 @@
 #include "medai/nn/nets/classifier_net.h"
 #include "medai/nn/nets/resnet.h"
 #include "medai/nn/nets/unet.h"
+#include "medai/train/torch_helpers.h"
 #include "support/test_support.h"
 
 using namespace medai;
@@ -102,4 +103,34 @@ TEST(ClassifierNets, FoldingBatchNormKeepsTheEvalOutputsAndTheStateDict) {
     EXPECT_TRUE(torch::allclose(before, after, 1e-4, 1e-4)) << (before - after).abs().max().item<double>();
     EXPECT_EQ(net->named_parameters().keys(), keys_before);
   }
+}
+
+TEST(WeightAverage, StartsAsACopyThenMovesByOneMinusDecayAndCopiesIntegerBuffers) {
+  torch::manual_seed(1);
+  auto live = nn::make_classifier("resnet18", 1, 2), avg = nn::make_classifier("resnet18", 1, 2);
+  train::update_average(*avg, *live, 0.99, 0);
+  auto first = [](const nn::ClassifierNet& n) { return n->parameters().front().detach().clone(); };
+  EXPECT_TRUE(torch::equal(first(avg), first(live)));
+  const auto before = first(avg);
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : live->parameters()) p.add_(1.0);
+    for (auto& b : live->buffers())
+      if (!b.is_floating_point()) b.fill_(7);
+  }
+  // step 1000: past the ramp, so d = 0.99 exactly: avg = 0.99 avg + 0.01 (avg + 1) = avg + 0.01
+  train::update_average(*avg, *live, 0.99, 1000);
+  EXPECT_TRUE(torch::allclose(first(avg), before + 0.01, 1e-5, 1e-6));
+  for (auto& b : avg->buffers())
+    if (!b.is_floating_point()) EXPECT_EQ(b.item<int64_t>(), 7);
+  // early steps ramp: at step 1 the decay is 2/11, so most of the live weights come in
+  auto avg2 = nn::make_classifier("resnet18", 1, 2);
+  train::update_average(*avg2, *live, 0.99, 0);
+  const auto b2 = first(avg2);
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : live->parameters()) p.add_(1.0);
+  }
+  train::update_average(*avg2, *live, 0.99, 1);
+  EXPECT_TRUE(torch::allclose(first(avg2), b2 + 9.0 / 11.0, 1e-5, 1e-5));
 }

@@ -70,3 +70,40 @@ TEST(RandomAffine, RotatesAroundTheCentre) {
   std::mt19937_64 rng(1);
   EXPECT_LT(cv::norm(transforms::random_affine(m, o, rng), m, cv::NORM_INF), 1e-5);  // identity when ranges are 0
 }
+
+TEST(Perturb, EachNamedChangeKeepsTheSizeAndUnitRangeAndUnknownNamesAreListed) {
+  cv::Mat m(64, 64, CV_32F);
+  cv::randu(m, 0.0, 1.0);
+  for (const auto& name : transforms::perturbation_names()) {
+    cv::Mat p = transforms::perturb(m, name, 3);
+    ASSERT_EQ(p.size(), m.size()) << name;
+    double lo, hi;
+    cv::minMaxLoc(p, &lo, &hi);
+    EXPECT_GE(lo, 0.0) << name;
+    EXPECT_LE(hi, 1.0) << name;
+    EXPECT_EQ(cv::norm(p, transforms::perturb(m, name, 3), cv::NORM_INF), 0.0) << name << " is deterministic";
+  }
+  EXPECT_GT(cv::norm(transforms::perturb(m, "noise", 1), transforms::perturb(m, "noise", 2), cv::NORM_INF), 0.0);
+  // a linear contrast change: the per-image z-score removes it, as the evaluation table shows
+  cv::Mat low = transforms::perturb(m, "contrast-low");
+  EXPECT_LT(cv::norm(transforms::normalize_intensity(low), transforms::normalize_intensity(m), cv::NORM_INF), 1e-3);
+  try {
+    transforms::perturb(m, "rotate");
+    FAIL() << "an unknown name is refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("known: blur"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TtaView, ViewZeroIsTheImageAndTheOthersMoveIt) {
+  cv::Mat m(32, 32, CV_32F, cv::Scalar(0));
+  m(cv::Rect(8, 8, 16, 16)).setTo(1.0f);
+  EXPECT_EQ(cv::norm(transforms::tta_view(m, 0), m, cv::NORM_INF), 0.0);
+  for (int k = 1; k < transforms::kMaxTtaViews; ++k) {
+    cv::Mat v = transforms::tta_view(m, k);
+    EXPECT_EQ(v.size(), m.size());
+    EXPECT_GT(cv::norm(v, m, cv::NORM_L1), 0.0) << k;
+  }
+  EXPECT_THROW(transforms::tta_view(m, transforms::kMaxTtaViews), Error);
+  EXPECT_THROW(transforms::tta_view(m, -1), Error);
+}
