@@ -58,7 +58,8 @@ ClassifierModel ClassifierModel::load(const fs::path& run_dir, bool for_inferenc
   net->eval();
   std::shared_ptr<OptimizedClassifier> optimized;
   if (for_inference) {
-    optimized = std::make_shared<OptimizedClassifier>(*net, in_ch, size);
+    // with a guard, the graph also gives the pooled features its distance is measured on
+    optimized = std::make_shared<OptimizedClassifier>(*net, in_ch, size, card.guard.present);
     if (auto* resnet = dynamic_cast<nn::ResNetImpl*>(net.get())) nn::fold_batchnorm(*resnet);
   }
   nn::to_channels_last(*net);
@@ -112,9 +113,11 @@ torch::Tensor ClassifierModel::pooled_features(const torch::Tensor& batch) {
 }
 
 std::pair<torch::Tensor, torch::Tensor> ClassifierModel::logits_and_features(const torch::Tensor& batch) {
+  const bool bf16 = core::inference_precision() == core::Precision::Bf16;
+  if (optimized && optimized->has_features() && !bf16) return optimized->forward_with_features(batch);
   c10::InferenceMode inference;
   if (net->is_training()) net->eval();  // loaded in eval mode: no write from concurrent callers
-  train::AutocastGuard autocast(core::inference_precision() == core::Precision::Bf16);
+  train::AutocastGuard autocast(bf16);
   auto fmap = net->features(batch.contiguous(torch::MemoryFormat::ChannelsLast));
   return {net->head(fmap).to(torch::kFloat), fmap.mean({2, 3}).to(torch::kFloat)};
 }

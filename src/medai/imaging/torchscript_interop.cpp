@@ -28,14 +28,26 @@ void export_torchscript(nn::ClassifierNetImpl& net, const fs::path& out) {
 
 struct OptimizedClassifier::Impl {
   torch::jit::Module module;
+  int64_t classes = 0;  // with features: the first `classes` columns are the logits
 };
 
-OptimizedClassifier::OptimizedClassifier(nn::ClassifierNetImpl& net, int64_t in_channels, int size)
+OptimizedClassifier::OptimizedClassifier(nn::ClassifierNetImpl& net, int64_t in_channels, int size, bool with_features)
     : impl_(std::make_unique<Impl>()) {
   // Through the serialised form, as a PyTorch user would: the loaded module is what
   // optimize_for_inference rewrites fully (every conv/batch-norm into prepacked oneDNN ops).
   std::stringstream buffer;
-  nn::save_torchscript(net.architecture(), forward_of(net), buffer);
+  nn::EmitForward emit = forward_of(net);
+  if (with_features) {
+    torch::NoGradGuard ng;
+    net.eval();
+    impl_->classes = net.forward(torch::zeros({1, in_channels, size, size})).size(1);
+    emit = [&net](nn::TorchScriptEmitter& e) {
+      std::string pooled;
+      const std::string z = net.emit_torchscript(e, &pooled);
+      return e.call("torch.cat([" + z + ", " + pooled + "], 1)");
+    };
+  }
+  nn::save_torchscript(net.architecture(), emit, buffer);
   torch::jit::Module loaded = torch::jit::load(buffer);
   loaded.eval();
   // Freeze explicitly: the C++ optimize_for_inference only freezes modules whose class has a
@@ -51,8 +63,18 @@ OptimizedClassifier::~OptimizedClassifier() = default;
 
 torch::Tensor OptimizedClassifier::forward(const torch::Tensor& batch) {
   torch::NoGradGuard ng;
-  return impl_->module.forward({batch.contiguous()}).toTensor();
+  const torch::Tensor out = impl_->module.forward({batch.contiguous()}).toTensor();
+  return impl_->classes ? out.slice(1, 0, impl_->classes) : out;
 }
+
+std::pair<torch::Tensor, torch::Tensor> OptimizedClassifier::forward_with_features(const torch::Tensor& batch) {
+  if (!impl_->classes) throw Error(ErrorCode::Internal, "OptimizedClassifier: built without features");
+  torch::NoGradGuard ng;
+  const torch::Tensor out = impl_->module.forward({batch.contiguous()}).toTensor();
+  return {out.slice(1, 0, impl_->classes), out.slice(1, impl_->classes)};
+}
+
+bool OptimizedClassifier::has_features() const { return impl_->classes > 0; }
 
 void import_torchscript_weights(const fs::path& file, nn::ClassifierNetImpl& net) {
   if (!fs::exists(file)) fail_not_found(file.string() + ": no such file");

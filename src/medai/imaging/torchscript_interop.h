@@ -23,10 +23,14 @@ void export_torchscript(nn::ClassifierNetImpl& net, const std::filesystem::path&
 // torch.jit.optimize_for_inference does in PyTorch. Same outputs as the network in eval mode.
 class OptimizedClassifier {
  public:
-  // `net` must not be folded. Warms the graph up at `size` x `size`.
-  OptimizedClassifier(nn::ClassifierNetImpl& net, int64_t in_channels, int size);
+  // `net` must not be folded. Warms the graph up at `size` x `size`. With `with_features` the
+  // graph also returns the pooled penultimate features (for the out-of-distribution guard).
+  OptimizedClassifier(nn::ClassifierNetImpl& net, int64_t in_channels, int size, bool with_features = false);
   ~OptimizedClassifier();
   torch::Tensor forward(const torch::Tensor& batch);  // N x C x S x S -> logits
+  // Logits and pooled features N x D from one run of the graph (only when built with_features).
+  std::pair<torch::Tensor, torch::Tensor> forward_with_features(const torch::Tensor& batch);
+  bool has_features() const;
 
  private:
   struct Impl;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "medai/core/error.h"
+#include "medai/imaging/torchscript_interop.h"
 #include "medai/nn/nets/classifier_net.h"
 #include "medai/nn/nets/lstm_forecaster_net.h"
 #include "medai/nn/nets/mlp.h"
@@ -41,6 +42,24 @@ TEST(TorchScriptExport, ClassifiersGiveTheModulesLogits) {
     auto m = round_trip(*net, arch);
     EXPECT_LT(max_diff(m.forward({x}).toTensor(), net->forward(x)), 1e-4) << arch;
     EXPECT_TRUE(m.hasattr("conv1__weight") || m.hasattr("features__conv0__weight")) << arch;
+  }
+}
+
+TEST(OptimizedClassifier, WithFeaturesGivesTheLogitsAndThePooledFeaturesOfTheNetwork) {
+  torch::manual_seed(4);
+  for (const std::string arch : {"resnet18", "densenet121"}) {
+    auto net = nn::make_classifier(arch, 1, 2);
+    net->eval();
+    imaging::OptimizedClassifier plain(*net, 1, 64), both(*net, 1, 64, true);
+    EXPECT_FALSE(plain.has_features());
+    EXPECT_TRUE(both.has_features());
+    torch::NoGradGuard ng;
+    auto x = torch::randn({3, 1, 64, 64});
+    const auto [z, f] = both.forward_with_features(x);
+    EXPECT_LT(max_diff(z, net->forward(x)), 1e-4) << arch;
+    EXPECT_LT(max_diff(f, net->features(x).mean({2, 3})), 1e-4) << arch;
+    EXPECT_LT(max_diff(both.forward(x), plain.forward(x)), 1e-5) << arch;
+    EXPECT_THROW(plain.forward_with_features(x), Error);
   }
 }
 

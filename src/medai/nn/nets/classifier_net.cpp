@@ -10,7 +10,7 @@
 
 namespace medai::nn {
 
-std::string ClassifierNetImpl::emit_torchscript(TorchScriptEmitter&) {
+std::string ClassifierNetImpl::emit_torchscript(TorchScriptEmitter&, std::string*) {
   fail_unsupported("TorchScript export of architecture '" + architecture() + "'");
 }
 

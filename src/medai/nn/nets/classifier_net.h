@@ -17,9 +17,10 @@ struct ClassifierNetImpl : torch::nn::Module {
   virtual torch::Tensor head(const torch::Tensor& features) = 0;  // N x num_classes
   torch::Tensor forward(const torch::Tensor& x) { return head(features(x)); }
   virtual std::string architecture() const = 0;
-  // The forward pass of `x` as TorchScript (nn/torchscript.h); returns the logits' variable. The
-  // default refuses (a network without an export).
-  virtual std::string emit_torchscript(TorchScriptEmitter& e);
+  // The forward pass of `x` as TorchScript (nn/torchscript.h); returns the logits' variable, and
+  // sets `*pooled` (when given) to the variable of the pooled penultimate features, the mean of
+  // features() over space. The default refuses (a network without an export).
+  virtual std::string emit_torchscript(TorchScriptEmitter& e, std::string* pooled = nullptr);
 };
 using ClassifierNet = std::shared_ptr<ClassifierNetImpl>;
 

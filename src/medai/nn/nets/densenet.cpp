@@ -92,7 +92,7 @@ torch::Tensor DenseNetImpl::head(const torch::Tensor& f) {
   return classifier(torch::flatten(torch::adaptive_avg_pool2d(f, {1, 1}), 1));
 }
 
-std::string DenseNetImpl::emit_torchscript(TorchScriptEmitter& e) {
+std::string DenseNetImpl::emit_torchscript(TorchScriptEmitter& e, std::string* pooled) {
   auto& f = *features_;
   std::string x =
       e.call("torch.relu(" + e.bn("features.norm0", *f.norm0, e.conv("features.conv0", *f.conv0, "x")) + ")");
@@ -118,6 +118,7 @@ std::string DenseNetImpl::emit_torchscript(TorchScriptEmitter& e) {
   }
   x = e.call("torch.relu(" + e.bn("features.norm5", *f.norm5, x) + ")");
   x = e.call("torch.flatten(torch.adaptive_avg_pool2d(" + x + ", [1, 1]), 1)");
+  if (pooled) *pooled = x;
   return e.linear("classifier", *classifier, x);
 }
 

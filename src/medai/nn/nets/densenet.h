@@ -57,7 +57,7 @@ struct DenseNetImpl : ClassifierNetImpl {
   torch::Tensor features(const torch::Tensor& x) override;
   torch::Tensor head(const torch::Tensor& f) override;
   std::string architecture() const override { return options.name; }
-  std::string emit_torchscript(TorchScriptEmitter& e) override;
+  std::string emit_torchscript(TorchScriptEmitter& e, std::string* pooled = nullptr) override;
   DenseNetOptions options;
   DenseFeatures features_{nullptr};
   torch::nn::Linear classifier{nullptr};

@@ -165,7 +165,7 @@ std::string emit_block(TorchScriptEmitter& e, const std::string& key, const std:
 }
 }  // namespace
 
-std::string ResNetImpl::emit_torchscript(TorchScriptEmitter& e) {
+std::string ResNetImpl::emit_torchscript(TorchScriptEmitter& e, std::string* pooled) {
   if (folded) fail_invalid("internal: a network with folded batch norms cannot be converted to TorchScript");
   std::string x = e.call("torch.relu(" + e.bn("bn1", *bn1, e.conv("conv1", *conv1, "x")) + ")");
   x = e.call("torch.max_pool2d(" + x + ", [3, 3], [2, 2], [1, 1], [1, 1], False)");
@@ -182,6 +182,7 @@ std::string ResNetImpl::emit_torchscript(TorchScriptEmitter& e) {
     }
   }
   x = e.call("torch.flatten(torch.adaptive_avg_pool2d(" + x + ", [1, 1]), 1)");
+  if (pooled) *pooled = x;
   return e.linear("fc", *fc, x);
 }
 

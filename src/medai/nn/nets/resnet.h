@@ -45,7 +45,7 @@ struct ResNetImpl : ClassifierNetImpl {
   torch::Tensor features(const torch::Tensor& x) override;
   torch::Tensor head(const torch::Tensor& f) override;
   std::string architecture() const override { return options.name; }
-  std::string emit_torchscript(TorchScriptEmitter& e) override;
+  std::string emit_torchscript(TorchScriptEmitter& e, std::string* pooled = nullptr) override;
   ResNetOptions options;
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
