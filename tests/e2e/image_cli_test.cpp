@@ -82,6 +82,11 @@ TEST(ImageCli, TrainWritesACompleteRunFolder) {
     EXPECT_EQ(it->second, row[3]) << "patient " << row[2] << " on both sides";
   }
   EXPECT_EQ(io::read_csv(run / "curves.csv").rows.size(), 2u);
+  // The card says how the validation films score under each simulated acquisition change.
+  const json& rob = card["robustness"]["perturbations"];
+  ASSERT_EQ(rob.size(), 11u);
+  EXPECT_EQ(rob[0]["name"], "none");
+  EXPECT_NEAR(rob[0]["accuracy"].get<double>(), card["metrics"]["validation"]["accuracy"].get<double>(), 1e-9);
 }
 
 TEST(ImageCli, EvaluatePrintsTheRequiredJsonKeys) {

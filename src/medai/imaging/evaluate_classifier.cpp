@@ -90,6 +90,22 @@ json perturbation_row(const std::string& name, const std::vector<double>& p, con
 
 }  // namespace
 
+json perturbation_report(ClassifierModel& model, const data::ImageDataset& ds, const std::vector<size_t>& idx,
+                         const std::vector<int>& y, double threshold, const std::vector<std::string>& names, int tta,
+                         bool progress, const std::function<std::vector<double>(const torch::Tensor&)>& probabilities) {
+  auto probs = [&](const torch::Tensor& z) {
+    return probabilities ? probabilities(z) : model.positive_probabilities(z);
+  };
+  json rows = json::array();
+  for (size_t k = 0; k <= names.size(); ++k) {
+    const std::string name = k ? names[k - 1] : "";
+    const Pass pass = score_pass(model, ds, idx, tta, name, progress);
+    rows.push_back(perturbation_row(k ? name : "none", probs(pass.logits), y, threshold,
+                                    model.guard ? guard_section(*model.guard, pass.features) : json()));
+  }
+  return rows;
+}
+
 json class_mix_report(const std::vector<double>& p, const std::vector<int>& y, double threshold, double from,
                       const std::vector<double>& mixes, int reps, uint64_t seed) {
   std::vector<size_t> pos, neg;
@@ -217,15 +233,9 @@ Evaluation evaluate_classifier(const EvaluateOptions& o) {
   }
   // how much of this set the feature guard would let through (metrics above count every image)
   if (model.guard) e.shift["guard"] = guard_section(*model.guard, clean.features);
-  if (!o.perturbations.empty()) {
-    json rows = json::array({perturbation_row("none", p, y, threshold, e.shift.value("guard", json()))});
-    for (const auto& name : o.perturbations) {
-      const Pass pass = score_pass(model, ds, idx, o.tta, name, o.progress);
-      rows.push_back(perturbation_row(name, probabilities(pass.logits), y, threshold,
-                                      model.guard ? guard_section(*model.guard, pass.features) : json()));
-    }
-    e.shift["perturbations"] = rows;
-  }
+  if (!o.perturbations.empty())
+    e.shift["perturbations"] =
+        perturbation_report(model, ds, idx, y, threshold, o.perturbations, o.tta, o.progress, probabilities);
   if (!o.report_dir.empty()) write_report_plots(e.report, o.report_dir, "evaluation");
   return e;
 }

@@ -4,12 +4,16 @@
 // other class mixes (with and without the prior-shift adjustment), per subgroup of an index
 // column, at a stated deployment prevalence, and with each image blurred, noisier, zoomed... (the
 // acquisition changes of transforms::perturb).
+#include <torch/types.h>
+
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "medai/data/image_dataset.h"
 #include "medai/imaging/report.h"
 
 namespace medai::imaging {
@@ -44,6 +48,15 @@ nlohmann::json class_mix_report(const std::vector<double>& probs, const std::vec
 // Per value of a grouping: n, positives, accuracy, sensitivity, specificity, ECE, AUROC within the
 // group when it holds both classes, and AUROC of its positives against every negative when it
 // holds positives only (e.g. viral pneumonia against all normal films).
+// The same images scored as they are ("none") and under each transforms::perturb change, at
+// `threshold`: name, auroc, accuracy, sensitivity, specificity, brier, ece (+ guard_acceptance
+// with a guard). `labels` are 1 for the positive class; `probabilities` maps logits to positive
+// probabilities (default: the model's calibrated ones).
+class ClassifierModel;
+nlohmann::json perturbation_report(ClassifierModel& model, const data::ImageDataset& ds,
+                                   const std::vector<size_t>& indices, const std::vector<int>& labels, double threshold,
+                                   const std::vector<std::string>& names, int tta = 1, bool progress = true,
+                                   const std::function<std::vector<double>(const torch::Tensor&)>& probabilities = {});
 nlohmann::json group_report(const std::vector<double>& probs, const std::vector<int>& labels, double threshold,
                             const std::vector<std::string>& groups);
 

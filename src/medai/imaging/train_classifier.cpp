@@ -21,12 +21,14 @@
 #include "medai/data/split.h"
 #include "medai/imaging/classifier_card.h"
 #include "medai/imaging/classifier_model.h"
+#include "medai/imaging/evaluate_classifier.h"
 #include "medai/imaging/report.h"
 #include "medai/io/csv.h"
 #include "medai/io/plot.h"
 #include "medai/metrics/calibration.h"
 #include "medai/train/torch_helpers.h"
 #include "medai/train/trainer.h"
+#include "medai/transforms/transforms.h"
 
 namespace medai::imaging {
 
@@ -361,6 +363,19 @@ size_t patient_count(const data::ImageDataset& ds, const std::vector<size_t>& id
   return s.size();
 }
 
+// The validation split scored again under each simulated acquisition change (evaluate --perturb
+// all), for the card: how far the operating point moves when the films are blurred, zoomed...
+json robustness_section(ClassifierModel& model, const data::ImageDataset& ds, const std::vector<size_t>& validation,
+                        bool progress) {
+  std::vector<int> y;
+  for (size_t i : validation) y.push_back(ds.samples[i].label == model.positive_index() ? 1 : 0);
+  return {{"split", "validation"},
+          {"threshold", model.threshold()},
+          {"method", "medai image evaluate --perturb all on the validation split"},
+          {"perturbations", perturbation_report(model, ds, validation, y, model.threshold(),
+                                                transforms::perturbation_names(), 1, progress)}};
+}
+
 std::string loss_description(const TrainOptions& o) {
   std::string d = "class-weighted cross-entropy";
   if (o.label_smoothing > 0) d += ", label smoothing " + fmt::format("{:g}", o.label_smoothing);
@@ -487,6 +502,7 @@ json train_classifier(const TrainOptions& cli) {
     go.progress = o.progress;
     go.seed = o.seed;
     typed.guard = fit_guard(model, ds, split.train, split.validation, go, run);
+    typed.extra["robustness"] = robustness_section(model, ds, split.validation, o.progress);
   } else {
     spdlog::warn(
         "too few images for the feature guard (needs {} training and {} validation): predictions get the "
