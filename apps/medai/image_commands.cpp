@@ -179,6 +179,8 @@ void add_evaluate_command(CLI::App* image, GlobalOptions& g) {
                    "re-score under simulated acquisition changes: 'all' or a comma list of blur, noise, lowres, "
                    "gamma-low, gamma-high, contrast-low, sharpen, zoom-in, zoom-out, shift")
       ->delimiter(',');
+  eval->add_option("--scores", e->scores_csv,
+                   "write each image's probability (and one column per --perturb change) to this CSV");
   eval->add_option("--tta", e->tta, "test-time augmentation: average the logits over this many views (1-8)")
       ->capture_default_str();
   auto e_prev = std::make_shared<double>(0);

@@ -244,7 +244,8 @@ TEST(ImageCli, APrevalenceMovesProbabilityAndThresholdTogetherAndEvaluateSimulat
   EXPECT_EQ(j["by_group"]["odd"]["n"].get<int>() + j["by_group"]["even"]["n"].get<int>(), 120);
   // Simulated acquisition changes, with test-time augmentation: one row per change after "none".
   e = test::run_medai("image evaluate --json --bootstrap 100 --tta 2 --perturb blur,zoom-in --model " +
-                      test::quote(run) + " --data " + test::quote(dir / "grouped.csv"));
+                      test::quote(run) + " --data " + test::quote(dir / "grouped.csv") + " --scores " +
+                      test::quote(dir / "scores.csv"));
   ASSERT_EQ(e.exit_code, 0) << e.err;
   const json pj = json::parse(e.out);
   ASSERT_EQ(pj["perturbations"].size(), 3u);
@@ -254,6 +255,10 @@ TEST(ImageCli, APrevalenceMovesProbabilityAndThresholdTogetherAndEvaluateSimulat
   for (const char* k : {"auroc", "accuracy", "sensitivity", "specificity", "brier", "ece", "guard_acceptance"})
     EXPECT_TRUE(pj["perturbations"][1].contains(k)) << k;
   EXPECT_EQ(pj["tta"]["views"], 2);
+  const io::CsvTable scores = io::read_csv(dir / "scores.csv");
+  EXPECT_EQ(scores.header,
+            (std::vector<std::string>{"path", "label", "probability", "probability_blur", "probability_zoom-in"}));
+  EXPECT_EQ(scores.rows.size(), 120u);
   for (const char* bad : {" --perturb rotate", " --tta 9"}) {
     e = test::run_medai("image evaluate --model " + test::quote(run) + " --data " + test::quote(dir / "grouped.csv") +
                         bad);

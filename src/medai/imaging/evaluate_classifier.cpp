@@ -1,5 +1,6 @@
 #include "medai/imaging/evaluate_classifier.h"
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -8,8 +9,10 @@
 #include <random>
 #include <tuple>
 
+#include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
 #include "medai/imaging/classifier_model.h"
+#include "medai/io/csv.h"
 #include "medai/metrics/calibration.h"
 #include "medai/metrics/classification.h"
 #include "medai/transforms/transforms.h"
@@ -88,11 +91,26 @@ json perturbation_row(const std::string& name, const std::vector<double>& p, con
   return row;
 }
 
+// path,label,probability[,probability_<change>...]: one row per image, for the user's own analysis.
+void write_scores(const std::filesystem::path& file, const data::ImageDataset& ds, const std::vector<int>& y,
+                  const std::vector<std::vector<double>>& scores, const std::vector<std::string>& names) {
+  std::string csv = "path,label,probability";
+  for (const auto& n : names) csv += ",probability_" + n;
+  csv += "\n";
+  for (size_t i = 0; i < ds.samples.size(); ++i) {
+    csv += io::csv_escape(ds.samples[i].path.string()) + "," + std::to_string(y[i]);
+    for (const auto& col : scores) csv += "," + fmt::format("{:.6g}", col[i]);
+    csv += "\n";
+  }
+  core::write_file_atomic(file, csv);
+}
+
 }  // namespace
 
 json perturbation_report(ClassifierModel& model, const data::ImageDataset& ds, const std::vector<size_t>& idx,
                          const std::vector<int>& y, double threshold, const std::vector<std::string>& names, int tta,
-                         bool progress, const std::function<std::vector<double>(const torch::Tensor&)>& probabilities) {
+                         bool progress, const std::function<std::vector<double>(const torch::Tensor&)>& probabilities,
+                         std::vector<std::vector<double>>* scores) {
   auto probs = [&](const torch::Tensor& z) {
     return probabilities ? probabilities(z) : model.positive_probabilities(z);
   };
@@ -100,8 +118,10 @@ json perturbation_report(ClassifierModel& model, const data::ImageDataset& ds, c
   for (size_t k = 0; k <= names.size(); ++k) {
     const std::string name = k ? names[k - 1] : "";
     const Pass pass = score_pass(model, ds, idx, tta, name, progress);
-    rows.push_back(perturbation_row(k ? name : "none", probs(pass.logits), y, threshold,
+    std::vector<double> p = probs(pass.logits);
+    rows.push_back(perturbation_row(k ? name : "none", p, y, threshold,
                                     model.guard ? guard_section(*model.guard, pass.features) : json()));
+    if (scores) scores->push_back(std::move(p));
   }
   return rows;
 }
@@ -233,9 +253,13 @@ Evaluation evaluate_classifier(const EvaluateOptions& o) {
   }
   // how much of this set the feature guard would let through (metrics above count every image)
   if (model.guard) e.shift["guard"] = guard_section(*model.guard, clean.features);
-  if (!o.perturbations.empty())
+  std::vector<std::vector<double>> scores{p};  // the per-image table of --scores: clean, then each change
+  if (!o.perturbations.empty()) {
     e.shift["perturbations"] =
-        perturbation_report(model, ds, idx, y, threshold, o.perturbations, o.tta, o.progress, probabilities);
+        perturbation_report(model, ds, idx, y, threshold, o.perturbations, o.tta, o.progress, probabilities, &scores);
+    scores.erase(scores.begin() + 1);  // its "none" row repeats the clean pass
+  }
+  if (!o.scores_csv.empty()) write_scores(o.scores_csv, ds, y, scores, o.perturbations);
   if (!o.report_dir.empty()) write_report_plots(e.report, o.report_dir, "evaluation");
   return e;
 }

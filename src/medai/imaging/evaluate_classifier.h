@@ -28,6 +28,7 @@ struct EvaluateOptions {
   std::optional<double> prevalence;        // adjust the probabilities to it before scoring
   int tta = 1;                             // test-time augmentation: logits averaged over this many views
   std::vector<std::string> perturbations;  // transforms::perturb names to re-score the images under
+  std::filesystem::path scores_csv;        // per-image probabilities written here when set
   bool progress = true;
 };
 
@@ -56,7 +57,8 @@ class ClassifierModel;
 nlohmann::json perturbation_report(ClassifierModel& model, const data::ImageDataset& ds,
                                    const std::vector<size_t>& indices, const std::vector<int>& labels, double threshold,
                                    const std::vector<std::string>& names, int tta = 1, bool progress = true,
-                                   const std::function<std::vector<double>(const torch::Tensor&)>& probabilities = {});
+                                   const std::function<std::vector<double>(const torch::Tensor&)>& probabilities = {},
+                                   std::vector<std::vector<double>>* scores = nullptr);  // each row's probabilities
 nlohmann::json group_report(const std::vector<double>& probs, const std::vector<int>& labels, double threshold,
                             const std::vector<std::string>& groups);
 
