@@ -219,7 +219,9 @@ TEST(ImageCli, APrevalenceMovesProbabilityAndThresholdTogetherAndEvaluateSimulat
   const json pa = json::parse(a.out)[0], pb = json::parse(b.out)[0];
   EXPECT_EQ(pa["label"], pb["label"]);
   EXPECT_NEAR(pb["probability_at_calibration_prevalence"].get<double>(), pa["probability"].get<double>(), 1e-12);
-  if (at > 0.1) EXPECT_LT(pb["probability"].get<double>(), pa["probability"].get<double>());
+  if (at > 0.1) {
+    EXPECT_LT(pb["probability"].get<double>(), pa["probability"].get<double>());
+  }
   EXPECT_EQ(pb["prevalence"], 0.1);
   EXPECT_NE(
       test::run_medai("image predict --prevalence 1.5 --model " + test::quote(run) + " " + test::quote(png)).exit_code,

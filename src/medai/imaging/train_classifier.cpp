@@ -162,13 +162,7 @@ ValResult validate_epoch(nn::ClassifierNetImpl& net, data::DecodedCache& cache, 
   return r;
 }
 
-// The training loop: AdamW, the schedule, class-weighted cross-entropy, early stopping on
-// validation AUROC, the best weights in RUN/model.pt, a checkpoint every epoch.
-train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net, data::DecodedCache& cache,
-                                  const data::ImageDataset& ds, const data::Split& split, const torch::Tensor& class_w,
-                                  int workers) {
-  const fs::path run = o.out;
-  torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+data::LoaderOptions train_loader_options(const TrainOptions& o, int workers) {
   data::LoaderOptions lo;
   lo.batch_size = o.batch_size;
   lo.shuffle = true;
@@ -178,11 +172,11 @@ train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net,
   lo.seed = o.seed;
   lo.workers = workers;
   lo.drop_last = true;
-  const int64_t steps_full = static_cast<int64_t>(split.train.size()) / o.batch_size;
-  const int64_t steps_per_epoch =
-      o.max_batches_per_epoch > 0 ? std::min<int64_t>(steps_full, o.max_batches_per_epoch) : steps_full;
-  const json stored = options_json(o);
-  const bool bf16 = core::resolve_precision(o.precision) == core::Precision::Bf16;
+  return lo;
+}
+
+// Epochs, the schedule, early stopping on validation AUROC, checkpoints in the run folder.
+train::TrainerOptions trainer_options(const TrainOptions& o, int64_t steps_per_epoch, const json& stored) {
   train::TrainerOptions to;
   to.epochs = o.epochs;
   to.steps_per_epoch = steps_per_epoch;
@@ -193,9 +187,51 @@ train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net,
   to.unit = "img";
   to.units_per_epoch = steps_per_epoch * o.batch_size;
   to.progress = o.progress;
-  to.run_dir = run;
+  to.run_dir = o.out;
   to.resume = o.resume;
   to.run_options = &stored;
+  return to;
+}
+
+// One batch's loss: class-weighted (smoothed) cross-entropy, or with --mixup Zhang et al.'s convex
+// pairs of images and of their losses; the pairing and the Beta draw come from `seed` (per step,
+// so a resumed run pairs the same images). The forward runs under bf16 autocast when asked;
+// backward and the step stay outside.
+torch::Tensor training_loss(nn::ClassifierNetImpl& net, const torch::Tensor& x, const torch::Tensor& y,
+                            const torch::nn::functional::CrossEntropyFuncOptions& ce, const TrainOptions& o,
+                            uint64_t seed, bool bf16) {
+  using torch::nn::functional::cross_entropy;
+  if (o.mixup <= 0) {
+    train::AutocastGuard autocast(bf16);
+    return cross_entropy(net.forward(x), y, ce);
+  }
+  std::mt19937_64 rng(seed);
+  std::gamma_distribution<double> g(o.mixup, 1.0);
+  const double a = g(rng), lam = a / (a + g(rng));
+  std::vector<int64_t> order(static_cast<size_t>(x.size(0)));
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  const auto perm = torch::tensor(order);
+  const auto mixed = (x * lam + x.index_select(0, perm) * (1 - lam)).contiguous(torch::MemoryFormat::ChannelsLast);
+  train::AutocastGuard autocast(bf16);
+  const auto z = net.forward(mixed);
+  return cross_entropy(z, y, ce) * lam + cross_entropy(z, y.index_select(0, perm), ce) * (1 - lam);
+}
+
+// The training loop: AdamW, the schedule, class-weighted cross-entropy, early stopping on
+// validation AUROC, the best weights in RUN/model.pt, a checkpoint every epoch.
+train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net, data::DecodedCache& cache,
+                                  const data::ImageDataset& ds, const data::Split& split, const torch::Tensor& class_w,
+                                  int workers) {
+  const fs::path run = o.out;
+  torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  data::LoaderOptions lo = train_loader_options(o, workers);
+  const int64_t steps_full = static_cast<int64_t>(split.train.size()) / o.batch_size;
+  const int64_t steps_per_epoch =
+      o.max_batches_per_epoch > 0 ? std::min<int64_t>(steps_full, o.max_batches_per_epoch) : steps_full;
+  const json stored = options_json(o);
+  const bool bf16 = core::resolve_precision(o.precision) == core::Precision::Bf16;
+  const train::TrainerOptions to = trainer_options(o, steps_per_epoch, stored);
 
   // With --ema, a second network holds the weights' moving average: it is what is validated and kept.
   nn::ClassifierNet average = o.ema > 0 ? nn::make_classifier(o.architecture, 1, 2) : nn::ClassifierNet(nullptr);
@@ -220,25 +256,9 @@ train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net,
     train::set_lr(opt, lr);
     auto x = torch::from_blob(b->pixels.data(), {b->size, 1, b->image_size, b->image_size}, torch::kFloat)
                  .contiguous(torch::MemoryFormat::ChannelsLast);
-    const auto y = torch::tensor(b->labels);
-    torch::Tensor loss;
-    if (o.mixup > 0) {  // Zhang et al. 2018: convex pairs of images, and of their losses
-      std::mt19937_64 rng((o.seed * 7919ULL + lo.epoch) * 1000003ULL + static_cast<uint64_t>(step));
-      std::gamma_distribution<double> g(o.mixup, 1.0);
-      const double a = g(rng), lam = a / (a + g(rng));
-      std::vector<int64_t> order(static_cast<size_t>(b->size));
-      std::iota(order.begin(), order.end(), 0);
-      std::shuffle(order.begin(), order.end(), rng);  // seeded per step: a resumed run pairs the same images
-      const auto perm = torch::tensor(order);
-      x = (x * lam + x.index_select(0, perm) * (1 - lam)).contiguous(torch::MemoryFormat::ChannelsLast);
-      train::AutocastGuard autocast(bf16);
-      const auto z = net->forward(x);
-      loss = torch::nn::functional::cross_entropy(z, y, ce) * lam +
-             torch::nn::functional::cross_entropy(z, y.index_select(0, perm), ce) * (1 - lam);
-    } else {
-      train::AutocastGuard autocast(bf16);  // forward only: backward and the step stay outside
-      loss = torch::nn::functional::cross_entropy(net->forward(x), y, ce);
-    }
+    const torch::Tensor loss =
+        training_loss(*net, x, torch::tensor(b->labels), ce, o,
+                      (o.seed * 7919ULL + lo.epoch) * 1000003ULL + static_cast<uint64_t>(step), bf16);
     const double value = train::optimise(opt, loss);
     if (average) train::update_average(*average, *net, o.ema, ++steps_done);
     return std::pair{value, static_cast<int64_t>(b->size)};
