@@ -130,6 +130,9 @@ void add_train_command(CLI::App* image, GlobalOptions& g) {
       ->capture_default_str();
   train->add_option("--seed", t->seed, "seed for split, initialisation, shuffling and augmentation")
       ->capture_default_str();
+  auto t_split_seed = std::make_shared<uint64_t>(0);
+  train->add_option("--split-seed", *t_split_seed,
+                    "seed of the validation split only (default: --seed), so runs of other seeds share a split");
   train->add_option("--target-sensitivity", *t_target,
                     "choose the threshold for this sensitivity instead of Youden's J");
   train->add_flag("--resume", t->resume, "continue an interrupted run in --out");
@@ -150,10 +153,11 @@ void add_train_command(CLI::App* image, GlobalOptions& g) {
   auto t_age = std::make_shared<std::string>();
   add_guard_options(train, t->guard, *t_age);
   train->add_flag("--json", *t_json, "print the model card as JSON on stdout");
-  train->callback([&g, t, t_json, t_target, train, t_age] {
+  train->callback([&g, t, t_json, t_target, train, t_age, t_split_seed] {
     start(g, *t_json);
     finish_guard_options(t->guard, *t_age);
     if (train->count("--target-sensitivity")) t->target_sensitivity = *t_target;
+    if (train->count("--split-seed")) t->split_seed = *t_split_seed;
     t->progress = !*t_json;
     check_fresh_out(t->out, t->resume);
     json card = imaging::train_classifier(*t);

@@ -3,6 +3,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <set>
 
 #include "e2e_support.h"
 #include "medai/io/csv.h"
@@ -294,12 +295,25 @@ TEST(ImageCli, TrainsWithoutTheDecodedCacheAndWithEachRegulariser) {
   test::TempDir dir;
   auto r = test::run_medai("image train --no-cache --data " + test::quote(test::subset_dir() / "subset.csv") +
                            " --out " + test::quote(dir / "run") +
-                           " --size 64 --epochs 1 --batch 16 --seed 3 --val-fraction 0.25 --mixup 0.4 --ema 0.99"
+                           " --size 64 --epochs 1 --batch 16 --seed 9 --split-seed 3 --val-fraction 0.25 --mixup 0.4"
+                           " --ema 0.99"
                            " --label-smoothing 0.05 --augment-strength 1.5");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json card = json::parse(test::read_text(dir / "run" / "model_card.json"));
   EXPECT_EQ(card["metrics"]["validation"]["n"].get<int>(), card["split"]["validation_images"].get<int>());
   EXPECT_EQ(card["training"]["mixup"], 0.4);
+  EXPECT_EQ(card["training"]["seed"], 9);
+  EXPECT_EQ(card["split"]["seed"], 3);
+  // --split-seed 3 gives the validation split of the seed-3 run, whatever --seed says
+  if (!test::trained_run().empty()) {
+    auto validation = [](const fs::path& csv) {
+      std::set<std::string> v;
+      for (const auto& row : io::read_csv(csv).rows)
+        if (row[3] == "validation") v.insert(row[0]);
+      return v;
+    };
+    EXPECT_EQ(validation(dir / "run" / "split.csv"), validation(test::trained_run() / "split.csv"));
+  }
   EXPECT_EQ(card["training"]["ema"], 0.99);
   EXPECT_NE(card["training_run"]["loss"].get<std::string>().find("label smoothing 0.05"), std::string::npos);
   for (const char* bad : {" --mixup -1", " --ema 0.5", " --label-smoothing 0.6", " --augment-strength 9"}) {

@@ -69,6 +69,7 @@ json options_json(const TrainOptions& o) {
           {"patience", o.patience},
           {"validation_fraction", o.validation_fraction},
           {"seed", o.seed},
+          {"split_seed", o.split_seed.value_or(o.seed)},
           {"augment", o.augment},
           {"horizontal_flip", o.horizontal_flip},
           {"augment_strength", o.augment_strength},
@@ -98,6 +99,7 @@ TrainOptions with_stored_options(TrainOptions o, const json& so) {  // the inter
   o.patience = so["patience"];
   o.validation_fraction = so["validation_fraction"];
   o.seed = so["seed"];
+  o.split_seed = so.value("split_seed", o.seed);
   o.augment = so["augment"];
   o.horizontal_flip = so["horizontal_flip"];
   o.augment_strength = so.value("augment_strength", 1.0);  // runs before these options had none of them
@@ -421,7 +423,7 @@ ClassifierCard make_card(const TrainOptions& o, const data::ImageDataset& ds, co
                     {"patients", patients(split.train) + patients(split.validation)}};
   card.core.split = {{"method", "stratified by label, grouped by patient"},
                      {"validation_fraction", o.validation_fraction},
-                     {"seed", o.seed},
+                     {"seed", o.split_seed.value_or(o.seed)},
                      {"train_images", split.train.size()},
                      {"validation_images", split.validation.size()},
                      {"train_patients", patients(split.train)},
@@ -489,7 +491,7 @@ json train_classifier(const TrainOptions& cli) {
   if (ds.class_names.size() != 2)
     fail_unsupported(o.data.string() + ": found " + std::to_string(ds.class_names.size()) +
                      " classes; medai image train builds two-class detectors");
-  data::Split split = data::grouped_stratified_split(ds, o.validation_fraction, o.seed);
+  data::Split split = data::grouped_stratified_split(ds, o.validation_fraction, o.split_seed.value_or(o.seed));
   auto counts = ds.class_counts();
   spdlog::info("data: {} images ({} {}, {} {}), {} train / {} validation (grouped by patient)", ds.samples.size(),
                counts[0], ds.class_names[0], counts[1], ds.class_names[1], split.train.size(), split.validation.size());

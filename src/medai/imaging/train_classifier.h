@@ -24,6 +24,8 @@ struct TrainOptions {
   int patience = 5;  // epochs without validation-AUROC gain before stopping
   double validation_fraction = 0.15;
   uint64_t seed = 42;
+  std::optional<uint64_t>
+      split_seed;  // the validation split's seed (default: seed), so runs of other seeds can share it
   std::optional<double> target_sensitivity;  // else Youden
   bool resume = false;
   bool augment = true;
