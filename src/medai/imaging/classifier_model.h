@@ -65,11 +65,13 @@ class ClassifierModel {
   std::vector<double> positive_probabilities(const torch::Tensor& logits) const;
   Prediction predict(const cv::Mat& unit_image);
   // Predictions for a normalised batch, with the feature guard's verdict when the model has one
-  // (then one forward of the native network gives both the logits and the pooled features).
+  // (then one forward gives both the logits and the pooled features: logits_and_features).
   std::vector<Prediction> predict_batch(const torch::Tensor& batch);
   // Pooled penultimate features N x D (eval mode, no grad).
   torch::Tensor pooled_features(const torch::Tensor& batch);
-  // Logits and pooled features from one forward of the native network.
+  // Logits and pooled features from one forward: the optimised graph when it was built with
+  // features (a guarded model loaded for inference) and the precision is fp32, else the native
+  // network.
   std::pair<torch::Tensor, torch::Tensor> logits_and_features(const torch::Tensor& batch);
   // Label and calibrated probabilities for each row of a batch of logits.
   std::vector<Prediction> predictions(const torch::Tensor& logits) const;

@@ -105,25 +105,38 @@ void write_scores(const std::filesystem::path& file, const data::ImageDataset& d
   core::write_file_atomic(file, csv);
 }
 
+using Probabilities = std::function<std::vector<double>(const torch::Tensor&)>;
+
+// The perturbation table from an already scored clean pass: its row ("none"), then one pass per
+// change; each change's probabilities are appended to `scores` when given.
+json perturbation_rows(ClassifierModel& model, const data::ImageDataset& ds, const std::vector<size_t>& idx,
+                       const std::vector<int>& y, double threshold, const std::vector<std::string>& names, int tta,
+                       bool progress, const Probabilities& probs, const Pass& clean,
+                       std::vector<std::vector<double>>* scores) {
+  auto row = [&](const std::string& name, const Pass& pass, std::vector<double>* out) {
+    std::vector<double> p = probs(pass.logits);
+    json r = perturbation_row(name, p, y, threshold, model.guard ? guard_section(*model.guard, pass.features) : json());
+    if (out) *out = std::move(p);
+    return r;
+  };
+  json rows = json::array({row("none", clean, nullptr)});
+  for (const auto& name : names) {
+    std::vector<double> p;
+    rows.push_back(row(name, score_pass(model, ds, idx, tta, name, progress), &p));
+    if (scores) scores->push_back(std::move(p));
+  }
+  return rows;
+}
+
 }  // namespace
 
 json perturbation_report(ClassifierModel& model, const data::ImageDataset& ds, const std::vector<size_t>& idx,
                          const std::vector<int>& y, double threshold, const std::vector<std::string>& names, int tta,
-                         bool progress, const std::function<std::vector<double>(const torch::Tensor&)>& probabilities,
-                         std::vector<std::vector<double>>* scores) {
-  auto probs = [&](const torch::Tensor& z) {
-    return probabilities ? probabilities(z) : model.positive_probabilities(z);
-  };
-  json rows = json::array();
-  for (size_t k = 0; k <= names.size(); ++k) {
-    const std::string name = k ? names[k - 1] : "";
-    const Pass pass = score_pass(model, ds, idx, tta, name, progress);
-    std::vector<double> p = probs(pass.logits);
-    rows.push_back(perturbation_row(k ? name : "none", p, y, threshold,
-                                    model.guard ? guard_section(*model.guard, pass.features) : json()));
-    if (scores) scores->push_back(std::move(p));
-  }
-  return rows;
+                         bool progress, const Probabilities& probabilities) {
+  const Probabilities probs =
+      probabilities ? probabilities : [&model](const torch::Tensor& z) { return model.positive_probabilities(z); };
+  return perturbation_rows(model, ds, idx, y, threshold, names, tta, progress, probs,
+                           score_pass(model, ds, idx, tta, "", progress), nullptr);
 }
 
 json class_mix_report(const std::vector<double>& p, const std::vector<int>& y, double threshold, double from,
@@ -225,7 +238,7 @@ Evaluation evaluate_classifier(const EvaluateOptions& o) {
   std::iota(idx.begin(), idx.end(), 0);
   if (o.tta < 1 || o.tta > transforms::kMaxTtaViews)
     fail_invalid("--tta: between 1 and " + std::to_string(transforms::kMaxTtaViews) + " views");
-  for (const auto& name : o.perturbations) transforms::perturb(cv::Mat(2, 2, CV_32F, 0.f), name);  // names, first
+  for (const auto& name : o.perturbations) transforms::check_perturbation(name);  // before any image is scored
   std::vector<int> y;
   for (const auto& s : ds.samples) y.push_back(s.label == model.positive_index() ? 1 : 0);
   double threshold = model.threshold();
@@ -254,11 +267,9 @@ Evaluation evaluate_classifier(const EvaluateOptions& o) {
   // how much of this set the feature guard would let through (metrics above count every image)
   if (model.guard) e.shift["guard"] = guard_section(*model.guard, clean.features);
   std::vector<std::vector<double>> scores{p};  // the per-image table of --scores: clean, then each change
-  if (!o.perturbations.empty()) {
-    e.shift["perturbations"] =
-        perturbation_report(model, ds, idx, y, threshold, o.perturbations, o.tta, o.progress, probabilities, &scores);
-    scores.erase(scores.begin() + 1);  // its "none" row repeats the clean pass
-  }
+  if (!o.perturbations.empty())
+    e.shift["perturbations"] = perturbation_rows(model, ds, idx, y, threshold, o.perturbations, o.tta, o.progress,
+                                                 probabilities, clean, &scores);
   if (!o.scores_csv.empty()) write_scores(o.scores_csv, ds, y, scores, o.perturbations);
   if (!o.report_dir.empty()) write_report_plots(e.report, o.report_dir, "evaluation");
   return e;

@@ -57,8 +57,7 @@ class ClassifierModel;
 nlohmann::json perturbation_report(ClassifierModel& model, const data::ImageDataset& ds,
                                    const std::vector<size_t>& indices, const std::vector<int>& labels, double threshold,
                                    const std::vector<std::string>& names, int tta = 1, bool progress = true,
-                                   const std::function<std::vector<double>(const torch::Tensor&)>& probabilities = {},
-                                   std::vector<std::vector<double>>* scores = nullptr);  // each row's probabilities
+                                   const std::function<std::vector<double>(const torch::Tensor&)>& probabilities = {});
 nlohmann::json group_report(const std::vector<double>& probs, const std::vector<int>& labels, double threshold,
                             const std::vector<std::string>& groups);
 

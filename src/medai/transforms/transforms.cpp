@@ -99,7 +99,16 @@ const std::vector<std::string>& perturbation_names() {
   return names;
 }
 
+void check_perturbation(const std::string& name) {
+  const auto& names = perturbation_names();
+  if (std::find(names.begin(), names.end(), name) != names.end()) return;
+  std::string known;
+  for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+  fail_invalid("unknown perturbation '" + name + "' (known: " + known + ")");
+}
+
 cv::Mat perturb(const cv::Mat& image, const std::string& name, uint64_t seed) {
+  check_perturbation(name);
   if (image.empty() || image.type() != CV_32F) fail_invalid("perturb: expects a non-empty float image");
   cv::Mat x = clamp_unit(image.clone()), out;
   const double side = std::max(image.cols, image.rows);
@@ -125,12 +134,8 @@ cv::Mat perturb(const cv::Mat& image, const std::string& name, uint64_t seed) {
     out = x * 1.8 - blurred * 0.8;
   } else if (name == "zoom-in" || name == "zoom-out") {
     out = warp(x, name == "zoom-in" ? 1.15 : 0.85, 0, 0);
-  } else if (name == "shift") {
+  } else {  // shift (check_perturbation refused any other name)
     out = warp(x, 1.0, 0.08 * image.cols, 0.08 * image.rows);
-  } else {
-    std::string known;
-    for (const auto& n : perturbation_names()) known += (known.empty() ? "" : ", ") + n;
-    fail_invalid("unknown perturbation '" + name + "' (known: " + known + ")");
   }
   return clamp_unit(out);
 }

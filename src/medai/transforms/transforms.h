@@ -37,6 +37,7 @@ cv::Mat augment(const cv::Mat& image, const AugmentOptions& options, std::mt1993
 // tone curve or contrast, zoomed or shifted. Deterministic given `seed` (only `noise` uses it).
 // [0, 1] in, [0, 1] out, same size. InvalidInput for an unknown name, listing the known ones.
 const std::vector<std::string>& perturbation_names();
+void check_perturbation(const std::string& name);  // InvalidInput unless a known name
 cv::Mat perturb(const cv::Mat& image, const std::string& name, uint64_t seed = 0);
 
 // Test-time augmentation: view k of an image (0 = the image itself; then small zooms and shifts,
