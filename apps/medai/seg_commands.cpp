@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
 #include "medai/core/precision.h"
 #include "medai/core/run_folder.h"
@@ -36,10 +37,14 @@ void add_train_command(CLI::App* seg, GlobalOptions& g) {
   tr->add_flag("--residual", o->residual, "residual encoder blocks");
   tr->add_option("--label", o->label, "what the masks mark (the segment label of DICOM SEG output)")
       ->capture_default_str();
-  tr->add_flag("--invert-bright", o->invert_bright,
-               "invert images with a mean above 0.5 (dark objects on a bright ground) for the network");
+  tr->add_flag("--invert-bright,!--keep-polarity", o->invert_bright,
+               "invert images with a mean above 0.5 (dark objects on a bright ground) for the network (default; "
+               "--keep-polarity: feed them as they are)");
+  tr->add_flag("--standardise", o->standardise,
+               "feed the network per-image standardised pixels (zero mean, unit SD) instead of [0, 1]");
   auto no_tta = std::make_shared<bool>(false);
-  tr->add_flag("--no-tta", *no_tta, "predict without averaging the four flips (4x faster inference)");
+  tr->add_flag("--no-tta", *no_tta,
+               "predict without averaging the eight flips and quarter-turns (8x faster inference)");
   tr->add_option("--patience", o->patience, "epochs without validation Dice gain before stopping")
       ->capture_default_str();
   tr->add_option("--val-fraction", o->validation_fraction)->capture_default_str();
@@ -69,12 +74,13 @@ void add_train_command(CLI::App* seg, GlobalOptions& g) {
 void add_evaluate_command(CLI::App* seg, GlobalOptions& g) {
   auto* ev = seg->add_subcommand("evaluate", "Dice, IoU, instance F1 and DSB AP on a labelled folder, beside Otsu");
   struct Opts {
-    fs::path model, data;
+    fs::path model, data, per_image;
     std::string group_col, precision = "auto";
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
   ev->add_option("--model", o->model, "run folder")->required();
+  ev->add_option("--per-image", o->per_image, "also write CSV: path,group,dice,iou,instance_f1,ap,otsu_dice per image");
   ev->add_option("--data", o->data, "DIR with index.csv (path,mask_path) or images/ + masks/")->required();
   ev->add_option("--group-col", o->group_col, "index column to report per value of (e.g. modality)");
   add_precision_option(ev, o->precision);
@@ -85,8 +91,11 @@ void add_evaluate_command(CLI::App* seg, GlobalOptions& g) {
     const auto ds = data::load_seg_dataset(o->data);
     std::vector<size_t> rows(ds.samples.size());
     for (size_t i = 0; i < rows.size(); ++i) rows[i] = i;
-    const json r = segmentation::evaluate_segmentation(model.as_fn(), model.card().threshold, ds, rows, o->group_col,
-                                                       !o->json && !g.quiet);
+    std::string per_image;
+    const json r =
+        segmentation::evaluate_segmentation(model.as_fn(), model.card().threshold, ds, rows, o->group_col,
+                                            !o->json && !g.quiet, o->per_image.empty() ? nullptr : &per_image);
+    if (!o->per_image.empty()) core::write_file_atomic(o->per_image, per_image);
     if (o->json) {
       std::printf("%s\n", core::dump_json(r, 2).c_str());
       return;

@@ -51,12 +51,22 @@ TEST(SegCli, TrainsEvaluatesAndPredictsMasksWithTheOtsuBaselineBeside) {
   EXPECT_TRUE(v.contains("baseline_otsu"));
   EXPECT_TRUE(v["by_group"].contains("fluorescence"));
   EXPECT_TRUE(fs::exists(dir / "run" / "curves.png"));
+  EXPECT_EQ(card["standardise"], false);  // pixels in [0, 1] by default (--standardise measured no better)
+  EXPECT_EQ(card["invert_bright"], true);
 
   // Per group of an index column.
   r = test::run_medai("seg evaluate --model " + test::quote(dir / "run") + " --data " + test::quote(data) +
-                      " --group-col modality --json");
+                      " --group-col modality --per-image " + test::quote(dir / "per_image.csv") + " --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json ev = json::parse(r.out);
+  // One row per image; their Dice averages to the reported mean.
+  const io::CsvTable per_image = io::read_csv(dir / "per_image.csv");
+  ASSERT_EQ(per_image.rows.size(), 24u);
+  EXPECT_EQ(per_image.header,
+            (std::vector<std::string>{"path", "group", "dice", "iou", "instance_f1", "ap", "otsu_dice"}));
+  double dice_sum = 0;
+  for (const auto& row : per_image.rows) dice_sum += std::stod(row[per_image.column("dice")]);
+  EXPECT_NEAR(dice_sum / 24, ev["dice"].get<double>(), 1e-5);
   for (const char* k : {"dice", "iou", "n", "instance_f1", "ap"}) EXPECT_TRUE(ev.contains(k)) << k;
   EXPECT_EQ(ev["n"], 24);
   EXPECT_GE(ev["dice"].get<double>(), 0.0);

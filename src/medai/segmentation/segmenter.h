@@ -28,7 +28,8 @@ struct SegTrainOptions {
   int tile = 256;
   std::string label = "foreground";  // what the masks mark (the DICOM SEG segment label)
   bool invert_bright = true;         // invert bright-background images (brightfield) for the network
-  bool tta = true;                   // inference averages the four flips (threshold and figures chosen with it)
+  bool standardise = false;          // per-image zero mean, unit SD for the network (false: pixels in [0, 1])
+  bool tta = true;                   // inference averages the 8 flips/turns (threshold and figures chosen with it)
   int max_images = 0;                // 0 = all (a cap for quick runs)
   std::string precision = "auto";    // auto | fp32 | bf16 (core/precision.h)
   bool progress = true;
@@ -68,8 +69,11 @@ std::string overlay_png(const data::SegImage& image, const std::vector<uint8_t>&
 
 // Per-image mean Dice and IoU (`n` images), instance F1 at IoU 0.5 and DSB AP (instances:
 // watershed-split components of the prediction against the components of the truth), the same
-// for Otsu's threshold, and per value of `group_column` (an index column) when given.
+// for Otsu's threshold, and per value of `group_column` (an index column) when given. With
+// `per_image`, also one CSV row per image (path,group,dice,iou,instance_f1,ap,otsu_dice), so
+// the worst images can be looked at.
 nlohmann::json evaluate_segmentation(const ProbabilityFn& model, double threshold, const data::SegDataset& ds,
-                                     const std::vector<size_t>& rows, const std::string& group_column, bool progress);
+                                     const std::vector<size_t>& rows, const std::string& group_column, bool progress,
+                                     std::string* per_image = nullptr);
 
 }  // namespace medai::segmentation

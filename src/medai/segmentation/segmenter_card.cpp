@@ -16,6 +16,7 @@ json SegmenterCard::to_json() const {
   card["tile"] = tile;
   card["tta"] = tta;
   card["invert_bright"] = invert_bright;
+  card["standardise"] = standardise;
   card["label"] = label;
   return card;
 }
@@ -35,9 +36,10 @@ SegmenterCard SegmenterCard::from_json(const json& card, const std::string& wher
   c.tile = core::json_int(card, "tile", where, 16, 4096);
   c.tta = core::json_bool(card, "tta", where, false);
   c.invert_bright = core::json_bool(card, "invert_bright", where, false);
+  c.standardise = core::json_bool(card, "standardise", where, false);
   c.label = card.contains("label") ? core::json_string(card, "label", where) : "foreground";
   if (c.label.empty() || c.label.size() > 64) fail_invalid(where + ": 'label' must have 1..64 characters");
-  c.extra = core::card_extras(card, {"unet", "threshold", "tile", "tta", "invert_bright", "label"});
+  c.extra = core::card_extras(card, {"unet", "threshold", "tile", "tta", "invert_bright", "standardise", "label"});
   return c;
 }
 

@@ -16,8 +16,9 @@ struct SegmenterCard {
   int in_channels = 3;
   double threshold = 0.5;                           // on the foreground probability, chosen on validation
   int tile = 256;                                   // inference tile side; larger inputs are tiled with overlap
-  bool tta = true;                                  // average the probabilities of the four flips
+  bool tta = true;                                  // average the probabilities of the eight flips and turns
   bool invert_bright = false;                       // invert images whose mean is above 0.5 first
+  bool standardise = false;                         // then per-image zero mean, unit SD (absent: pixels in [0, 1])
   std::string label = "foreground";                 // what the mask marks (DICOM SEG segment label)
   nlohmann::json extra = nlohmann::json::object();  // report sections
   nlohmann::json to_json() const;
