@@ -41,4 +41,13 @@ void fail_io(const std::string& message) { throw Error(ErrorCode::Io, message); 
 void fail_unsupported(const std::string& message) { throw Error(ErrorCode::Unsupported, message); }
 void fail(ErrorCode code, const std::string& message) { throw Error(code, message); }
 
+void check_known(const std::string& what, const std::string& name, const std::vector<std::string>& known) {
+  std::string list;
+  for (const auto& k : known) {
+    if (k == name) return;
+    list += (list.empty() ? "" : ", ") + k;
+  }
+  fail_invalid("unknown " + what + " '" + name + "' (known: " + list + ")");
+}
+
 }  // namespace medai

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace medai {
 
@@ -43,5 +44,7 @@ int http_status(ErrorCode code);
 [[noreturn]] void fail_io(const std::string& message);
 [[noreturn]] void fail_unsupported(const std::string& message);
 [[noreturn]] void fail(ErrorCode code, const std::string& message);
+// Fails (InvalidInput) unless `name` is one of `known`: "unknown WHAT 'NAME' (known: a, b, ...)".
+void check_known(const std::string& what, const std::string& name, const std::vector<std::string>& known);
 
 }  // namespace medai

@@ -99,13 +99,7 @@ const std::vector<std::string>& perturbation_names() {
   return names;
 }
 
-void check_perturbation(const std::string& name) {
-  const auto& names = perturbation_names();
-  if (std::find(names.begin(), names.end(), name) != names.end()) return;
-  std::string known;
-  for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-  fail_invalid("unknown perturbation '" + name + "' (known: " + known + ")");
-}
+void check_perturbation(const std::string& name) { check_known("perturbation", name, perturbation_names()); }
 
 cv::Mat perturb(const cv::Mat& image, const std::string& name, uint64_t seed) {
   check_perturbation(name);

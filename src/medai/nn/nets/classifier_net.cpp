@@ -19,13 +19,7 @@ const std::vector<std::string>& known_architectures() {
   return k;
 }
 
-void check_architecture(const std::string& arch) {
-  const auto& known = known_architectures();
-  if (std::find(known.begin(), known.end(), arch) != known.end()) return;
-  std::string list;
-  for (const auto& a : known) list += (list.empty() ? "" : ", ") + a;
-  fail_invalid("unknown architecture '" + arch + "' (known: " + list + ")");
-}
+void check_architecture(const std::string& arch) { check_known("architecture", arch, known_architectures()); }
 
 ClassifierNet make_classifier(const std::string& arch, int64_t in_channels, int64_t num_classes) {
   check_architecture(arch);
