@@ -36,5 +36,6 @@ void add_seg_commands(CLI::App& app, GlobalOptions& global);
 void add_dicom_commands(CLI::App& app, GlobalOptions& global);
 void add_server_commands(CLI::App& app, GlobalOptions& global);
 void add_system_commands(CLI::App& app, GlobalOptions& global);
+void add_text_commands(CLI::App& app, GlobalOptions& global);
 
 }  // namespace medai::app

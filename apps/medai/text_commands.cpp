@@ -1,0 +1,286 @@
+// medai text split | index | ask | retrieval-eval | cv
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "medai/core/error.h"
+#include "medai/core/run_folder.h"
+#include "medai/core/runtime.h"
+#include "medai/data/row_splits.h"
+#include "medai/io/csv.h"
+#include "medai/text/retrieval.h"
+#include "medai/text/text_classification.h"
+#include "medai/text/text_util.h"
+
+namespace medai::app {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+void print_json(const json& j) { std::printf("%s\n", core::dump_json(j, 2).c_str()); }
+
+void add_split_command(CLI::App* text, GlobalOptions& g) {
+  auto* cmd =
+      text->add_subcommand("split", "write a grouped (and optionally stratified) row,split or row,fold file for a CSV");
+  struct Opts {
+    fs::path data, out;
+    std::string group_col, stratify_col;
+    int folds = 0;
+    double valid = 0.0, test = 0.2;
+    uint64_t seed = 1;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--data", o->data, "data CSV")->required();
+  cmd->add_option("--out", o->out, "split file to write")->required();
+  cmd->add_option(
+      "--group-col", o->group_col,
+      "rows with the same (whitespace-normalised) value stay on one side, e.g. question or the text itself");
+  cmd->add_option("--stratify-col", o->stratify_col, "spread each value of this column evenly");
+  cmd->add_option("--folds", o->folds, "write row,fold with this many folds instead of row,split");
+  cmd->add_option("--valid-fraction", o->valid)->capture_default_str();
+  cmd->add_option("--test-fraction", o->test)->capture_default_str();
+  cmd->add_option("--seed", o->seed)->capture_default_str();
+  cmd->callback([&g, o] {
+    core::init_runtime({g.threads, g.verbose, g.quiet});
+    const io::CsvTable t = io::read_csv(o->data);
+    data::RowSplitRequest q;
+    constexpr size_t kNone = static_cast<size_t>(-1);
+    const size_t gc = o->group_col.empty() ? kNone : t.column(o->group_col);
+    const size_t sc = o->stratify_col.empty() ? kNone : t.column(o->stratify_col);
+    for (size_t r = 0; r < t.rows.size(); ++r) {
+      q.groups.push_back(gc != kNone ? text::normalise_whitespace(t.rows[r][gc]) : std::to_string(r));
+      if (sc != kNone) q.strata.push_back(t.rows[r][sc]);
+    }
+    q.folds = o->folds;
+    q.valid_fraction = o->valid;
+    q.test_fraction = o->test;
+    q.seed = o->seed;
+    const auto s = data::make_row_splits(q);
+    data::write_row_splits(s, o->out);
+    std::printf("%s: %zu rows in %s\n", o->out.string().c_str(), t.rows.size(),
+                s.folds ? (std::to_string(s.fold_count()) + " folds").c_str() : "train/valid/test");
+  });
+}
+
+void add_qa_columns(CLI::App* cmd, text::QaColumns& c) {
+  cmd->add_option("--question-col", c.question)->capture_default_str();
+  cmd->add_option("--answer-col", c.answer)->capture_default_str();
+  cmd->add_option("--url-col", c.url, "source of each answer (optional column)")->capture_default_str();
+  cmd->add_option("--focus-col", c.focus, "topic of each answer (optional column)")->capture_default_str();
+}
+
+void add_retrieval_eval_command(CLI::App* text, GlobalOptions& g) {
+  auto* cmd = text->add_subcommand("retrieval-eval",
+                                   "hits@1, hits@10 and MRR of answer retrieval on the test questions of a split");
+  struct Opts {
+    fs::path data, splits, init;
+    text::QaColumns columns;
+    std::string method = "auto", type_col = "qtype";
+    uint64_t seed = 1;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--data", o->data, "CSV of questions and answers (MedQuAD layout)")->required();
+  cmd->add_option("--splits", o->splits,
+                  "row,split file: test rows are the questions; every listed answered row is in the pool")
+      ->required();
+  cmd->add_option("--init", o->init, "pretrained encoder run (dense retrieval: not built yet)");
+  add_qa_columns(cmd, o->columns);
+  cmd->add_flag("--json", o->json, "print the figures as JSON");
+  cmd->add_option(
+         "--method", o->method,
+         "auto: hybrid when the type column exists, else bm25 | bm25 | hybrid: BM25 + an answer-type prior learned "
+         "on the training rows")
+      ->check(CLI::IsMember({"auto", "bm25", "hybrid"}))
+      ->capture_default_str();
+  cmd->add_option("--type-col", o->type_col, "question type of each row (hybrid)")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "seed of the hybrid's weight-tuning split")->capture_default_str();
+  cmd->callback([&g, o] {
+    core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
+    if (!o->init.empty()) fail_unsupported("--init: dense retrieval is not built yet; run without it (BM25 or hybrid)");
+    const io::CsvTable t = io::read_csv(o->data);
+    const auto splits = data::read_row_splits(o->splits, t.rows.size());
+    const text::QaCorpus corpus = text::build_qa_corpus(t, o->columns, &splits);
+    text::Bm25Index bm25;
+    std::vector<std::string> docs;
+    for (const auto& a : corpus.pool) docs.push_back(a.text);
+    bm25.build(docs);
+    const auto base = text::evaluate_retrieval(
+        corpus, [&](const std::string& q) { return bm25.scores(q); }, data::RowSplits::kTest);
+    if (base.n == 0) fail_invalid(o->splits.string() + ": no test row has an answer");
+    const auto as_json = [](const metrics::RetrievalMetrics& m) {
+      return json{{"hits_at_1", m.hits_at_1}, {"hits_at_10", m.hits_at_10}, {"mrr", m.mrr}, {"n_questions", m.n}};
+    };
+    std::string method = o->method;
+    if (method == "auto") method = t.find_column(o->type_col) ? "hybrid" : "bm25";
+    json j = as_json(base);
+    j["method"] = "bm25";
+    if (method == "hybrid") {
+      const auto h = text::evaluate_hybrid_retrieval(t, o->columns, o->type_col, splits, corpus, bm25, o->seed);
+      j = as_json(h.metrics);
+      j["method"] = "hybrid";
+      j["type_weight"] = h.weight;
+      j["type_weight_tuning_mrr"] = h.weight_mrr;
+      j["baseline_bm25"] = as_json(base);
+    }
+    j["pool"] = corpus.pool.size();
+    if (o->json) return print_json(j);
+    std::printf("%s on %zu test questions, pool %zu answers: hits@1 %.3f, hits@10 %.3f, MRR %.3f\n", method.c_str(),
+                base.n, corpus.pool.size(), j["hits_at_1"].get<double>(), j["hits_at_10"].get<double>(),
+                j["mrr"].get<double>());
+    if (method != "bm25")
+      std::printf("BM25 on the same questions: hits@1 %.3f, hits@10 %.3f, MRR %.3f\n", base.hits_at_1, base.hits_at_10,
+                  base.mrr);
+  });
+}
+
+void add_index_command(CLI::App* text, GlobalOptions& g) {
+  auto* cmd =
+      text->add_subcommand("index", "build a persisted answer index (BM25 + a calibrated confidence) from a Q&A CSV");
+  struct Opts {
+    fs::path data, out, splits;
+    text::QaColumns columns;
+    std::string type_col = "qtype";
+    size_t calibration = 2000;
+    uint64_t seed = 1;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--data", o->data, "CSV of questions and answers (MedQuAD layout)")->required();
+  cmd->add_option("--out", o->out, "index folder to write")->required();
+  cmd->add_option("--splits", o->splits, "row,split file: only the listed rows are indexed");
+  cmd->add_option(
+         "--type-col", o->type_col,
+         "question type of each row: when the column exists the index learns the answer-type prior (hybrid ranking)")
+      ->capture_default_str();
+  cmd->add_option("--calibration-questions", o->calibration, "questions sampled to fit the answer confidence")
+      ->capture_default_str();
+  cmd->add_option("--seed", o->seed)->capture_default_str();
+  add_qa_columns(cmd, o->columns);
+  cmd->callback([&g, o] {
+    core::init_runtime({g.threads, g.verbose, g.quiet});
+    const io::CsvTable t = io::read_csv(o->data);
+    std::optional<data::RowSplits> splits;
+    if (!o->splits.empty()) splits = data::read_row_splits(o->splits, t.rows.size());
+    const data::RowSplits* used = splits ? &*splits : nullptr;
+    auto corpus = text::build_qa_corpus(t, o->columns, used);
+    std::optional<text::QaTypedRows> typed;
+    // Every indexed row trains the type models: the index is the deployed knowledge base.
+    if (t.find_column(o->type_col))
+      typed = text::qa_typed_rows(t, o->columns, o->type_col, used, data::RowSplits::kUnused);
+    const auto ix = text::AnswerIndex::build(std::move(corpus), {}, o->calibration, o->seed, typed ? &*typed : nullptr);
+    ix.save(o->out);
+    const auto& c = ix.calibration();
+    std::printf(
+        "answer index written to %s: %zu answers; on %d calibration questions the top answer is right %.3f of the "
+        "time, "
+        "%.3f are answered at confidence 0.5 with precision %.3f\n",
+        o->out.string().c_str(), ix.size(), c.value("questions", 0), c.value("top1_correct", 0.0),
+        c.value("answered_at_0.5", 0.0), c.value("precision_when_answered_at_0.5", 0.0));
+  });
+}
+
+void add_ask_command(CLI::App* text, GlobalOptions& g) {
+  auto* cmd = text->add_subcommand("ask", "the best answers to a question from an answer index, with sources");
+  struct Opts {
+    fs::path index;
+    std::string question;
+    size_t top = 3;
+    double min_confidence = 0.5;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--index", o->index, "answer index folder (text index)")->required();
+  cmd->add_option("question", o->question, "the question")->required();
+  cmd->add_option("--top", o->top, "answers to show")->capture_default_str();
+  cmd->add_option("--min-confidence", o->min_confidence, "below this confidence of the top answer: no trusted answer")
+      ->capture_default_str();
+  cmd->add_flag("--json", o->json, "print the answers as JSON");
+  cmd->callback([&g, o] {
+    core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
+    text::check_text(o->question, "question");
+    const auto ix = text::AnswerIndex::load(o->index);
+    const auto hits = ix.ask(o->question, o->top);
+    const double confidence = hits.empty() ? 0.0 : hits[0].confidence;
+    const bool trusted = confidence >= o->min_confidence;
+    json answers = json::array();
+    for (const auto& h : hits) {
+      const auto& a = ix.answer(h.index);
+      answers.push_back({{"answer", a.text}, {"url", a.url}, {"focus", a.focus}, {"score", h.score}});
+    }
+    if (o->json)
+      return print_json({{"trusted", trusted},
+                         {"confidence", confidence},
+                         {"answers", trusted ? answers : json::array()},
+                         {"candidates", answers},
+                         {"message", trusted ? "" : "no trusted answer found"}});
+    if (!trusted) {
+      std::printf("no trusted answer found (confidence of the best match %.2f < %.2f)\n", confidence,
+                  o->min_confidence);
+      return;
+    }
+    std::printf("confidence %.2f\n", confidence);
+    for (size_t i = 0; i < hits.size(); ++i) {
+      const auto& a = ix.answer(hits[i].index);
+      std::printf("\n%zu. [%s] score %.2f\n   source: %s\n   %s\n", i + 1, a.focus.c_str(), hits[i].score,
+                  a.url.c_str(), a.text.substr(0, 600).c_str());
+    }
+  });
+}
+
+void add_cv_command(CLI::App* text, GlobalOptions& g) {
+  auto* cmd =
+      text->add_subcommand("cv", "pooled out-of-fold macro-F1 and accuracy of a text classifier over a fold file");
+  struct Opts {
+    fs::path data, folds, init;
+    std::string text_col, label_col, method = "tfidf-lr";
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--data", o->data, "CSV with a text and a label column")->required();
+  cmd->add_option("--text-col", o->text_col)->required();
+  cmd->add_option("--label-col", o->label_col)->required();
+  cmd->add_option("--folds", o->folds, "row,fold file")->required();
+  cmd->add_option("--init", o->init, "pretrained encoder run (the transformer is not built yet)");
+  cmd->add_option("--method", o->method, "tfidf-lr: TF-IDF 1-2 grams + balanced logistic regression")
+      ->check(CLI::IsMember({"tfidf-lr"}))
+      ->capture_default_str();
+  cmd->add_flag("--json", o->json, "print the figures as JSON");
+  cmd->callback([&g, o] {
+    core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
+    if (!o->init.empty())
+      fail_unsupported("--init: the transformer classifier is not built yet; run without it for TF-IDF + LR");
+    const io::CsvTable t = io::read_csv(o->data);
+    const auto folds = data::read_row_splits(o->folds, t.rows.size());
+    const auto texts = text::read_labelled_texts(t, o->text_col, o->label_col, &folds);
+    const auto report = text::cross_validate(texts, folds, text::tfidf_logistic_factory());
+    json j = text::cv_json(report, texts.classes);
+    j["method"] = o->method;
+    if (o->json) return print_json(j);
+    std::printf("%s, %zu folds, n %zu: macro-F1 %.3f (95%% CI %.3f-%.3f), accuracy %.3f (%.3f-%.3f)\n",
+                o->method.c_str(), report.fold_macro_f1.size(), report.pooled.n, report.pooled.macro_f1,
+                report.macro_f1_lower, report.macro_f1_upper, report.pooled.accuracy, report.accuracy_lower,
+                report.accuracy_upper);
+    for (size_t c = 0; c < texts.classes.size(); ++c) {
+      const auto& s = report.pooled.per_class[c];
+      std::printf("  %-24s precision %.3f recall %.3f F1 %.3f support %lld\n", texts.classes[c].c_str(), s.precision,
+                  s.recall, s.f1, static_cast<long long>(s.support));
+    }
+  });
+}
+
+}  // namespace
+
+void add_text_commands(CLI::App& app, GlobalOptions& g) {
+  auto* text = app.add_subcommand("text", "clinical text: splits, answer retrieval with sources, classification");
+  text->require_subcommand(1);
+  add_split_command(text, g);
+  add_index_command(text, g);
+  add_ask_command(text, g);
+  add_retrieval_eval_command(text, g);
+  add_cv_command(text, g);
+}
+
+}  // namespace medai::app
