@@ -104,10 +104,7 @@ void add_retrieval_eval_command(CLI::App* text, GlobalOptions& g) {
     const io::CsvTable t = io::read_csv(o->data);
     const auto splits = data::read_row_splits(o->splits, t.rows.size());
     const text::QaCorpus corpus = text::build_qa_corpus(t, o->columns, &splits);
-    text::Bm25Index bm25;
-    std::vector<std::string> docs;
-    for (const auto& a : corpus.pool) docs.push_back(a.text);
-    bm25.build(docs);
+    const text::Bm25Index bm25 = text::pool_bm25(corpus.pool);
     const auto base = text::evaluate_retrieval(
         corpus, [&](const std::string& q) { return bm25.scores(q); }, data::RowSplits::kTest);
     if (base.n == 0) fail_invalid(o->splits.string() + ": no test row has an answer");

@@ -63,6 +63,12 @@ std::vector<float> Bm25Index::scores(std::string_view query) const {
   return s;
 }
 
+bool Bm25Index::knows_any_term(std::string_view query) const {
+  for (const auto& t : bm25_terms(query, options_))
+    if (postings_.count(t)) return true;
+  return false;
+}
+
 std::vector<std::pair<size_t, float>> top_k(const std::vector<float>& scores, size_t k) {
   std::vector<size_t> idx(scores.size());
   std::iota(idx.begin(), idx.end(), size_t{0});

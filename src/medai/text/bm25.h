@@ -32,6 +32,8 @@ class Bm25Index {
   // The k best (document, score), best first; ties by document order.
   std::vector<std::pair<size_t, float>> top(std::string_view query, size_t k) const;
   const Bm25Options& options() const { return options_; }
+  // Whether any of the query's terms occurs in some document (cheap: no scoring).
+  bool knows_any_term(std::string_view query) const;
 
  private:
   struct Posting {

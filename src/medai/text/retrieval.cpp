@@ -27,6 +27,15 @@ metrics::RetrievalMetrics evaluate_retrieval(const QaCorpus& corpus, const Answe
   return metrics::retrieval_metrics(ranks);
 }
 
+Bm25Index pool_bm25(const std::vector<QaAnswer>& pool, const Bm25Options& options) {
+  std::vector<std::string> docs;
+  docs.reserve(pool.size());
+  for (const auto& a : pool) docs.push_back(a.text);
+  Bm25Index index(options);
+  index.build(docs);
+  return index;
+}
+
 double AnswerConfidence::probability(float top_score, float second_score) const {
   const double z = intercept + top * top_score + margin * (top_score - second_score);
   return 1.0 / (1.0 + std::exp(-z));
@@ -78,11 +87,7 @@ std::vector<float> AnswerIndex::scores(const std::string& question) const {
 AnswerIndex AnswerIndex::build(QaCorpus corpus, const Bm25Options& options, size_t calibration_questions, uint64_t seed,
                                const QaTypedRows* typed) {
   AnswerIndex ix;
-  ix.bm25_ = Bm25Index(options);
-  std::vector<std::string> docs;
-  docs.reserve(corpus.pool.size());
-  for (const auto& a : corpus.pool) docs.push_back(a.text);
-  ix.bm25_.build(docs);
+  ix.bm25_ = pool_bm25(corpus.pool, options);
   if (typed) {
     auto tuned = tune_hybrid(*typed, corpus, ix.bm25_, seed);
     ix.hybrid_ = std::move(tuned.scorer);
@@ -130,10 +135,7 @@ std::vector<RetrievedAnswer> AnswerIndex::ask(const std::string& question, size_
   std::vector<RetrievedAnswer> out;
   for (size_t i = 0; i < top.size() && i < k; ++i) out.push_back({top[i].first, top[i].second, 0.0});
   if (!out.empty()) out[0].confidence = confidence_.probability(top[0].second, top.size() > 1 ? top[1].second : 0.0f);
-  if (!out.empty()) {
-    const auto lexical = bm25_.top(question, 1);
-    if (lexical.empty() || lexical[0].second <= 0) out[0].confidence = 0;  // no question term occurs in any answer
-  }
+  if (!out.empty() && !bm25_.knows_any_term(question)) out[0].confidence = 0;
   return out;
 }
 
@@ -178,21 +180,16 @@ AnswerIndex AnswerIndex::load(const std::filesystem::path& dir) {
     o.stop_words = j.at("bm25").at("stop_words");
     o.stem = j.at("bm25").at("stem");
     AnswerIndex ix;
-    ix.bm25_ = Bm25Index(o);
     const auto& c = j.at("confidence");
     ix.confidence_ = {c.at("intercept"), c.at("top"), c.at("margin")};
     ix.calibration_ = std::make_shared<nlohmann::json>(j.value("calibration", nlohmann::json::object()));
     const io::CsvTable t = io::read_csv(dir / "answers.csv");
     const size_t ac = t.column("answer"), uc = t.column("url"), fc = t.column("focus");
-    std::vector<std::string> docs;
-    for (const auto& row : t.rows) {
-      ix.pool_.push_back({row[ac], row[uc], row[fc]});
-      docs.push_back(row[ac]);
-    }
+    for (const auto& row : t.rows) ix.pool_.push_back({row[ac], row[uc], row[fc]});
     if (ix.pool_.size() != j.at("answers").get<size_t>())
       fail_invalid((dir / "answers.csv").string() + ": holds " + std::to_string(ix.pool_.size()) +
                    " answers, index.json says " + j.at("answers").dump());
-    ix.bm25_.build(docs);
+    ix.bm25_ = pool_bm25(ix.pool_, o);
     if (j.contains("hybrid") && !j["hybrid"].is_null())
       ix.hybrid_ = std::make_shared<HybridScorer>(ix.pool_, AnswerTypeModel::load(dir / "answer_types.bin"),
                                                   j["hybrid"].at("type_weight").get<double>());

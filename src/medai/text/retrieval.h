@@ -16,6 +16,9 @@
 
 namespace medai::text {
 
+// BM25 over the answer texts of a pool.
+Bm25Index pool_bm25(const std::vector<QaAnswer>& pool, const Bm25Options& options = {});
+
 // Scores of every pool answer for one question.
 using AnswerScorer = std::function<std::vector<float>(const std::string& question)>;
 
@@ -55,9 +58,8 @@ struct TunedHybrid {
 };
 TunedHybrid tune_hybrid(const QaTypedRows& rows, const QaCorpus& corpus, const Bm25Index& bm25, uint64_t seed);
 
-// BM25 + type prior evaluated on `part`, the type models fitted on the `train_part` rows and the
-// weight chosen on a 10 % question split of them held out of the fit (so the test rows choose
-// nothing). `log` gets one line per weight tried.
+// BM25 + type prior evaluated on the test questions: tune_hybrid() on the split's training rows,
+// so the test rows choose nothing.
 struct HybridEvaluation {
   metrics::RetrievalMetrics metrics;
   double weight = 0;

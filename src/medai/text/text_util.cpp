@@ -8,6 +8,14 @@
 
 namespace medai::text {
 
+namespace {
+bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+bool is_word_byte(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || u >= 0x80;
+}
+}  // namespace
+
 bool is_valid_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
@@ -45,17 +53,8 @@ bool is_valid_utf8(std::string_view s) {
 
 void check_text(std::string_view text, const std::string& what) {
   if (!is_valid_utf8(text)) fail_invalid(what + ": not valid UTF-8 text");
-  if (std::all_of(text.begin(), text.end(), [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }))
-    fail_invalid(what + ": empty text");
+  if (std::all_of(text.begin(), text.end(), is_space)) fail_invalid(what + ": empty text");
 }
-
-namespace {
-bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-bool is_word_byte(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || u >= 0x80;
-}
-}  // namespace
 
 std::string normalise_whitespace(std::string_view text) {
   std::string out;
