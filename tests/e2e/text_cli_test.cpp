@@ -1,0 +1,135 @@
+// medai text split | cv | retrieval-eval | index | ask on small synthetic CSVs, and their errors.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "medai/data/row_splits.h"
+#include "support/test_support.h"
+
+namespace medai {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using test::quote;
+using test::run_medai;
+
+// 60 short notes in three classes; each text occurs twice (rows 2k and 2k+1).
+fs::path write_notes(const fs::path& dir) {
+  const char* words[3][3] = {{"fever cough", "wheeze breath", "sputum chest"},
+                             {"rash itch", "skin lesion", "eczema patch"},
+                             {"bone fracture", "fall injury", "wrist cast"}};
+  std::string csv = "text,label\n";
+  for (int i = 0; i < 60; ++i) {
+    const int c = (i / 2) % 3, k = (i / 6) % 3;
+    csv += std::string(words[c][k]) + " case " + std::to_string(i / 2) + ",c" + std::to_string(c) + "\n";
+  }
+  test::write_text(dir / "notes.csv", csv);
+  return dir / "notes.csv";
+}
+
+fs::path write_qa(const fs::path& dir) {
+  std::string csv = "question,answer,url,focus,qtype\n";
+  const char* topics[] = {"asthma", "gout", "anemia", "psoriasis", "glaucoma", "migraine", "rickets", "scurvy"};
+  for (const char* t : topics) {
+    const std::string T = t;
+    csv += "What is " + T + "?," + T + " is a long-term condition described here.,https://x/" + T + "," + T +
+           ",information\n";
+    csv += "What are the symptoms of " + T + "?,The symptoms of " + T + " include signs listed here.,https://x/" + T +
+           "," + T + ",symptoms\n";
+    csv += "How to treat " + T + "?,Treatment of " + T + " uses the medicines listed here.,https://x/" + T + "," + T +
+           ",treatment\n";
+  }
+  test::write_text(dir / "qa.csv", csv);
+  return dir / "qa.csv";
+}
+
+TEST(TextCli, SplitKeepsGroupsTogetherAndCvReportsPooledFigures) {
+  test::TempDir dir;
+  const auto notes = write_notes(dir.path());
+  auto r = run_medai("text split --data " + quote(notes) + " --group-col text --stratify-col label --folds 5 --out " +
+                     quote(dir / "folds.csv"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto folds = data::read_row_splits(dir / "folds.csv", 60);
+  EXPECT_EQ(folds.fold_count(), 5);
+  for (int i = 0; i < 60; i += 2) EXPECT_EQ(folds.assignment[i], folds.assignment[i + 1]) << "row " << i;
+
+  r = run_medai("text cv --data " + quote(notes) + " --text-col text --label-col label --folds " +
+                quote(dir / "folds.csv") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = json::parse(r.out);
+  EXPECT_EQ(j["n"], 60);
+  for (const char* key : {"macro_f1", "accuracy", "per_class", "confusion", "macro_f1_ci95"})
+    EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_GE(j["macro_f1"].get<double>(), 0.0);
+  EXPECT_LE(j["macro_f1"].get<double>(), 1.0);
+}
+
+TEST(TextCli, BadInputIsAClearErrorNamingFileAndField) {
+  test::TempDir dir;
+  const auto notes = write_notes(dir.path());
+  test::write_text(dir / "folds.csv", "row,fold\n0,0\n1,1\n2,0\n3,1\n");
+  auto r = run_medai("text cv --data " + quote(notes) + " --text-col body --label-col label --folds " +
+                     quote(dir / "folds.csv"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("body"), std::string::npos) << r.err;
+
+  test::write_text(dir / "one.csv", "text,label\nfever,a\ncough,a\nrash,a\nitch,a\n");
+  r = run_medai("text cv --data " + quote(dir / "one.csv") + " --text-col text --label-col label --folds " +
+                quote(dir / "folds.csv"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("one.csv"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("label"), std::string::npos) << r.err;
+
+  test::write_text(dir / "bad_utf8.csv", "text,label\nfever,a\n\xc3\x28,b\nrash,a\nitch,b\n");
+  r = run_medai("text cv --data " + quote(dir / "bad_utf8.csv") + " --text-col text --label-col label --folds " +
+                quote(dir / "folds.csv"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("row 1"), std::string::npos) << r.err;
+
+  test::write_text(dir / "range.csv", "row,fold\n0,0\n99,1\n");
+  r = run_medai("text cv --data " + quote(notes) + " --text-col text --label-col label --folds " +
+                quote(dir / "range.csv"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("range.csv line 3"), std::string::npos) << r.err;
+
+  r = run_medai("text index --data " + quote(notes) + " --out " + quote(dir / "ix"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("question"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "ix" / "index.json"));
+}
+
+TEST(TextCli, IndexAnswersWithSourcesAndRefusesWhenUnsure) {
+  test::TempDir dir;
+  const auto qa = write_qa(dir.path());
+  auto r = run_medai("text split --data " + quote(qa) + " --group-col question --test-fraction 0.25 --out " +
+                     quote(dir / "split.csv"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_medai("text retrieval-eval --data " + quote(qa) + " --splits " + quote(dir / "split.csv") +
+                " --method bm25 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto m = json::parse(r.out);
+  for (const char* key : {"hits_at_1", "hits_at_10", "mrr", "n_questions"}) EXPECT_TRUE(m.contains(key)) << key;
+  EXPECT_GT(m["n_questions"].get<int>(), 0);
+  EXPECT_DOUBLE_EQ(m["hits_at_10"].get<double>(), 1.0);  // 24 answers, each topic's three share their words
+
+  r = run_medai("text index --data " + quote(qa) + " --out " + quote(dir / "ix"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_medai("text ask --index " + quote(dir / "ix") + " --min-confidence 0 --json \"symptoms of gout\"");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto a = json::parse(r.out);
+  ASSERT_FALSE(a["answers"].empty());
+  EXPECT_EQ(a["answers"][0]["focus"], "gout");
+  EXPECT_EQ(a["answers"][0]["url"], "https://x/gout");
+  r = run_medai("text ask --index " + quote(dir / "ix") + " --min-confidence 1.01 \"symptoms of gout\"");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("no trusted answer found"), std::string::npos) << r.out;
+  r = run_medai("text ask --index " + quote(dir / "ix") + " --json \"zzzq xxyv\"");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  a = json::parse(r.out);
+  EXPECT_FALSE(a["trusted"].get<bool>());
+  EXPECT_TRUE(a["answers"].empty());
+}
+
+}  // namespace
+}  // namespace medai
