@@ -1,14 +1,19 @@
-// medai text split | index | ask | retrieval-eval | cv
+// medai text split | index | ask | retrieval-eval | cv | deid
+#include <spdlog/spdlog.h>
 #include <cstdio>
+#include <iostream>
+#include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
 #include "medai/core/run_folder.h"
 #include "medai/core/runtime.h"
 #include "medai/data/row_splits.h"
 #include "medai/io/csv.h"
+#include "medai/text/deid.h"
 #include "medai/text/retrieval.h"
 #include "medai/text/text_classification.h"
 #include "medai/text/text_util.h"
@@ -268,16 +273,131 @@ void add_cv_command(CLI::App* text, GlobalOptions& g) {
   });
 }
 
+json deid_spans_json(const std::vector<text::PhiSpan>& spans) {
+  json out = json::array();  // offsets and kinds only: the removed values are never printed
+  for (const auto& s : spans)
+    out.push_back(
+        {{"begin", s.begin}, {"end", s.end}, {"kind", text::phi_kind_name(s.kind)}, {"replacement", s.replacement}});
+  return out;
+}
+
+void print_deid_score(const text::DeidScore& s, bool as_json, bool show_missed) {
+  json by_kind = json::object();
+  for (const auto& [kind, r] : s.span_recall_by_kind) by_kind[text::phi_kind_name(kind)] = r;
+  if (as_json) {
+    json j = {{"recall", s.token_recall},
+              {"precision", s.token_precision},
+              {"f1", s.token_f1},
+              {"span_recall", s.span_recall},
+              {"span_recall_by_kind", by_kind},
+              {"documents", s.documents},
+              {"gold_spans", s.gold_spans},
+              {"gold_tokens", s.gold_tokens},
+              {"predicted_tokens", s.predicted_tokens},
+              {"level", "token (alphanumeric runs); a span counts as removed when all its tokens are"}};
+    if (show_missed) j["missed"] = s.missed;
+    return print_json(j);
+  }
+  std::printf("%zu documents, %zu PHI spans: token recall %.3f, precision %.3f, F1 %.3f; spans removed entirely %.3f\n",
+              s.documents, s.gold_spans, s.token_recall, s.token_precision, s.token_f1, s.span_recall);
+  for (const auto& [kind, r] : s.span_recall_by_kind)
+    std::printf("  %-8s span recall %.3f\n", text::phi_kind_name(kind), r);
+  if (show_missed)
+    for (const auto& m : s.missed) std::printf("  missed %s\n", m.c_str());
+}
+
+void add_deid_command(CLI::App* text, GlobalOptions& g) {
+  auto* cmd = text->add_subcommand(
+      "deid",
+      "remove names, dates, ages > 89, phone/fax, e-mail, IDs, addresses, URLs and IPs from text (HIPAA Safe "
+      "Harbor categories), one placeholder per value within a document");
+  struct Opts {
+    std::string input = "-", out = "-", evaluate, style = "numbered";
+    fs::path data;
+    std::vector<std::string> text_cols;
+    bool json = false, show_missed = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--input", o->input, "plain-text document ('-': standard input)")->capture_default_str();
+  cmd->add_option("--out", o->out, "where the de-identified text or CSV goes ('-': standard output)")
+      ->capture_default_str();
+  cmd->add_option("--data", o->data, "CSV whose --text-col columns are de-identified (one document per cell)");
+  cmd->add_option("--text-col", o->text_cols, "column(s) of --data to de-identify")->delimiter(',');
+  cmd->add_option("--style", o->style, "numbered: [NAME-1], the same value the same number; kind: [NAME]")
+      ->check(CLI::IsMember({"numbered", "kind"}))
+      ->capture_default_str();
+  cmd->add_option("--evaluate", o->evaluate,
+                  "score against documents annotated inline (<NAME>...</NAME>, documents separated by ---)");
+  cmd->add_flag("--json", o->json, "text: the result with its spans (offsets, kinds); --evaluate: the figures");
+  cmd->add_flag("--show-missed", o->show_missed, "--evaluate: list the annotated values not removed");
+  cmd->callback([&g, o] {
+    core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
+    const auto style = o->style == "kind" ? text::DeidStyle::kKind : text::DeidStyle::kNumbered;
+    const auto emit = [&](const std::string& bytes) {
+      if (o->out == "-") {
+        std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+      } else {
+        core::write_file_atomic(o->out, bytes);
+      }
+    };
+    if (!o->evaluate.empty()) {
+      const auto docs = text::parse_annotated_documents(core::read_file(o->evaluate), o->evaluate);
+      if (docs.empty()) fail_invalid(o->evaluate + ": holds no document");
+      return print_deid_score(text::score_deid(docs), o->json, o->show_missed);
+    }
+    if (!o->data.empty()) {
+      if (o->text_cols.empty()) fail_invalid("--data needs --text-col (the column(s) to de-identify)");
+      if (o->out == "-") fail_invalid("--data needs --out (the CSV to write)");
+      io::CsvTable t = io::read_csv(o->data);
+      std::vector<size_t> cols;
+      for (const auto& c : o->text_cols) cols.push_back(t.column(c));
+      std::string csv;
+      const auto line = [&csv](const std::vector<std::string>& fields) {
+        for (size_t i = 0; i < fields.size(); ++i) {
+          if (i) csv += ',';
+          csv += io::csv_escape(fields[i]);
+        }
+        csv += "\n";
+      };
+      line(t.header);
+      size_t spans = 0;
+      for (size_t r = 0; r < t.rows.size(); ++r) {
+        for (size_t c : cols) {
+          if (!text::is_valid_utf8(t.rows[r][c]))
+            fail_invalid(o->data.string() + " row " + std::to_string(r) + ", column '" + t.header[c] +
+                         "': not valid UTF-8 text");
+          auto d = text::deidentify(t.rows[r][c], style);
+          spans += d.spans.size();
+          t.rows[r][c] = std::move(d.text);
+        }
+        line(t.rows[r]);
+      }
+      emit(csv);
+      spdlog::info("text deid: {} rows, {} spans replaced -> {}", t.rows.size(), spans, o->out);
+      return;
+    }
+    const std::string in =
+        o->input == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {}) : core::read_file(o->input);
+    if (!text::is_valid_utf8(in))
+      fail_invalid((o->input == "-" ? "standard input" : o->input) + ": not valid UTF-8 text");
+    const auto d = text::deidentify(in, style);
+    if (o->json) return emit(core::dump_json({{"text", d.text}, {"spans", deid_spans_json(d.spans)}}, 2) + "\n");
+    emit(d.text);
+  });
+}
+
 }  // namespace
 
 void add_text_commands(CLI::App& app, GlobalOptions& g) {
-  auto* text = app.add_subcommand("text", "clinical text: splits, answer retrieval with sources, classification");
+  auto* text = app.add_subcommand(
+      "text", "clinical text: splits, answer retrieval with sources, classification, de-identification");
   text->require_subcommand(1);
   add_split_command(text, g);
   add_index_command(text, g);
   add_ask_command(text, g);
   add_retrieval_eval_command(text, g);
   add_cv_command(text, g);
+  add_deid_command(text, g);
 }
 
 }  // namespace medai::app

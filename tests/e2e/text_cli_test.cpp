@@ -131,5 +131,42 @@ TEST(TextCli, IndexAnswersWithSourcesAndRefusesWhenUnsure) {
   EXPECT_TRUE(a["answers"].empty());
 }
 
+TEST(TextCli, DeidReplacesPhiInFilesAndCsvColumnsAndScoresAnnotatedNotes) {
+  test::TempDir dir;
+  test::write_text(dir / "note.txt", "Seen by Dr. Raj Patel on 03/14/2021. Dr. Patel will call 617-555-0143.\n");
+  auto r = run_medai("text deid --input " + quote(dir / "note.txt"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "Seen by Dr. [NAME-1] on [DATE-1]. Dr. [NAME-1] will call [PHONE-1].\n");
+  r = test::run_command("(" + test::medai_bin() + " text deid --json < " + quote(dir / "note.txt") + ")");  // stdin
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = json::parse(r.out);
+  EXPECT_EQ(j["spans"].size(), 4u);
+  EXPECT_EQ(j["spans"][0]["kind"], "NAME");
+  EXPECT_EQ(r.out.find("Patel"), std::string::npos);  // offsets and kinds only, never the values
+
+  test::write_text(dir / "notes.csv", "id,note\n1,\"Mr. Smith, 92 years old\"\n2,no PHI here\n");
+  r = run_medai("text deid --data " + quote(dir / "notes.csv") + " --text-col note --out " + quote(dir / "clean.csv"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::read_text(dir / "clean.csv"), "id,note\n1,\"Mr. [NAME-1], 90+ years old\"\n2,no PHI here\n");
+  EXPECT_EQ(r.err.find("Smith"), std::string::npos) << "a patient identifier in the log";
+
+  r = run_medai("text deid --data " + quote(dir / "notes.csv") + " --text-col body --out " + quote(dir / "x.csv"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("body"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "x.csv"));
+  test::write_text(dir / "bad.txt", "Mr. Smith \xff\n");
+  r = run_medai("text deid --input " + quote(dir / "bad.txt"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("UTF-8"), std::string::npos) << r.err;
+
+  r = run_medai("text deid --json --evaluate " +
+                quote(fs::path(MEDAI_SOURCE_DIR) / "tests/fixtures/deid/heldout_notes.txt"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto s = json::parse(r.out);
+  for (const char* key : {"recall", "precision", "f1", "span_recall", "span_recall_by_kind", "documents"})
+    EXPECT_TRUE(s.contains(key)) << key;
+  EXPECT_GE(s["recall"].get<double>(), 0.85);
+}
+
 }  // namespace
 }  // namespace medai
