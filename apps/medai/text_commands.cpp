@@ -1,10 +1,12 @@
-// medai text split | index | ask | retrieval-eval | cv | deid
+// medai text split | index | ask | retrieval-eval | cv | deid | note-train | note-eval | note
 #include <spdlog/spdlog.h>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "commands.h"
 #include "medai/core/atomic_file.h"
@@ -13,6 +15,8 @@
 #include "medai/core/runtime.h"
 #include "medai/data/row_splits.h"
 #include "medai/io/csv.h"
+#include "medai/metrics/rouge.h"
+#include "medai/text/clinical_note.h"
 #include "medai/text/deid.h"
 #include "medai/text/retrieval.h"
 #include "medai/text/text_classification.h"
@@ -386,6 +390,189 @@ void add_deid_command(CLI::App* text, GlobalOptions& g) {
   });
 }
 
+struct NoteColumns {
+  std::string dialogue = "dialogue", section = "section_header", note = "section_text";
+};
+
+void add_note_column_options(CLI::App* cmd, NoteColumns& c) {
+  cmd->add_option("--dialogue-col", c.dialogue)->capture_default_str();
+  cmd->add_option("--section-col", c.section)->capture_default_str();
+  cmd->add_option("--note-col", c.note)->capture_default_str();
+}
+
+// Every row of every file; fails naming the file, row and column on a missing column or empty,
+// non-UTF-8 text.
+std::vector<text::NoteExample> read_note_examples(const std::vector<fs::path>& files, const NoteColumns& c,
+                                                  bool need_note) {
+  std::vector<text::NoteExample> out;
+  for (const auto& f : files) {
+    const io::CsvTable t = io::read_csv(f);
+    const size_t dc = t.column(c.dialogue), sc = t.column(c.section);
+    const auto nc = need_note ? std::optional<size_t>(t.column(c.note)) : t.find_column(c.note);
+    for (size_t r = 0; r < t.rows.size(); ++r) {
+      const std::string where = f.string() + " row " + std::to_string(r) + ", column '";
+      text::check_text(t.rows[r][dc], where + c.dialogue + "'");
+      const std::string section = text::normalise_whitespace(t.rows[r][sc]);
+      if (section.empty()) fail_invalid(where + c.section + "': empty section");
+      std::string note;
+      if (nc) {
+        if (need_note) text::check_text(t.rows[r][*nc], where + c.note + "'");
+        note = t.rows[r][*nc];
+      }
+      out.push_back({t.rows[r][dc], section, std::move(note)});
+    }
+  }
+  if (out.empty()) fail_invalid("no rows in the data file(s)");
+  return out;
+}
+
+const char* kNoteLimits =
+    "Research use: drafts one clinical-note section from a doctor-patient conversation for a clinician to "
+    "edit. The draft is made of the conversation's own clauses (no text from other patients, nothing "
+    "invented), so it reads like speech, can keep what the note would leave out and miss what was only "
+    "implied; the section is a TF-IDF + logistic-regression guess. Trained on MTS-Dialog-style English "
+    "conversations; not validated on real encounters. Never file a draft unreviewed.";
+
+void add_note_train_command(CLI::App* text, GlobalOptions& g) {
+  auto* cmd = text->add_subcommand("note-train", "learn to draft a note section from a doctor-patient dialogue");
+  struct Opts {
+    std::vector<fs::path> data;
+    fs::path out, init;
+    NoteColumns cols;
+    uint64_t seed = 1;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--data", o->data, "CSV file(s) with dialogue, section and note columns (MTS-Dialog layout)")
+      ->required();
+  cmd->add_option("--out", o->out, "run folder to write")->required();
+  cmd->add_option("--init", o->init, "pretrained encoder run (the transformer drafter is not built yet)");
+  add_note_column_options(cmd, o->cols);
+  cmd->add_option("--seed", o->seed)->capture_default_str();
+  cmd->callback([&g, o] {
+    core::init_runtime({g.threads, g.verbose, g.quiet});
+    if (!o->init.empty()) fail_unsupported("--init: the transformer note drafter is not built yet; run without it");
+    const auto examples = read_note_examples(o->data, o->cols, true);
+    text::NoteModel::FitReport report;
+    const auto model = text::NoteModel::fit(examples, o->seed, &report);
+    fs::create_directories(o->out);
+    model.save(o->out / "note_model.bin");
+    json curve = json::array(), cs = json::array();
+    for (const auto& [c, r] : report.cutoff_rouge1) curve.push_back({{"cutoff", c}, {"rouge1", r}});
+    for (const auto& [c, a] : report.c_accuracy) cs.push_back({{"c", c}, {"cv_section_accuracy", a}});
+    json files = json::array();
+    for (const auto& f : o->data) files.push_back(f.filename().string());
+    core::write_file_atomic(o->out / "note_model.json",
+                            core::dump_json({{"kind", "note_model"},
+                                             {"method", "tfidf-lr section + extractive clause draft"},
+                                             {"training_files", files},
+                                             {"training_rows", examples.size()},
+                                             {"sections", model.sections()},
+                                             {"c", report.c},
+                                             {"c_search", cs},
+                                             {"cutoff", report.cutoff},
+                                             {"cutoff_search", curve},
+                                             {"intended_use_and_limits", kNoteLimits}},
+                                            2));
+    spdlog::info(
+        "note-train: {} rows, {} sections; C {} (cross-validated section accuracy {:.3f}), clause cut-off {:.3f} -> {}",
+        examples.size(), model.sections().size(), report.c,
+        std::max_element(report.c_accuracy.begin(), report.c_accuracy.end(),
+                         [](auto& a, auto& b) { return a.second < b.second; })
+            ->second,
+        report.cutoff, o->out.string());
+  });
+}
+
+void add_note_eval_command(CLI::App* text, GlobalOptions& g) {
+  auto* cmd = text->add_subcommand("note-eval", "section accuracy and ROUGE of the drafts on held-out dialogues");
+  struct Opts {
+    fs::path model, data;
+    NoteColumns cols;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--model", o->model, "run folder of text note-train")->required();
+  cmd->add_option("--data", o->data, "CSV with dialogue, section and note columns")->required();
+  add_note_column_options(cmd, o->cols);
+  cmd->add_flag("--json", o->json, "print the figures as JSON");
+  cmd->callback([&g, o] {
+    core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
+    const auto model = text::NoteModel::load(o->model / "note_model.bin");
+    const auto examples = read_note_examples({o->data}, o->cols, true);
+    double right = 0;
+    metrics::RougeScores sum, copy, oracle;
+    std::map<std::string, std::pair<int, int>> per_section;
+    for (const auto& e : examples) {
+      const auto d = model.predict(e.dialogue);
+      const bool ok = d.section == e.section;
+      right += ok;
+      auto& ps = per_section[e.section];
+      ps.first += ok;
+      ++ps.second;
+      const auto add = [](metrics::RougeScores& a, const metrics::RougeScores& b) {
+        a.rouge1 += b.rouge1, a.rouge2 += b.rouge2, a.rougeL += b.rougeL;
+      };
+      add(sum, metrics::rouge(d.draft, e.note));
+      add(copy, metrics::rouge(e.dialogue, e.note));
+      add(oracle, metrics::rouge(model.draft(e.dialogue, e.section), e.note));
+    }
+    const double n = static_cast<double>(examples.size());
+    const auto scores = [n](const metrics::RougeScores& s) {
+      return json{{"rouge1", s.rouge1 / n}, {"rouge2", s.rouge2 / n}, {"rougeL", s.rougeL / n}};
+    };
+    json sections = json::object();
+    for (const auto& [s, c] : per_section)
+      sections[s] = {{"accuracy", static_cast<double>(c.first) / c.second}, {"n", c.second}};
+    json j = {{"section_accuracy", right / n},
+              {"rouge1", sum.rouge1 / n},
+              {"rouge2", sum.rouge2 / n},
+              {"rougeL", sum.rougeL / n},
+              {"n", examples.size()},
+              {"baseline_copy_dialogue", scores(copy)},
+              {"draft_given_true_section", scores(oracle)},
+              {"per_section", sections},
+              {"rouge", "F1 on lower-cased [a-z0-9] tokens, no stemming; rougeL over the whole text"}};
+    if (o->json) return print_json(j);
+    std::printf(
+        "n %zu: section accuracy %.3f; draft ROUGE-1 %.3f ROUGE-2 %.3f ROUGE-L %.3f (copying the dialogue: %.3f / %.3f "
+        "/ %.3f)\n",
+        examples.size(), right / n, sum.rouge1 / n, sum.rouge2 / n, sum.rougeL / n, copy.rouge1 / n, copy.rouge2 / n,
+        copy.rougeL / n);
+  });
+}
+
+void add_note_command(CLI::App* text, GlobalOptions& g) {
+  auto* cmd = text->add_subcommand("note", "draft the note section of one dialogue (a file or standard input)");
+  struct Opts {
+    fs::path model;
+    std::string input = "-";
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--model", o->model, "run folder of text note-train")->required();
+  cmd->add_option("--input", o->input, "dialogue text, one 'Speaker: text' turn per line ('-': standard input)")
+      ->capture_default_str();
+  cmd->add_flag("--json", o->json, "print section, probabilities and draft as JSON");
+  cmd->callback([&g, o] {
+    core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
+    const auto model = text::NoteModel::load(o->model / "note_model.bin");
+    const std::string in =
+        o->input == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {}) : core::read_file(o->input);
+    text::check_text(in, o->input == "-" ? "standard input" : o->input);
+    const auto d = model.predict(in);
+    if (o->json) {
+      json top = json::array();
+      for (const auto& [s, p] : d.top) top.push_back({{"section", s}, {"probability", p}});
+      return print_json({{"section", d.section},
+                         {"probability", d.probability},
+                         {"top_sections", top},
+                         {"draft", d.draft},
+                         {"limits", kNoteLimits}});
+    }
+    std::printf("%s (p %.2f)\n%s\n", d.section.c_str(), d.probability, d.draft.c_str());
+  });
+}
+
 }  // namespace
 
 void add_text_commands(CLI::App& app, GlobalOptions& g) {
@@ -398,6 +585,9 @@ void add_text_commands(CLI::App& app, GlobalOptions& g) {
   add_retrieval_eval_command(text, g);
   add_cv_command(text, g);
   add_deid_command(text, g);
+  add_note_train_command(text, g);
+  add_note_eval_command(text, g);
+  add_note_command(text, g);
 }
 
 }  // namespace medai::app

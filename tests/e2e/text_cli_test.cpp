@@ -168,5 +168,34 @@ TEST(TextCli, DeidReplacesPhiInFilesAndCsvColumnsAndScoresAnnotatedNotes) {
   EXPECT_GE(s["recall"].get<double>(), 0.85);
 }
 
+TEST(TextCli, NoteTrainEvalAndDraftOnMtsDialog) {
+  MEDAI_REQUIRE_DATA("medical_dialogue/mts_dialog_train.csv");
+  const auto d = test::shared_data() / "medical_dialogue";
+  test::TempDir dir;
+  auto r = run_medai("text note-train --data " + quote(d / "mts_dialog_train.csv") + " --out " + quote(dir / "run"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir / "run" / "note_model.json"));
+  r = run_medai("text note-eval --model " + quote(dir / "run") + " --data " + quote(d / "mts_dialog_validation.csv") +
+                " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = json::parse(r.out);
+  for (const char* key : {"section_accuracy", "rouge1", "rouge2", "rougeL", "n"}) EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_EQ(j["n"], 100);
+  EXPECT_GE(j["section_accuracy"].get<double>(), 0.6);  // 0.67 measured
+  EXPECT_GT(j["rouge1"].get<double>(), j["baseline_copy_dialogue"]["rouge1"].get<double>());
+
+  test::write_text(dir / "dialogue.txt", "Doctor: Any allergies?\nPatient: I am allergic to penicillin.\n");
+  r = run_medai("text note --model " + quote(dir / "run") + " --input " + quote(dir / "dialogue.txt") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto n = json::parse(r.out);
+  EXPECT_EQ(n["section"], "ALLERGY");
+  EXPECT_NE(n["draft"].get<std::string>().find("penicillin"), std::string::npos);
+
+  test::write_text(dir / "bad.csv", "dialogue,section_header\nDoctor: hi,CC\n");
+  r = run_medai("text note-eval --model " + quote(dir / "run") + " --data " + quote(dir / "bad.csv"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("section_text"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace medai
