@@ -194,11 +194,14 @@ void add_ask_command(CLI::App* text, GlobalOptions& g) {
     fs::path index;
     std::string question;
     size_t top = 3;
-    double min_confidence = 0.5;
+    double min_confidence = 0.5, min_coverage = text::AnswerIndex::kDefaultMinCoverage;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--index", o->index, "answer index folder (text index)")->required();
+  cmd->add_option("--min-coverage", o->min_coverage,
+                  "no trusted answer when the best one holds less than this share of the question's terms")
+      ->capture_default_str();
   cmd->add_option("question", o->question, "the question")->required();
   cmd->add_option("--top", o->top, "answers to show")->capture_default_str();
   cmd->add_option("--min-confidence", o->min_confidence, "below this confidence of the top answer: no trusted answer")
@@ -208,13 +211,14 @@ void add_ask_command(CLI::App* text, GlobalOptions& g) {
     core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
     text::check_text(o->question, "question");
     const auto ix = text::AnswerIndex::load(o->index);
-    const auto hits = ix.ask(o->question, o->top);
+    const auto hits = ix.ask(o->question, o->top, o->min_coverage);
     const double confidence = hits.empty() ? 0.0 : hits[0].confidence;
     const bool trusted = confidence >= o->min_confidence;
     json answers = json::array();
     for (const auto& h : hits) {
       const auto& a = ix.answer(h.index);
-      answers.push_back({{"answer", a.text}, {"url", a.url}, {"focus", a.focus}, {"score", h.score}});
+      answers.push_back(
+          {{"answer", a.text}, {"url", a.url}, {"focus", a.focus}, {"score", h.score}, {"coverage", h.coverage}});
     }
     if (o->json)
       return print_json({{"trusted", trusted},
@@ -223,8 +227,12 @@ void add_ask_command(CLI::App* text, GlobalOptions& g) {
                          {"candidates", answers},
                          {"message", trusted ? "" : "no trusted answer found"}});
     if (!trusted) {
-      std::printf("no trusted answer found (confidence of the best match %.2f < %.2f)\n", confidence,
-                  o->min_confidence);
+      if (!hits.empty() && hits[0].coverage < o->min_coverage)
+        std::printf("no trusted answer found (the best match holds %.0f%% of the question's terms, < %.0f%%)\n",
+                    100 * hits[0].coverage, 100 * o->min_coverage);
+      else
+        std::printf("no trusted answer found (confidence of the best match %.2f < %.2f)\n", confidence,
+                    o->min_confidence);
       return;
     }
     std::printf("confidence %.2f\n", confidence);

@@ -63,6 +63,12 @@ std::vector<float> Bm25Index::scores(std::string_view query) const {
   return s;
 }
 
+double Bm25Index::idf(const std::string& term) const {
+  const auto it = postings_.find(term);
+  const double n = static_cast<double>(doc_length_.size()), df = it == postings_.end() ? 0.0 : it->second.size();
+  return std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+}
+
 bool Bm25Index::knows_any_term(std::string_view query) const {
   for (const auto& t : bm25_terms(query, options_))
     if (postings_.count(t)) return true;

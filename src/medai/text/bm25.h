@@ -32,6 +32,9 @@ class Bm25Index {
   // The k best (document, score), best first; ties by document order.
   std::vector<std::pair<size_t, float>> top(std::string_view query, size_t k) const;
   const Bm25Options& options() const { return options_; }
+  // The Lucene idf of a term (as bm25_terms() gives it); the largest value for a term no
+  // document holds.
+  double idf(const std::string& term) const;
   // Whether any of the query's terms occurs in some document (cheap: no scoring).
   bool knows_any_term(std::string_view query) const;
 

@@ -19,6 +19,14 @@ namespace {
 
 constexpr const char* kMagic = "medai.note_model/1";
 
+// Word 1-2 grams plus character 2-5 grams inside words (misspellings and morphology in speech).
+TfidfOptions section_features() {
+  TfidfOptions o;
+  o.char_min = 2;
+  o.char_max = 5;
+  return o;
+}
+
 std::string trim(std::string_view s) {
   const size_t b = s.find_first_not_of(" \t\r\n");
   if (b == std::string_view::npos) return {};
@@ -216,7 +224,7 @@ NoteModel NoteModel::fit(const std::vector<NoteExample>& examples, uint64_t seed
       std::vector<int> ty;
       for (size_t i = 0; i < texts.size(); ++i)
         if (fold[i] != f) tx.push_back(texts[i]), ty.push_back(labels[i]);
-      TfidfVectorizer v;
+      TfidfVectorizer v(section_features());
       v.fit(tx);
       std::vector<SparseVector> x;
       for (const auto& t : tx) x.push_back(v.transform(t));
@@ -229,6 +237,7 @@ NoteModel NoteModel::fit(const std::vector<NoteExample>& examples, uint64_t seed
     r.c_accuracy.emplace_back(c, acc);
     if (acc > best_acc) best_acc = acc, r.c = c;
   }
+  m.vectorizer_ = TfidfVectorizer(section_features());
   m.vectorizer_.fit(texts);
   std::vector<SparseVector> x;
   for (const auto& t : texts) x.push_back(m.vectorizer_.transform(t));

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <random>
 #include <set>
+#include <unordered_set>
 
 #include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
@@ -80,6 +81,19 @@ AnswerConfidence fit_confidence(const std::vector<std::array<double, 2>>& x, con
 }
 }  // namespace
 
+namespace {
+// 1st, 5th, 10th and 50th percentiles of the coverage of correct top answers.
+nlohmann::json coverage_quantiles(const std::vector<double>& coverage, const std::vector<int>& y) {
+  std::vector<double> c;
+  for (size_t i = 0; i < coverage.size(); ++i)
+    if (y[i]) c.push_back(coverage[i]);
+  if (c.empty()) return nlohmann::json::object();
+  std::sort(c.begin(), c.end());
+  const auto q = [&](double p) { return c[static_cast<size_t>(p * static_cast<double>(c.size() - 1))]; };
+  return {{"p01", q(0.01)}, {"p05", q(0.05)}, {"p10", q(0.10)}, {"p50", q(0.5)}};
+}
+}  // namespace
+
 std::vector<float> AnswerIndex::scores(const std::string& question) const {
   return hybrid_ ? hybrid_->scores(bm25_, question) : bm25_.scores(question);
 }
@@ -102,6 +116,7 @@ AnswerIndex AnswerIndex::build(QaCorpus corpus, const Bm25Options& options, size
   order.resize(std::min(order.size(), calibration_questions));
   std::vector<std::array<double, 2>> x;
   std::vector<int> y;
+  std::vector<double> coverage;  // of the top answer
   for (size_t qi : order) {
     const QaQuestion& q = corpus.questions[qi];
     const auto top = top_k(ix.scores(q.text), 2);
@@ -109,14 +124,16 @@ AnswerIndex AnswerIndex::build(QaCorpus corpus, const Bm25Options& options, size
     const float second = top.size() > 1 ? top[1].second : 0.0f;
     x.push_back({top[0].second, top[0].second - second});
     y.push_back(std::binary_search(q.gold.begin(), q.gold.end(), top[0].first) ? 1 : 0);
+    coverage.push_back(term_coverage(q.text, ix.pool_[top[0].first].text, ix.bm25_));
   }
   ix.confidence_ = fit_confidence(x, y);
   // How the fitted model does on its own questions at the default cut-off of 0.5.
-  size_t answered = 0, answered_right = 0, right = 0;
+  size_t answered = 0, answered_right = 0, right = 0, right_kept = 0;
   for (size_t i = 0; i < x.size(); ++i) {
     const double p = ix.confidence_.intercept + ix.confidence_.top * x[i][0] + ix.confidence_.margin * x[i][1];
     right += y[i];
-    if (p >= 0) {
+    right_kept += y[i] && coverage[i] >= kDefaultMinCoverage;
+    if (p >= 0 && coverage[i] >= kDefaultMinCoverage) {
       ++answered;
       answered_right += y[i];
     }
@@ -126,16 +143,35 @@ AnswerIndex AnswerIndex::build(QaCorpus corpus, const Bm25Options& options, size
       {"questions", x.size()},
       {"top1_correct", right / n},
       {"answered_at_0.5", answered / n},
-      {"precision_when_answered_at_0.5", answered ? static_cast<double>(answered_right) / answered : 0.0}});
+      {"min_coverage", kDefaultMinCoverage},
+      {"precision_when_answered_at_0.5", answered ? static_cast<double>(answered_right) / answered : 0.0},
+      {"correct_top1_kept_by_min_coverage", right ? static_cast<double>(right_kept) / right : 0.0},
+      {"correct_top1_coverage_quantiles", coverage_quantiles(coverage, y)}});
   return ix;
 }
 
-std::vector<RetrievedAnswer> AnswerIndex::ask(const std::string& question, size_t k) const {
+double term_coverage(const std::string& question, const std::string& answer, const Bm25Index& bm25) {
+  const auto q = bm25_terms(question, bm25.options());
+  const std::unordered_set<std::string> terms(q.begin(), q.end());
+  const auto a = bm25_terms(answer, bm25.options());
+  const std::unordered_set<std::string> in_answer(a.begin(), a.end());
+  double found = 0, all = 0;
+  for (const auto& t : terms) {
+    const double w = bm25.idf(t);
+    all += w;
+    if (in_answer.count(t)) found += w;
+  }
+  return all > 0 ? found / all : 0.0;
+}
+
+std::vector<RetrievedAnswer> AnswerIndex::ask(const std::string& question, size_t k, double min_coverage) const {
   const auto top = top_k(scores(question), std::max<size_t>(k, 2));
   std::vector<RetrievedAnswer> out;
-  for (size_t i = 0; i < top.size() && i < k; ++i) out.push_back({top[i].first, top[i].second, 0.0});
-  if (!out.empty()) out[0].confidence = confidence_.probability(top[0].second, top.size() > 1 ? top[1].second : 0.0f);
-  if (!out.empty() && !bm25_.knows_any_term(question)) out[0].confidence = 0;
+  for (size_t i = 0; i < top.size() && i < k; ++i)
+    out.push_back({top[i].first, top[i].second, 0.0, term_coverage(question, pool_[top[i].first].text, bm25_)});
+  if (out.empty()) return out;
+  out[0].confidence = confidence_.probability(top[0].second, top.size() > 1 ? top[1].second : 0.0f);
+  if (!bm25_.knows_any_term(question) || out[0].coverage < min_coverage) out[0].confidence = 0;
   return out;
 }
 

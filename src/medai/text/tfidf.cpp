@@ -18,6 +18,12 @@ std::vector<std::string> TfidfVectorizer::terms(std::string_view document) const
       for (int k = 1; k < n; ++k) g += ' ' + words[i + k];
       out.push_back(std::move(g));
     }
+  for (const auto& w : words) {
+    const std::string padded = " " + w + " ";
+    for (int n = options_.char_min; n <= options_.char_max && n > 0; ++n)
+      for (size_t i = 0; i + static_cast<size_t>(n) <= padded.size(); ++i)
+        out.push_back("\x01" + padded.substr(i, static_cast<size_t>(n)));  // \x01: never in a word term
+  }
   return out;
 }
 
@@ -66,7 +72,10 @@ SparseVector TfidfVectorizer::transform(std::string_view document) const {
 }
 
 void TfidfVectorizer::write(io::ByteWriter& out) const {
-  out.u32(static_cast<uint32_t>(options_.max_ngram));
+  // The n-gram lengths share one field: word n in the low byte, character n-grams above (0 in
+  // files written before they existed).
+  out.u32(static_cast<uint32_t>(options_.max_ngram) | static_cast<uint32_t>(options_.char_min) << 8 |
+          static_cast<uint32_t>(options_.char_max) << 16);
   out.u32(static_cast<uint32_t>(options_.min_df));
   out.u64(options_.max_features);
   out.u32(options_.sublinear_tf ? 1 : 0);
@@ -79,7 +88,11 @@ void TfidfVectorizer::write(io::ByteWriter& out) const {
 
 TfidfVectorizer TfidfVectorizer::read(io::ByteReader& in) {
   TfidfOptions o;
-  o.max_ngram = static_cast<int>(in.u32());
+  const uint32_t lengths = in.u32();
+  o.max_ngram = static_cast<int>(lengths & 0xFF);
+  o.char_min = static_cast<int>((lengths >> 8) & 0xFF);
+  o.char_max = static_cast<int>((lengths >> 16) & 0xFF);
+  if (o.char_max > 10 || o.char_min > o.char_max || (lengths >> 24) != 0) in.corrupt("character n-gram lengths");
   o.min_df = static_cast<int>(in.u32());
   o.max_features = in.u64();
   o.sublinear_tf = in.u32() != 0;

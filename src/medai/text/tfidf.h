@@ -24,6 +24,9 @@ struct TfidfOptions {
   int min_df = 2;                // documents a term must occur in
   size_t max_features = 200000;  // the most frequent terms (by document frequency) are kept
   bool sublinear_tf = true;      // 1 + ln(tf)
+  // Character n-grams inside words padded with a space (sklearn's analyzer="char_wb"), added to
+  // the word n-grams when char_max > 0.
+  int char_min = 0, char_max = 0;
 };
 
 class TfidfVectorizer {
