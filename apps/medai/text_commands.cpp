@@ -1,4 +1,4 @@
-// medai text split | index | ask | retrieval-eval | cv | deid | note-train | note-eval | note
+// medai text split | index | ask | retrieval-eval | cv | train | predict | deid | note-train | note-eval | note
 #include <spdlog/spdlog.h>
 #include <cstdio>
 #include <iostream>
@@ -241,6 +241,135 @@ void add_ask_command(CLI::App* text, GlobalOptions& g) {
       std::printf("\n%zu. [%s] score %.2f\n   source: %s\n   %s\n", i + 1, a.focus.c_str(), hits[i].score,
                   a.url.c_str(), a.text.substr(0, 600).c_str());
     }
+  });
+}
+
+const char* kClassifierLimits =
+    "Research use: a bag-of-words (TF-IDF 1-2 grams) + logistic-regression text classifier. It sees which "
+    "words occur, not what the text says (negation, who has the condition, time), and is only as good as "
+    "the figures on its validation rows; texts unlike the training data get confident but meaningless labels.";
+
+void add_train_command(CLI::App* text, GlobalOptions& g) {
+  auto* cmd = text->add_subcommand("train", "train a text classifier (TF-IDF + logistic regression) from a CSV");
+  struct Opts {
+    fs::path data, out, splits, init;
+    std::string text_col, label_col;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--data", o->data, "CSV with a text and a label column")->required();
+  cmd->add_option("--text-col", o->text_col)->required();
+  cmd->add_option("--label-col", o->label_col)->required();
+  cmd->add_option("--out", o->out, "run folder to write")->required();
+  cmd->add_option("--splits", o->splits, "row,split file: fit on train, report on valid; test rows are never read");
+  cmd->add_option("--init", o->init, "pretrained encoder run (the transformer classifier is not built yet)");
+  cmd->callback([&g, o] {
+    core::init_runtime({g.threads, g.verbose, g.quiet});
+    if (!o->init.empty())
+      fail_unsupported("--init: the transformer classifier is not built yet; run without it for TF-IDF + LR");
+    const io::CsvTable t = io::read_csv(o->data);
+    std::optional<data::RowSplits> splits;
+    if (!o->splits.empty()) {
+      splits = data::read_row_splits(o->splits, t.rows.size());
+      if (splits->folds) fail_invalid(o->splits.string() + ": text train needs a row,split file, not folds");
+    }
+    // Only train (and valid) rows are read: test rows stay unseen.
+    data::RowSplits used;
+    if (splits) {
+      used = *splits;
+      for (int& a : used.assignment)
+        if (a == data::RowSplits::kTest) a = data::RowSplits::kUnused;
+    }
+    const auto all = text::read_labelled_texts(t, o->text_col, o->label_col, splits ? &used : nullptr);
+    std::vector<std::string> texts;
+    std::vector<int> labels;
+    std::vector<size_t> valid;
+    for (size_t r = 0; r < t.rows.size(); ++r) {
+      if (all.labels[r] < 0) continue;
+      if (splits && splits->assignment[r] == data::RowSplits::kValid) {
+        valid.push_back(r);
+        continue;
+      }
+      texts.push_back(all.texts[r]);
+      labels.push_back(all.labels[r]);
+    }
+    if (texts.empty()) fail_invalid(o->data.string() + ": no training rows");
+    const auto model = text::TfidfTextClassifier::fit(texts, labels, all.classes);
+    fs::create_directories(o->out);
+    model.save(o->out / "text_classifier.bin");
+    json card = {{"kind", "text_classifier"},
+                 {"method", "tfidf-lr"},
+                 {"classes", all.classes},
+                 {"training_rows", texts.size()},
+                 {"text_column", o->text_col},
+                 {"label_column", o->label_col},
+                 {"intended_use_and_limits", kClassifierLimits}};
+    if (!valid.empty()) {
+      std::vector<int> truth, predicted;
+      for (size_t r : valid) {
+        truth.push_back(all.labels[r]);
+        predicted.push_back(model.predict(all.texts[r]));
+      }
+      const auto m = metrics::multiclass_metrics(truth, predicted, static_cast<int>(all.classes.size()));
+      card["validation"] = {{"macro_f1", m.macro_f1}, {"accuracy", m.accuracy}, {"n", m.n}};
+      spdlog::info("text train: validation macro-F1 {:.3f}, accuracy {:.3f} (n {})", m.macro_f1, m.accuracy, m.n);
+    }
+    core::write_file_atomic(o->out / "model.json", core::dump_json(card, 2) + "\n");
+    spdlog::info("text train: {} rows, {} classes -> {}", texts.size(), all.classes.size(), o->out.string());
+  });
+}
+
+void add_predict_command(CLI::App* text, GlobalOptions& g) {
+  auto* cmd = text->add_subcommand("predict", "labels of texts (a CSV column or one text) from a text train run");
+  struct Opts {
+    fs::path model, data, out;
+    std::string text_col, text;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--model", o->model, "run folder of text train")->required();
+  cmd->add_option("--data", o->data, "CSV of texts to label");
+  cmd->add_option("--text-col", o->text_col, "column of --data");
+  cmd->add_option("--out", o->out, "CSV to write: row, label, probability, one column per class");
+  cmd->add_option("text", o->text, "one text to label (instead of --data)");
+  cmd->add_flag("--json", o->json, "one text: print the label and the probabilities as JSON");
+  cmd->callback([&g, o] {
+    core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
+    const auto model = text::TfidfTextClassifier::load(o->model / "text_classifier.bin");
+    const auto& classes = model.classes();
+    if (o->data.empty()) {
+      if (o->text.empty()) fail_invalid("give a text, or --data CSV --text-col C --out CSV");
+      text::check_text(o->text, "text");
+      const auto p = model.probabilities(o->text);
+      const size_t best = static_cast<size_t>(std::max_element(p.begin(), p.end()) - p.begin());
+      json probs = json::object();
+      for (size_t c = 0; c < classes.size(); ++c) probs[classes[c]] = p[c];
+      if (o->json) return print_json({{"label", classes[best]}, {"probability", p[best]}, {"probabilities", probs}});
+      std::printf("%s (p %.2f)\n", classes[best].c_str(), p[best]);
+      return;
+    }
+    if (o->text_col.empty() || o->out.empty()) fail_invalid("--data needs --text-col and --out");
+    const io::CsvTable t = io::read_csv(o->data);
+    const size_t col = t.column(o->text_col);
+    std::string csv = "row,label,probability";
+    for (const auto& c : classes) {
+      csv += ',';
+      csv += io::csv_escape("p_" + c);
+    }
+    csv += "\n";
+    for (size_t r = 0; r < t.rows.size(); ++r) {
+      text::check_text(t.rows[r][col],
+                       o->data.string() + " row " + std::to_string(r) + ", column '" + o->text_col + "'");
+      const auto p = model.probabilities(t.rows[r][col]);
+      const size_t best = static_cast<size_t>(std::max_element(p.begin(), p.end()) - p.begin());
+      csv += std::to_string(r);
+      csv += ',';
+      csv += io::csv_escape(classes[best]);
+      csv += ',' + std::to_string(p[best]);
+      for (double v : p) csv += ',' + std::to_string(v);
+      csv += "\n";
+    }
+    core::write_file_atomic(o->out, csv);
+    spdlog::info("text predict: {} rows -> {}", t.rows.size(), o->out.string());
   });
 }
 
@@ -592,6 +721,8 @@ void add_text_commands(CLI::App& app, GlobalOptions& g) {
   add_ask_command(text, g);
   add_retrieval_eval_command(text, g);
   add_cv_command(text, g);
+  add_train_command(text, g);
+  add_predict_command(text, g);
   add_deid_command(text, g);
   add_note_train_command(text, g);
   add_note_eval_command(text, g);

@@ -65,6 +65,38 @@ TEST(TextCli, SplitKeepsGroupsTogetherAndCvReportsPooledFigures) {
   EXPECT_LE(j["macro_f1"].get<double>(), 1.0);
 }
 
+TEST(TextCli, TrainPredictNeverReadsTestRows) {
+  test::TempDir dir;
+  const auto notes = write_notes(dir.path());
+  std::string csv = test::read_text(notes) + "\xff broken,c0\n";  // row 60: a test row that is not UTF-8
+  test::write_text(notes, csv);
+  std::string split = "row,split\n";
+  for (int i = 0; i < 60; ++i) split += std::to_string(i) + (i % 5 == 0 ? ",valid\n" : ",train\n");
+  split += "60,test\n";
+  test::write_text(dir / "split.csv", split);
+  auto r = run_medai("text train --data " + quote(notes) + " --text-col text --label-col label --splits " +
+                     quote(dir / "split.csv") + " --out " + quote(dir / "run"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto card = json::parse(test::read_text(dir / "run" / "model.json"));
+  EXPECT_EQ(card["training_rows"], 48);
+  EXPECT_EQ(card["validation"]["n"], 12);
+  EXPECT_TRUE(card.contains("intended_use_and_limits"));
+  r = run_medai("text predict --model " + quote(dir / "run") + " --json \"rash and itch\"");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["label"], "c1");
+  test::write_text(dir / "new.csv", "note\nbone fracture\nfever cough\n");
+  r = run_medai("text predict --model " + quote(dir / "run") + " --data " + quote(dir / "new.csv") +
+                " --text-col note --out " + quote(dir / "pred.csv"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto pred = test::read_text(dir / "pred.csv");
+  EXPECT_EQ(pred.substr(0, pred.find('\n')), "row,label,probability,p_c0,p_c1,p_c2");
+  EXPECT_NE(pred.find("\n0,c2,"), std::string::npos) << pred;
+  EXPECT_NE(pred.find("\n1,c0,"), std::string::npos) << pred;
+  r = run_medai("text predict --model " + quote(dir / "nowhere") + " \"x\"");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("text_classifier.bin"), std::string::npos) << r.err;
+}
+
 TEST(TextCli, BadInputIsAClearErrorNamingFileAndField) {
   test::TempDir dir;
   const auto notes = write_notes(dir.path());
@@ -181,7 +213,7 @@ TEST(TextCli, NoteTrainEvalAndDraftOnMtsDialog) {
   const auto j = json::parse(r.out);
   for (const char* key : {"section_accuracy", "rouge1", "rouge2", "rougeL", "n"}) EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_EQ(j["n"], 100);
-  EXPECT_GE(j["section_accuracy"].get<double>(), 0.6);  // 0.67 measured
+  EXPECT_GE(j["section_accuracy"].get<double>(), 0.6);  // 0.70 measured
   EXPECT_GT(j["rouge1"].get<double>(), j["baseline_copy_dialogue"]["rouge1"].get<double>());
 
   test::write_text(dir / "dialogue.txt", "Doctor: Any allergies?\nPatient: I am allergic to penicillin.\n");

@@ -4,7 +4,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
+#include "medai/io/binary_io.h"
 #include "medai/metrics/bootstrap.h"
 #include "medai/text/text_util.h"
 
@@ -41,15 +43,9 @@ LabelledTexts read_labelled_texts(const io::CsvTable& t, const std::string& text
 
 TextClassifierFactory tfidf_logistic_factory(const TfidfOptions& tfidf, const SoftmaxOptions& softmax) {
   return [tfidf, softmax](const std::vector<std::string>& texts, const std::vector<int>& labels, int classes) {
-    auto vectorizer = std::make_shared<TfidfVectorizer>(tfidf);
-    vectorizer->fit(texts);
-    std::vector<SparseVector> x;
-    x.reserve(texts.size());
-    for (const auto& s : texts) x.push_back(vectorizer->transform(s));
-    auto model = std::make_shared<SoftmaxRegression>();
-    model->fit(x, labels, classes, vectorizer->dimension(), softmax);
-    return std::function<int(const std::string&)>(
-        [vectorizer, model](const std::string& s) { return model->predict(vectorizer->transform(s)); });
+    auto model = std::make_shared<TfidfTextClassifier>(TfidfTextClassifier::fit(
+        texts, labels, std::vector<std::string>(static_cast<size_t>(classes)), tfidf, softmax));
+    return std::function<int(const std::string&)>([model](const std::string& s) { return model->predict(s); });
   };
 }
 
@@ -121,6 +117,58 @@ nlohmann::json cv_json(const CvReport& r, const std::vector<std::string>& classe
           {"classes", classes},
           {"per_class", per_class},
           {"confusion", r.pooled.confusion}};
+}
+
+namespace {
+constexpr const char* kClassifierMagic = "medai.text_classifier/1";
+}
+
+TfidfTextClassifier TfidfTextClassifier::fit(const std::vector<std::string>& texts, const std::vector<int>& labels,
+                                             std::vector<std::string> classes, const TfidfOptions& tfidf,
+                                             const SoftmaxOptions& softmax) {
+  TfidfTextClassifier c;
+  c.classes_ = std::move(classes);
+  c.vectorizer_ = TfidfVectorizer(tfidf);
+  c.vectorizer_.fit(texts);
+  std::vector<SparseVector> x;
+  x.reserve(texts.size());
+  for (const auto& t : texts) x.push_back(c.vectorizer_.transform(t));
+  c.regression_.fit(x, labels, static_cast<int>(c.classes_.size()), c.vectorizer_.dimension(), softmax);
+  return c;
+}
+
+std::vector<double> TfidfTextClassifier::probabilities(const std::string& text) const {
+  return regression_.probabilities(vectorizer_.transform(text));
+}
+
+int TfidfTextClassifier::predict(const std::string& text) const {
+  return regression_.predict(vectorizer_.transform(text));
+}
+
+void TfidfTextClassifier::save(const std::filesystem::path& path) const {
+  io::ByteWriter out;
+  out.str(kClassifierMagic);
+  out.u64(classes_.size());
+  for (const auto& c : classes_) out.str(c);
+  vectorizer_.write(out);
+  regression_.write(out);
+  core::write_file_atomic(path, out.bytes());
+}
+
+TfidfTextClassifier TfidfTextClassifier::load(const std::filesystem::path& path) {
+  const std::string bytes = core::read_file(path);
+  io::ByteReader in(bytes, path.string());
+  if (in.str() != kClassifierMagic) in.corrupt("not a medai text classifier");
+  TfidfTextClassifier c;
+  const uint64_t n = in.u64();
+  if (n < 2 || n > 100000) in.corrupt("class count " + std::to_string(n));
+  for (uint64_t i = 0; i < n; ++i) c.classes_.push_back(in.str());
+  c.vectorizer_ = TfidfVectorizer::read(in);
+  c.regression_ = SoftmaxRegression::read(in);
+  if (c.regression_.classes() != static_cast<int>(n) || c.regression_.dimension() != c.vectorizer_.dimension())
+    in.corrupt("the model does not match its classes or vocabulary");
+  if (!in.done()) in.corrupt("trailing bytes");
+  return c;
 }
 
 }  // namespace medai::text

@@ -1,6 +1,7 @@
 #pragma once
 // Text classification data and cross-validation: labelled texts from a CSV, and pooled
 // out-of-fold evaluation of a classifier over a row,fold file.
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -44,5 +45,23 @@ CvReport cross_validate(const LabelledTexts& all, const data::RowSplits& folds, 
 
 // {"macro_f1","accuracy","n","macro_f1_ci95","accuracy_ci95","folds","per_class":[...],"confusion":[[...]],"classes"}
 nlohmann::json cv_json(const CvReport& report, const std::vector<std::string>& classes);
+
+// The TF-IDF + logistic-regression classifier as `text train` saves it (one binary file).
+class TfidfTextClassifier {
+ public:
+  static TfidfTextClassifier fit(const std::vector<std::string>& texts, const std::vector<int>& labels,
+                                 std::vector<std::string> classes, const TfidfOptions& tfidf = {},
+                                 const SoftmaxOptions& softmax = {});
+  std::vector<double> probabilities(const std::string& text) const;
+  int predict(const std::string& text) const;
+  const std::vector<std::string>& classes() const { return classes_; }
+  void save(const std::filesystem::path& path) const;
+  static TfidfTextClassifier load(const std::filesystem::path& path);
+
+ private:
+  std::vector<std::string> classes_;
+  TfidfVectorizer vectorizer_;
+  SoftmaxRegression regression_;
+};
 
 }  // namespace medai::text
