@@ -160,7 +160,10 @@ std::string NoteModel::draft(const std::string& dialogue, const std::string& sec
   double best_score = -1;
   for (const auto& turn : parse_dialogue(dialogue)) {
     for (auto clause : clauses_of(turn.text)) {
-      clause = std::regex_replace(clause, leading_fillers(), "");
+      // Only the clause's start can hold the fillers; a bounded prefix keeps std::regex's
+      // recursion short on pathological input.
+      const size_t head = std::min<size_t>(clause.size(), 200);
+      clause = std::regex_replace(clause.substr(0, head), leading_fillers(), "") + clause.substr(head);
       const auto words = metrics::rouge_tokens(clause);
       if (words.empty()) continue;
       // Scored on its content words: "I am allergic to penicillin" is about "allergic" and

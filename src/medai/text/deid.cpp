@@ -301,11 +301,38 @@ std::vector<std::string> value_keys(const std::string& value, PhiKind kind) {
   return {k};
 }
 
+// std::regex matches recursively, so one match attempt over a very long run of characters can
+// overflow the stack. The rules therefore run over a copy of the same length in which every
+// non-space run longer than kLongToken becomes "x x x ..." (it is removed whole: an opaque blob,
+// a long URL or encoded data may hold anything) and every whitespace run longer than kLongSpace
+// becomes " . . ." (which no rule crosses).
+constexpr size_t kLongToken = 256, kLongSpace = 64;
+
+std::string matching_view(std::string_view doc, std::vector<PhiSpan>& long_tokens) {
+  std::string view(doc);
+  const auto is_ws = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+  for (size_t i = 0; i < view.size();) {
+    size_t j = i;
+    const bool ws = is_ws(view[i]);
+    while (j < view.size() && is_ws(view[j]) == ws) ++j;
+    if (ws && j - i > kLongSpace) {
+      for (size_t k = i + 1; k < j; k += 2) view[k] = '.';
+    } else if (!ws && j - i > kLongToken) {
+      const bool url = doc.substr(i, 4) == "http" || doc.substr(i, 4) == "www.";
+      long_tokens.push_back({i, j, url ? PhiKind::kUrl : PhiKind::kId, {}});
+      for (size_t k = i; k < j; ++k) view[k] = (k - i) % 2 ? ' ' : 'x';
+    }
+    i = j;
+  }
+  return view;
+}
+
 }  // namespace
 
 std::vector<PhiSpan> find_phi(std::string_view document) {
-  const std::string text(document);
   std::vector<PhiSpan> spans;
+  const std::string text = matching_view(document, spans);
+  document = text;  // the rules see the copy; offsets are the same
   for (const auto& rule : rules()) {
     for (auto it = std::sregex_iterator(text.begin(), text.end(), rule.pattern); it != std::sregex_iterator(); ++it) {
       const auto b = static_cast<size_t>(it->position(rule.group));

@@ -54,6 +54,14 @@ TEST(TextDeid, LeavesClinicalTextAlone) {
     EXPECT_EQ(deid(s), s);
 }
 
+TEST(TextDeid, VeryLongRunsNeitherCrashNorSurvive) {
+  // std::regex recurses per character of a match: a 300k-character token used to overflow the stack.
+  EXPECT_EQ(deid("see http://" + std::string(300000, 'a') + " now"), "see [URL-1] now");
+  EXPECT_EQ(deid("blob " + std::string(300000, 'Q') + "@x.org"), "blob [ID-1]");
+  const std::string spaces = "Dr. Smith" + std::string(100000, ' ') + "called.";
+  EXPECT_EQ(deid(spaces), "Dr. [NAME-1]" + std::string(100000, ' ') + "called.");
+}
+
 TEST(TextDeid, AnnotatedFileErrorsNameTheLine) {
   const auto docs =
       parse_annotated_documents("Dr. <NAME>Lee</NAME> saw him.\n---\nOn <DATE>5/6/2021</DATE>.\n", "a.txt");
