@@ -119,13 +119,14 @@ std::vector<DialogueTurn> parse_dialogue(std::string_view dialogue) {
 }
 
 int NoteModel::section_index(const std::string& section) const {
-  const auto it = std::find(sections_.begin(), sections_.end(), section);
-  return it == sections_.end() ? -1 : static_cast<int>(it - sections_.begin());
+  const auto& s = sections();
+  const auto it = std::find(s.begin(), s.end(), section);
+  return it == s.end() ? -1 : static_cast<int>(it - s.begin());
 }
 
 void NoteModel::count_words(const std::vector<NoteExample>& examples) {
   keep_.clear();
-  keep_section_.assign(sections_.size(), {});
+  keep_section_.assign(sections().size(), {});
   for (const auto& e : examples) {
     const auto note = metrics::rouge_tokens(e.note);
     const std::unordered_set<std::string> in_note(note.begin(), note.end());
@@ -184,26 +185,27 @@ std::string NoteModel::draft(const std::string& dialogue, const std::string& sec
 }
 
 NoteDraft NoteModel::predict(const std::string& dialogue) const {
-  const auto p = classifier_.probabilities(vectorizer_.transform(dialogue));
+  const auto p = section_.probabilities(dialogue);
+  const auto& sections = this->sections();
   std::vector<size_t> order(p.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p[a] > p[b]; });
   NoteDraft d;
-  d.section = sections_[order[0]];
+  d.section = sections[order[0]];
   d.probability = p[order[0]];
-  for (size_t i = 0; i < std::min<size_t>(3, order.size()); ++i) d.top.emplace_back(sections_[order[i]], p[order[i]]);
+  for (size_t i = 0; i < std::min<size_t>(3, order.size()); ++i) d.top.emplace_back(sections[order[i]], p[order[i]]);
   d.draft = draft(dialogue, d.section);
   return d;
 }
 
 NoteModel NoteModel::fit(const std::vector<NoteExample>& examples, uint64_t seed, FitReport* report) {
-  NoteModel m;
   std::map<std::string, int> index;
   for (const auto& e : examples) index.emplace(e.section, 0);
   if (index.size() < 2) fail_invalid("note training data: the rows hold fewer than two sections");
+  std::vector<std::string> sections;
   for (auto& [name, i] : index) {
-    i = static_cast<int>(m.sections_.size());
-    m.sections_.push_back(name);
+    i = static_cast<int>(sections.size());
+    sections.push_back(name);
   }
   std::vector<std::string> texts;
   std::vector<int> labels;
@@ -211,7 +213,6 @@ NoteModel NoteModel::fit(const std::vector<NoteExample>& examples, uint64_t seed
     texts.push_back(e.dialogue);
     labels.push_back(index.at(e.section));
   }
-  const int classes = static_cast<int>(m.sections_.size());
   std::mt19937_64 rng(seed);
   std::vector<int> fold(examples.size());
   for (size_t i = 0; i < fold.size(); ++i) fold[i] = static_cast<int>(i % 5);
@@ -227,24 +228,16 @@ NoteModel NoteModel::fit(const std::vector<NoteExample>& examples, uint64_t seed
       std::vector<int> ty;
       for (size_t i = 0; i < texts.size(); ++i)
         if (fold[i] != f) tx.push_back(texts[i]), ty.push_back(labels[i]);
-      TfidfVectorizer v(section_features());
-      v.fit(tx);
-      std::vector<SparseVector> x;
-      for (const auto& t : tx) x.push_back(v.transform(t));
-      SoftmaxRegression lr;
-      lr.fit(x, ty, classes, v.dimension(), {c, true, 200});
+      const auto model = TfidfTextClassifier::fit(tx, ty, sections, section_features(), {c, true, 200});
       for (size_t i = 0; i < texts.size(); ++i)
-        if (fold[i] == f) right += lr.predict(v.transform(texts[i])) == labels[i];
+        if (fold[i] == f) right += model.predict(texts[i]) == labels[i];
     }
     const double acc = static_cast<double>(right) / static_cast<double>(texts.size());
     r.c_accuracy.emplace_back(c, acc);
     if (acc > best_acc) best_acc = acc, r.c = c;
   }
-  m.vectorizer_ = TfidfVectorizer(section_features());
-  m.vectorizer_.fit(texts);
-  std::vector<SparseVector> x;
-  for (const auto& t : texts) x.push_back(m.vectorizer_.transform(t));
-  m.classifier_.fit(x, labels, classes, m.vectorizer_.dimension(), {r.c, true, 200});
+  NoteModel m;
+  m.section_ = TfidfTextClassifier::fit(texts, labels, sections, section_features(), {r.c, true, 200});
 
   // Clause cut-off by ROUGE-1 on fold 0, with word counts from the other folds.
   std::vector<NoteExample> counted, held;
@@ -268,10 +261,7 @@ NoteModel NoteModel::fit(const std::vector<NoteExample>& examples, uint64_t seed
 void NoteModel::save(const std::filesystem::path& path) const {
   io::ByteWriter out;
   out.str(kMagic);
-  out.u64(sections_.size());
-  for (const auto& s : sections_) out.str(s);
-  vectorizer_.write(out);
-  classifier_.write(out);
+  section_.write(out);
   out.f64(cutoff_);
   const auto table = [&out](const KeepTable& t) {
     out.u64(t.size());
@@ -291,13 +281,8 @@ NoteModel NoteModel::load(const std::filesystem::path& path) {
   io::ByteReader in(bytes, path.string());
   if (in.str() != kMagic) in.corrupt("not a medai note model");
   NoteModel m;
-  const uint64_t n = in.u64();
-  if (n < 2 || n > 10000) in.corrupt("section count " + std::to_string(n));
-  for (uint64_t i = 0; i < n; ++i) m.sections_.push_back(in.str());
-  m.vectorizer_ = TfidfVectorizer::read(in);
-  m.classifier_ = SoftmaxRegression::read(in);
-  if (m.classifier_.classes() != static_cast<int>(n) || m.classifier_.dimension() != m.vectorizer_.dimension())
-    in.corrupt("the classifier does not match the sections or the vocabulary");
+  m.section_ = TfidfTextClassifier::read(in);
+  const size_t n = m.sections().size();
   m.cutoff_ = in.f64();
   const auto table = [&in](KeepTable& t) {
     const uint64_t k = in.u64();

@@ -17,8 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "medai/text/softmax_regression.h"
-#include "medai/text/tfidf.h"
+#include "medai/text/text_classification.h"
 
 namespace medai::text {
 
@@ -50,7 +49,7 @@ class NoteModel {
   static NoteModel fit(const std::vector<NoteExample>& examples, uint64_t seed, FitReport* report = nullptr);
   NoteDraft predict(const std::string& dialogue) const;
   std::string draft(const std::string& dialogue, const std::string& section) const;
-  const std::vector<std::string>& sections() const { return sections_; }
+  const std::vector<std::string>& sections() const { return section_.classes(); }
   void save(const std::filesystem::path& path) const;
   static NoteModel load(const std::filesystem::path& path);
 
@@ -63,9 +62,7 @@ class NoteModel {
   double keep_probability(const std::string& word, int section) const;
   int section_index(const std::string& section) const;
 
-  std::vector<std::string> sections_;
-  TfidfVectorizer vectorizer_;
-  SoftmaxRegression classifier_;
+  TfidfTextClassifier section_;
   KeepTable keep_;                       // over all sections
   std::vector<KeepTable> keep_section_;  // per section
   double cutoff_ = 0.2;

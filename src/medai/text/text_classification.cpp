@@ -145,20 +145,14 @@ int TfidfTextClassifier::predict(const std::string& text) const {
   return regression_.predict(vectorizer_.transform(text));
 }
 
-void TfidfTextClassifier::save(const std::filesystem::path& path) const {
-  io::ByteWriter out;
-  out.str(kClassifierMagic);
+void TfidfTextClassifier::write(io::ByteWriter& out) const {
   out.u64(classes_.size());
   for (const auto& c : classes_) out.str(c);
   vectorizer_.write(out);
   regression_.write(out);
-  core::write_file_atomic(path, out.bytes());
 }
 
-TfidfTextClassifier TfidfTextClassifier::load(const std::filesystem::path& path) {
-  const std::string bytes = core::read_file(path);
-  io::ByteReader in(bytes, path.string());
-  if (in.str() != kClassifierMagic) in.corrupt("not a medai text classifier");
+TfidfTextClassifier TfidfTextClassifier::read(io::ByteReader& in) {
   TfidfTextClassifier c;
   const uint64_t n = in.u64();
   if (n < 2 || n > 100000) in.corrupt("class count " + std::to_string(n));
@@ -166,7 +160,22 @@ TfidfTextClassifier TfidfTextClassifier::load(const std::filesystem::path& path)
   c.vectorizer_ = TfidfVectorizer::read(in);
   c.regression_ = SoftmaxRegression::read(in);
   if (c.regression_.classes() != static_cast<int>(n) || c.regression_.dimension() != c.vectorizer_.dimension())
-    in.corrupt("the model does not match its classes or vocabulary");
+    in.corrupt("the classifier does not match its classes or vocabulary");
+  return c;
+}
+
+void TfidfTextClassifier::save(const std::filesystem::path& path) const {
+  io::ByteWriter out;
+  out.str(kClassifierMagic);
+  write(out);
+  core::write_file_atomic(path, out.bytes());
+}
+
+TfidfTextClassifier TfidfTextClassifier::load(const std::filesystem::path& path) {
+  const std::string bytes = core::read_file(path);
+  io::ByteReader in(bytes, path.string());
+  if (in.str() != kClassifierMagic) in.corrupt("not a medai text classifier");
+  auto c = read(in);
   if (!in.done()) in.corrupt("trailing bytes");
   return c;
 }

@@ -57,6 +57,9 @@ class TfidfTextClassifier {
   const std::vector<std::string>& classes() const { return classes_; }
   void save(const std::filesystem::path& path) const;
   static TfidfTextClassifier load(const std::filesystem::path& path);
+  // Classes, vectorizer and weights inside a larger file; read checks that they agree.
+  void write(io::ByteWriter& out) const;
+  static TfidfTextClassifier read(io::ByteReader& in);
 
  private:
   std::vector<std::string> classes_;
