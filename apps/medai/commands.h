@@ -37,5 +37,7 @@ void add_dicom_commands(CLI::App& app, GlobalOptions& global);
 void add_server_commands(CLI::App& app, GlobalOptions& global);
 void add_system_commands(CLI::App& app, GlobalOptions& global);
 void add_text_commands(CLI::App& app, GlobalOptions& global);
+// The text commands that need libtorch (text_model_commands.cpp), under `medai text`.
+void add_text_model_commands(CLI::App* text, GlobalOptions& global);
 
 }  // namespace medai::app

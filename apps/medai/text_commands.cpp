@@ -727,6 +727,7 @@ void add_text_commands(CLI::App& app, GlobalOptions& g) {
   add_note_train_command(text, g);
   add_note_eval_command(text, g);
   add_note_command(text, g);
+  add_text_model_commands(text, g);
 }
 
 }  // namespace medai::app

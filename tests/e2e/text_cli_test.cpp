@@ -229,5 +229,36 @@ TEST(TextCli, NoteTrainEvalAndDraftOnMtsDialog) {
   EXPECT_NE(r.err.find("section_text"), std::string::npos) << r.err;
 }
 
+TEST(TextCli, EmbedRunsAHuggingFaceFolderAndRefusesBrokenOnes) {
+  if (!test::have_python_torch()) GTEST_SKIP() << "python3-torch not installed";
+  test::TempDir dir;
+  auto r =
+      test::run_command(test::python() + " " + quote(fs::path(MEDAI_SOURCE_DIR) / "tests/unit/nn/bert_reference.py") +
+                        " " + quote(dir.path()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\npatient\nhas\nfever\n.\n";
+  test::write_text(dir / "vocab.txt", vocab);
+  test::write_text(dir / "in.txt", "The patient has a fever.");
+  r = run_medai("text embed --model " + quote(dir.path()) + " --input " + quote(dir / "in.txt") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = json::parse(r.out);
+  EXPECT_EQ(j["tokens"], json({"[CLS]", "the", "patient", "has", "[UNK]", "fever", ".", "[SEP]"}));
+  EXPECT_EQ(j["cls"].size(), 32u);
+
+  for (int i = 0; i < 50; ++i) vocab += "extra" + std::to_string(i) + "\n";  // 60 tokens > vocab_size 50
+  test::write_text(dir / "vocab.txt", vocab);
+  r = run_medai("text embed --model " + quote(dir.path()) + " --input " + quote(dir / "in.txt"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("vocab_size 50"), std::string::npos) << r.err;
+
+  std::string weights = test::read_text(dir / "model.safetensors");
+  weights[0] = '\x7f';  // the header length now runs beyond the file
+  weights[5] = '\x01';
+  test::write_text(dir / "model.safetensors", weights);
+  r = run_medai("text embed --model " + quote(dir.path()) + " --input " + quote(dir / "in.txt"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("model.safetensors: the header length"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace medai
