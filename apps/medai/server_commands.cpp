@@ -38,6 +38,9 @@ void add_server_commands(CLI::App& app, GlobalOptions& g) {
                    "?prevalence= overrides it)")
       ->check(CLI::Range(0.0, 1.0));
   serve->add_option("--http-threads", o->threads, "HTTP worker threads kept warm")->capture_default_str();
+  serve->add_option("--text-index", o->text_index, "answer index folder (medai text index) for /v1/text/ask");
+  serve->add_option("--note-model", o->note_model, "run folder of medai text note-train for /v1/text/note");
+  serve->add_option("--text-classifier", o->text_classifier, "run folder of medai text train for /v1/text/classify");
   serve
       ->add_option("--max-connections", o->max_connections,
                    "connections served at once (one thread each; idle or slow clients cannot starve the rest)")

@@ -4,11 +4,13 @@
 // get the chart and the recommendation with its reasons. Screenshots go to OUT_DIR. With the
 // optional arguments: a blank image gets its label withheld by the out-of-distribution guard, and
 // a segmenter model draws its mask over a microscopy image.
-//   node ui_test.mjs URL TOKEN IMAGE HISTORY_CSV OUT_DIR [BLANK_IMAGE SEG_MODEL SEG_IMAGE]
+// With TEXT=1 the server also has text models: the Ask page shows answers with their sources
+// (and "No trusted answer found" for an off-topic question), the Scribe page a drafted note section.
+//   node ui_test.mjs URL TOKEN IMAGE HISTORY_CSV OUT_DIR [BLANK_IMAGE SEG_MODEL SEG_IMAGE [TEXT]]
 import { chromium } from "playwright-core";
 import fs from "node:fs";
 
-const [url, token, image, historyCsv, outDir, blankImage, segModel, segImage] = process.argv.slice(2);
+const [url, token, image, historyCsv, outDir, blankImage, segModel, segImage, withText] = process.argv.slice(2);
 if (!outDir) {
   console.error("usage: node ui_test.mjs URL TOKEN IMAGE HISTORY_CSV OUT_DIR");
   process.exit(2);
@@ -88,6 +90,27 @@ try {
   if (reasons < 4) fail("only " + reasons + " reasons");
   if (inked < 1000) fail("the chart is empty");
   await page.screenshot({ path: outDir + "/ui-diabetes.png", fullPage: true });
+  if (withText === "1") {
+    await page.click("#tab-ask");
+    await page.fill("#ask-question", "What are the symptoms of gout?");
+    await page.click("#ask-btn");
+    await page.waitForSelector("#ask-result:not(.hidden)", { timeout: 15000 });
+    const sources = await page.$$eval("#ask-answers .answer a", (a) => a.map((x) => x.href));
+    if (sources.length === 0 || !sources.every((h) => h.startsWith("http"))) fail("answers without sources: " + sources);
+    await page.screenshot({ path: outDir + "/ui-ask.png", fullPage: true });
+    await page.fill("#ask-question", "how do I fix a gearbox");
+    await page.click("#ask-btn");
+    await page.waitForFunction(() => /No trusted answer/.test(document.getElementById("ask-status").textContent), null, { timeout: 15000 });
+    if ((await page.$$("#ask-answers .answer")).length !== 0) fail("an untrusted answer was shown");
+    await page.click("#tab-scribe");
+    await page.fill("#scribe-dialogue", "Doctor: Any allergies, Mrs. Garcia?\nPatient: I am allergic to latex.");
+    await page.click("#scribe-btn");
+    await page.waitForSelector("#scribe-result:not(.hidden)", { timeout: 15000 });
+    const section = await page.textContent("#scribe-section"), draft = await page.textContent("#scribe-draft");
+    if (!/ALLERGY/.test(section)) fail("section: " + section);
+    if (!/latex/.test(draft) || /Garcia/.test(draft)) fail("draft: " + draft);
+    await page.screenshot({ path: outDir + "/ui-scribe.png", fullPage: true });
+  }
   console.log(JSON.stringify({ label, prob, dose, reasons, chart_pixels: inked }));
 } finally {
   await browser.close();

@@ -4,6 +4,7 @@
 // the wire. Tests and fuzz harnesses call handle() in-process, without a socket.
 #include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
@@ -14,7 +15,22 @@
 #include "medai/server/server.h"
 #include "medai/server/store.h"
 
+namespace medai::text {
+class AnswerIndex;
+class NoteModel;
+class TfidfTextClassifier;
+}  // namespace medai::text
+
 namespace medai::server {
+
+// The text models `medai serve` was started with (each may be absent).
+struct TextModels {
+  std::shared_ptr<const text::AnswerIndex> answers;
+  std::shared_ptr<const text::NoteModel> note;
+  std::shared_ptr<const text::TfidfTextClassifier> classifier;
+};
+// Loads what `options` names; a named folder that does not load is a start-up error.
+std::shared_ptr<const TextModels> load_text_models(const ServerOptions& options);
 
 class Metrics;
 class ModelRepository;
@@ -47,6 +63,7 @@ struct ServerContext {
   glucose::ForecastFn forecaster;  // the repository's glucose forecaster, if any
   std::string deid_secret;
   std::function<bool()> draining = [] { return false; };
+  std::shared_ptr<const TextModels> text = std::make_shared<TextModels>();
 
   struct AuditModel {
     std::string name, version, sha256;
@@ -70,6 +87,7 @@ struct Route {
 void register_system_routes(ServerContext& ctx, std::vector<Route>& routes);
 void register_image_routes(ServerContext& ctx, std::vector<Route>& routes);
 void register_glucose_routes(ServerContext& ctx, std::vector<Route>& routes);
+void register_text_routes(ServerContext& ctx, std::vector<Route>& routes);
 void register_admin_routes(ServerContext& ctx, std::vector<Route>& routes);
 std::vector<Route> all_routes(ServerContext& ctx);
 

@@ -50,6 +50,7 @@ int run_server(const ServerOptions& o, const std::function<void(int)>& on_listen
     for (int i = 0; i < 4; ++i) secret += std::to_string(rd());
   }
   ServerContext ctx{o, store, metrics, repo, load_forecaster(repo), secret, [] { return g_stop.load(); }};
+  ctx.text = load_text_models(o);
   HttpBridge bridge(ctx, all_routes(ctx));
   const int port = bridge.bind();
   g_stop = false;

@@ -26,6 +26,8 @@ struct ServerOptions {
   std::string deid_secret;    // keys DICOM UID remapping (default: random per start)
   bool batching = true;
   double prevalence = 0;  // > 0: classifiers' probabilities adjusted to it unless a request names its own
+  // Clinical text (empty: the route answers 404 naming the flag): medai text index / note-train / train.
+  std::filesystem::path text_index, note_model, text_classifier;
 };
 
 // Runs until SIGTERM/SIGINT (then stops accepting, finishes in-flight requests and returns 0).

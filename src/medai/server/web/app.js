@@ -156,6 +156,54 @@ $("signin-btn").onclick = signIn;
 $("xray-btn").onclick = analyse;
 $("rec-btn").onclick = recommend;
 $("hist-file").onchange = async () => { const f = $("hist-file").files[0]; if (f) $("hist-text").value = await f.text(); };
-$("tab-xray").onclick = () => { show("xray", true); show("diabetes", false); $("tab-xray").classList.add("active"); $("tab-diabetes").classList.remove("active"); };
-$("tab-diabetes").onclick = () => { show("xray", false); show("diabetes", true); $("tab-diabetes").classList.add("active"); $("tab-xray").classList.remove("active"); };
+const PAGES = ["xray", "diabetes", "ask", "scribe"];
+for (const page of PAGES) {
+  $("tab-" + page).onclick = () => {
+    for (const p of PAGES) { show(p, p === page); $("tab-" + p).classList.toggle("active", p === page); }
+  };
+}
+
+// Ask: answers only with their source; "no trusted answer found" otherwise.
+async function ask() {
+  $("ask-error").textContent = ""; show("ask-result", false);
+  try {
+    const r = await api("/v1/text/ask", { method: "POST", headers: { "Content-Type": "application/json" },
+                                          body: JSON.stringify({ question: $("ask-question").value }) });
+    const box = $("ask-answers"); box.innerHTML = "";
+    $("ask-status").textContent = r.trusted ? "Answers (confidence " + r.confidence.toFixed(2) + ")" : "No trusted answer found";
+    $("ask-status").className = "label" + (r.trusted ? "" : " withheld");
+    for (const a of r.answers) {
+      const div = document.createElement("div"); div.className = "answer";
+      const h = document.createElement("strong"); h.textContent = a.focus || "answer";
+      const p = document.createElement("p"); p.textContent = a.answer.length > 800 ? a.answer.slice(0, 800) + " ..." : a.answer;
+      const src = document.createElement("p"); src.className = "src";
+      const link = document.createElement("a"); link.href = a.url; link.textContent = a.url; link.target = "_blank"; link.rel = "noopener";
+      src.append("Source: ", link, " (score " + a.score.toFixed(2) + ")");
+      div.append(h, p, src); box.appendChild(div);
+    }
+    show("ask-result", true);
+  } catch (e) {
+    $("ask-error").textContent = e.message;
+  }
+}
+
+async function scribe() {
+  $("scribe-error").textContent = ""; show("scribe-result", false);
+  try {
+    const r = await api("/v1/text/note", { method: "POST", headers: { "Content-Type": "application/json" },
+                                           body: JSON.stringify({ dialogue: $("scribe-dialogue").value }) });
+    $("scribe-section").textContent = r.section + " (p " + r.probability.toFixed(2) + ")";
+    $("scribe-alternatives").textContent = "Other sections: " +
+      r.top_sections.slice(1).map((t) => t.section + " " + t.probability.toFixed(2)).join(", ") +
+      (r.phi_replaced ? "; " + r.phi_replaced + " identifiers replaced" : "");
+    $("scribe-draft").textContent = r.draft;
+    $("scribe-limits").textContent = r.limits;
+    show("scribe-result", true);
+  } catch (e) {
+    $("scribe-error").textContent = e.message;
+  }
+}
+$("ask-btn").onclick = ask;
+$("ask-question").onkeydown = (e) => { if (e.key === "Enter") ask(); };
+$("scribe-btn").onclick = scribe;
 if (token) signIn();
