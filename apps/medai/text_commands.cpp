@@ -185,6 +185,11 @@ void add_index_command(CLI::App* text, GlobalOptions& g) {
         "%.3f are answered at confidence 0.5 with precision %.3f\n",
         o->out.string().c_str(), ix.size(), c.value("questions", 0), c.value("top1_correct", 0.0),
         c.value("answered_at_0.5", 0.0), c.value("precision_when_answered_at_0.5", 0.0));
+    if (c.value("questions", 0) < 200)
+      spdlog::warn(
+          "only {} questions fitted the answer confidence: expect it to be over-confident (index a "
+          "collection with at least a few hundred questions)",
+          c.value("questions", 0));
   });
 }
 
