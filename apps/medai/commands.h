@@ -37,6 +37,11 @@ void add_dicom_commands(CLI::App& app, GlobalOptions& global);
 void add_server_commands(CLI::App& app, GlobalOptions& global);
 void add_system_commands(CLI::App& app, GlobalOptions& global);
 void add_text_commands(CLI::App& app, GlobalOptions& global);
+// A text command's --input: the file's bytes, or standard input for "-"; `name` is what errors call it.
+struct TextInput {
+  std::string text, name;
+};
+TextInput read_text_input(const std::string& input);
 // The text commands that need libtorch (text_model_commands.cpp), under `medai text`.
 void add_text_model_commands(CLI::App* text, GlobalOptions& global);
 

@@ -522,11 +522,9 @@ void add_deid_command(CLI::App* text, GlobalOptions& g) {
       spdlog::info("text deid: {} rows, {} spans replaced -> {}", t.rows.size(), spans, o->out);
       return;
     }
-    const std::string in =
-        o->input == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {}) : core::read_file(o->input);
-    if (!text::is_valid_utf8(in))
-      fail_invalid((o->input == "-" ? "standard input" : o->input) + ": not valid UTF-8 text");
-    const auto d = text::deidentify(in, style);
+    const auto in = read_text_input(o->input);
+    if (!text::is_valid_utf8(in.text)) fail_invalid(in.name + ": not valid UTF-8 text");
+    const auto d = text::deidentify(in.text, style);
     if (o->json) return emit(core::dump_json({{"text", d.text}, {"spans", deid_spans_json(d.spans)}}, 2) + "\n");
     emit(d.text);
   });
@@ -644,6 +642,9 @@ void add_note_eval_command(CLI::App* text, GlobalOptions& g) {
     double right = 0;
     metrics::RougeScores sum, copy, oracle;
     std::map<std::string, std::pair<int, int>> per_section;
+    const auto add = [](metrics::RougeScores& a, const metrics::RougeScores& b) {
+      a.rouge1 += b.rouge1, a.rouge2 += b.rouge2, a.rougeL += b.rougeL;
+    };
     for (const auto& e : examples) {
       const auto d = model.predict(e.dialogue);
       const bool ok = d.section == e.section;
@@ -651,9 +652,6 @@ void add_note_eval_command(CLI::App* text, GlobalOptions& g) {
       auto& ps = per_section[e.section];
       ps.first += ok;
       ++ps.second;
-      const auto add = [](metrics::RougeScores& a, const metrics::RougeScores& b) {
-        a.rouge1 += b.rouge1, a.rouge2 += b.rouge2, a.rougeL += b.rougeL;
-      };
       add(sum, metrics::rouge(d.draft, e.note));
       add(copy, metrics::rouge(e.dialogue, e.note));
       add(oracle, metrics::rouge(model.draft(e.dialogue, e.section), e.note));
@@ -698,10 +696,9 @@ void add_note_command(CLI::App* text, GlobalOptions& g) {
   cmd->callback([&g, o] {
     core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
     const auto model = text::NoteModel::load(o->model / "note_model.bin");
-    const std::string in =
-        o->input == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {}) : core::read_file(o->input);
-    text::check_text(in, o->input == "-" ? "standard input" : o->input);
-    const auto d = model.predict(in);
+    const auto in = read_text_input(o->input);
+    text::check_text(in.text, in.name);
+    const auto d = model.predict(in.text);
     if (o->json) {
       json top = json::array();
       for (const auto& [s, p] : d.top) top.push_back({{"section", s}, {"probability", p}});
@@ -716,6 +713,11 @@ void add_note_command(CLI::App* text, GlobalOptions& g) {
 }
 
 }  // namespace
+
+TextInput read_text_input(const std::string& input) {
+  if (input == "-") return {std::string(std::istreambuf_iterator<char>(std::cin), {}), "standard input"};
+  return {core::read_file(input), input};
+}
 
 void add_text_commands(CLI::App& app, GlobalOptions& g) {
   auto* text = app.add_subcommand(

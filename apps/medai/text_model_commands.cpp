@@ -3,8 +3,6 @@
 #include <torch/torch.h>
 
 #include <cstdio>
-#include <iostream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -49,11 +47,10 @@ void add_text_model_commands(CLI::App* text, GlobalOptions& g) {
       fail_invalid((o->model / "vocab.txt").string() + ": " + std::to_string(tokenizer.size()) +
                    " tokens, but config.json has vocab_size " + std::to_string(bert->config.vocab_size) +
                    ": ids from " + std::to_string(bert->config.vocab_size) + " up are unknown to the model");
-    const std::string in =
-        o->input == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {}) : core::read_file(o->input);
-    text::check_text(in, o->input == "-" ? "standard input" : o->input);
+    const auto in = read_text_input(o->input);
+    text::check_text(in.text, in.name);
     const size_t max_length = std::min<size_t>(o->max_length, static_cast<size_t>(bert->config.max_positions));
-    const auto e = tokenizer.encode(in, max_length);
+    const auto e = tokenizer.encode(in.text, max_length);
     const auto n = static_cast<int64_t>(e.ids.size());
     torch::NoGradGuard no_grad;
     const auto hidden = bert->forward(torch::tensor(e.ids).view({1, n}), torch::tensor(e.attention_mask).view({1, n}),

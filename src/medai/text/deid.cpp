@@ -429,7 +429,7 @@ std::vector<AnnotatedDocument> parse_annotated_documents(std::string_view in, co
 
 DeidScore score_deid(const std::vector<AnnotatedDocument>& documents) {
   DeidScore s;
-  size_t hit_tokens = 0, true_predicted = 0, removed = 0;
+  size_t hit_tokens = 0, removed = 0;                    // hit: gold and predicted
   std::map<PhiKind, std::pair<size_t, size_t>> by_kind;  // removed, total
   static const regex token("[A-Za-z0-9]+");
   for (const auto& d : documents) {
@@ -446,7 +446,6 @@ DeidScore score_deid(const std::vector<AnnotatedDocument>& documents) {
       s.gold_tokens += gold;
       s.predicted_tokens += pred;
       hit_tokens += gold && pred;
-      true_predicted += gold && pred;
     }
     for (const auto& g : d.gold) {
       bool all = true;
@@ -465,7 +464,7 @@ DeidScore score_deid(const std::vector<AnnotatedDocument>& documents) {
   }
   const auto ratio = [](size_t a, size_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; };
   s.token_recall = ratio(hit_tokens, s.gold_tokens);
-  s.token_precision = ratio(true_predicted, s.predicted_tokens);
+  s.token_precision = ratio(hit_tokens, s.predicted_tokens);
   s.token_f1 = s.token_recall + s.token_precision > 0
                    ? 2 * s.token_recall * s.token_precision / (s.token_recall + s.token_precision)
                    : 0.0;
