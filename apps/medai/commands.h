@@ -1,6 +1,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 #include "medai/core/error.h"
@@ -42,6 +43,10 @@ struct TextInput {
   std::string text, name;
 };
 TextInput read_text_input(const std::string& input);
+// Under `medai text`: deid and the dialogue -> note commands (text_note_commands.cpp).
+void add_text_note_commands(CLI::App* text, GlobalOptions& global);
+// The text commands' JSON output, indented.
+void print_json(const nlohmann::json& j);
 // The text commands that need libtorch (text_model_commands.cpp), under `medai text`.
 void add_text_model_commands(CLI::App* text, GlobalOptions& global);
 
