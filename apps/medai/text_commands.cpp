@@ -19,6 +19,7 @@
 #include "medai/text/retrieval.h"
 #include "medai/text/text_classification.h"
 #include "medai/text/text_util.h"
+#include "medai/text/transformer_classifier.h"
 
 namespace medai::app {
 
@@ -245,16 +246,34 @@ void add_ask_command(CLI::App* text, GlobalOptions& g) {
   });
 }
 
+// The fine-tuning settings of text train / cv --init.
+void add_fine_tune_options(CLI::App* cmd, text::FineTuneOptions& f) {
+  cmd->add_option("--epochs", f.epochs, "fine-tuning epochs (with --init)")->capture_default_str();
+  cmd->add_option("--batch", f.batch_size, "fine-tuning batch (with --init)")->capture_default_str();
+  cmd->add_option("--max-length", f.max_length, "tokens per text, [CLS] and [SEP] included (with --init)")
+      ->capture_default_str();
+  cmd->add_option("--lr", f.lr, "peak fine-tuning learning rate (with --init)")->capture_default_str();
+  cmd->add_option("--seed", f.seed)->capture_default_str();
+  add_precision_option(cmd, f.precision);
+}
+
+const char* kTransformerLimits =
+    "Research use: a transformer encoder fine-tuned on the training rows. It reads word order and context "
+    "but only the first max_length tokens of a text, and is only as good as the figures on its validation "
+    "rows; texts unlike the training data get confident but meaningless labels.";
+
 const char* kClassifierLimits =
     "Research use: a bag-of-words (TF-IDF 1-2 grams) + logistic-regression text classifier. It sees which "
     "words occur, not what the text says (negation, who has the condition, time), and is only as good as "
     "the figures on its validation rows; texts unlike the training data get confident but meaningless labels.";
 
 void add_train_command(CLI::App* text, GlobalOptions& g) {
-  auto* cmd = text->add_subcommand("train", "train a text classifier (TF-IDF + logistic regression) from a CSV");
+  auto* cmd = text->add_subcommand(
+      "train", "train a text classifier from a CSV: TF-IDF + logistic regression, or a transformer with --init");
   struct Opts {
     fs::path data, out, splits, init;
     std::string text_col, label_col;
+    text::FineTuneOptions fine_tune;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--data", o->data, "CSV with a text and a label column")->required();
@@ -262,11 +281,11 @@ void add_train_command(CLI::App* text, GlobalOptions& g) {
   cmd->add_option("--label-col", o->label_col)->required();
   cmd->add_option("--out", o->out, "run folder to write")->required();
   cmd->add_option("--splits", o->splits, "row,split file: fit on train, report on valid; test rows are never read");
-  cmd->add_option("--init", o->init, "pretrained encoder run (the transformer classifier is not built yet)");
+  cmd->add_option("--init", o->init,
+                  "fine-tune this encoder (a text pretrain run or a Hugging Face BERT folder) instead of TF-IDF + LR");
+  add_fine_tune_options(cmd, o->fine_tune);
   cmd->callback([&g, o] {
     core::init_runtime({g.threads, g.verbose, g.quiet});
-    if (!o->init.empty())
-      fail_unsupported("--init: the transformer classifier is not built yet; run without it for TF-IDF + LR");
     const io::CsvTable t = io::read_csv(o->data);
     std::optional<data::RowSplits> splits;
     if (!o->splits.empty()) {
@@ -281,36 +300,50 @@ void add_train_command(CLI::App* text, GlobalOptions& g) {
         if (a == data::RowSplits::kTest) a = data::RowSplits::kUnused;
     }
     const auto all = text::read_labelled_texts(t, o->text_col, o->label_col, splits ? &used : nullptr);
-    std::vector<std::string> texts;
-    std::vector<int> labels;
-    std::vector<size_t> valid;
+    std::vector<std::string> texts, valid_texts;
+    std::vector<int> labels, valid_labels;
     for (size_t r = 0; r < t.rows.size(); ++r) {
       if (all.labels[r] < 0) continue;
-      if (splits && splits->assignment[r] == data::RowSplits::kValid) {
-        valid.push_back(r);
-        continue;
-      }
-      texts.push_back(all.texts[r]);
-      labels.push_back(all.labels[r]);
+      const bool valid = splits && splits->assignment[r] == data::RowSplits::kValid;
+      (valid ? valid_texts : texts).push_back(all.texts[r]);
+      (valid ? valid_labels : labels).push_back(all.labels[r]);
     }
     if (texts.empty()) fail_invalid(o->data.string() + ": no training rows");
-    const auto model = text::TfidfTextClassifier::fit(texts, labels, all.classes);
     fs::create_directories(o->out);
-    model.save(o->out / "text_classifier.bin");
     json card = {{"kind", "text_classifier"},
-                 {"method", "tfidf-lr"},
                  {"classes", all.classes},
                  {"training_rows", texts.size()},
                  {"text_column", o->text_col},
-                 {"label_column", o->label_col},
-                 {"intended_use_and_limits", kClassifierLimits}};
-    if (!valid.empty()) {
-      std::vector<int> truth, predicted;
-      for (size_t r : valid) {
-        truth.push_back(all.labels[r]);
-        predicted.push_back(model.predict(all.texts[r]));
-      }
-      const auto m = metrics::multiclass_metrics(truth, predicted, static_cast<int>(all.classes.size()));
+                 {"label_column", o->label_col}};
+    std::vector<std::vector<double>> valid_p;
+    if (o->init.empty()) {
+      const auto model = text::TfidfTextClassifier::fit(texts, labels, all.classes);
+      model.save(o->out / "text_classifier.bin");
+      for (const auto& v : valid_texts) valid_p.push_back(model.probabilities(v));
+      card["method"] = "tfidf-lr";
+      card["intended_use_and_limits"] = kClassifierLimits;
+    } else {
+      o->fine_tune.progress = !g.quiet;
+      const auto model = text::TransformerTextClassifier::fine_tune(o->init, texts, labels, all.classes, o->fine_tune,
+                                                                    valid_texts, valid_labels);
+      model.save(o->out);
+      valid_p = model.probabilities(valid_texts);
+      card["method"] = "transformer";
+      card["architecture"] = model.description();
+      card["init"] = o->init.filename().string();
+      card["fine_tuning"] = {{"epochs", o->fine_tune.epochs},
+                             {"batch", o->fine_tune.batch_size},
+                             {"max_length", o->fine_tune.max_length},
+                             {"lr", o->fine_tune.lr},
+                             {"seed", o->fine_tune.seed},
+                             {"selection", valid_texts.empty() ? "last epoch" : "best validation macro-F1"}};
+      card["intended_use_and_limits"] = kTransformerLimits;
+    }
+    if (!valid_texts.empty()) {
+      std::vector<int> predicted;
+      for (const auto& p : valid_p)
+        predicted.push_back(static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin()));
+      const auto m = metrics::multiclass_metrics(valid_labels, predicted, static_cast<int>(all.classes.size()));
       card["validation"] = {{"macro_f1", m.macro_f1}, {"accuracy", m.accuracy}, {"n", m.n}};
       spdlog::info("text train: validation macro-F1 {:.3f}, accuracy {:.3f} (n {})", m.macro_f1, m.accuracy, m.n);
     }
@@ -335,7 +368,7 @@ void add_predict_command(CLI::App* text, GlobalOptions& g) {
   cmd->add_flag("--json", o->json, "one text: print the label and the probabilities as JSON");
   cmd->callback([&g, o] {
     core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
-    const auto model = text::TfidfTextClassifier::load(o->model / "text_classifier.bin");
+    const auto model = text::TextClassifierModel::load(o->model);
     const auto& classes = model.classes();
     if (o->data.empty()) {
       if (o->text.empty()) fail_invalid("give a text, or --data CSV --text-col C --out CSV");
@@ -357,10 +390,15 @@ void add_predict_command(CLI::App* text, GlobalOptions& g) {
       csv += io::csv_escape("p_" + c);
     }
     csv += "\n";
+    std::vector<std::string> texts;
     for (size_t r = 0; r < t.rows.size(); ++r) {
       text::check_text(t.rows[r][col],
                        o->data.string() + " row " + std::to_string(r) + ", column '" + o->text_col + "'");
-      const auto p = model.probabilities(t.rows[r][col]);
+      texts.push_back(t.rows[r][col]);
+    }
+    const auto probabilities = model.probabilities(texts);
+    for (size_t r = 0; r < t.rows.size(); ++r) {
+      const auto& p = probabilities[r];
       const size_t best = static_cast<size_t>(std::max_element(p.begin(), p.end()) - p.begin());
       csv += std::to_string(r);
       csv += ',';
@@ -381,37 +419,56 @@ void add_cv_command(CLI::App* text, GlobalOptions& g) {
     fs::path data, folds, init;
     std::string text_col, label_col, method = "tfidf-lr";
     bool json = false;
+    text::FineTuneOptions fine_tune;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--data", o->data, "CSV with a text and a label column")->required();
   cmd->add_option("--text-col", o->text_col)->required();
   cmd->add_option("--label-col", o->label_col)->required();
   cmd->add_option("--folds", o->folds, "row,fold file")->required();
-  cmd->add_option("--init", o->init, "pretrained encoder run (the transformer is not built yet)");
-  cmd->add_option("--method", o->method, "tfidf-lr: TF-IDF 1-2 grams + balanced logistic regression")
+  cmd->add_option("--init", o->init,
+                  "fine-tune this encoder (a text pretrain run or a Hugging Face BERT folder) in every fold; the "
+                  "TF-IDF + LR baseline is reported beside it on the same folds");
+  cmd->add_option("--method", o->method, "tfidf-lr: TF-IDF 1-2 grams + balanced logistic regression (without --init)")
       ->check(CLI::IsMember({"tfidf-lr"}))
       ->capture_default_str();
+  add_fine_tune_options(cmd, o->fine_tune);
   cmd->add_flag("--json", o->json, "print the figures as JSON");
   cmd->callback([&g, o] {
     core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
-    if (!o->init.empty())
-      fail_unsupported("--init: the transformer classifier is not built yet; run without it for TF-IDF + LR");
     const io::CsvTable t = io::read_csv(o->data);
     const auto folds = data::read_row_splits(o->folds, t.rows.size());
     const auto texts = text::read_labelled_texts(t, o->text_col, o->label_col, &folds);
-    const auto report = text::cross_validate(texts, folds, text::tfidf_logistic_factory());
-    json j = text::cv_json(report, texts.classes);
-    j["method"] = o->method;
+    const auto baseline = text::cross_validate(texts, folds, text::tfidf_logistic_factory());
+    json j = text::cv_json(baseline, texts.classes);
+    j["method"] = "tfidf-lr";
+    text::CvReport report = baseline;
+    if (!o->init.empty()) {
+      o->fine_tune.progress = !g.quiet && !o->json;
+      report = text::cross_validate(texts, folds, text::transformer_classifier_factory(o->init, o->fine_tune));
+      json baseline_j = {{"method", "tfidf-lr"},
+                         {"macro_f1", j["macro_f1"]},
+                         {"accuracy", j["accuracy"]},
+                         {"macro_f1_ci95", j["macro_f1_ci95"]},
+                         {"accuracy_ci95", j["accuracy_ci95"]}};
+      j = text::cv_json(report, texts.classes);
+      j["method"] = "transformer";
+      j["init"] = o->init.filename().string();
+      j["baseline"] = baseline_j;
+    }
     if (o->json) return print_json(j);
-    std::printf("%s, %zu folds, n %zu: macro-F1 %.3f (95%% CI %.3f-%.3f), accuracy %.3f (%.3f-%.3f)\n",
-                o->method.c_str(), report.fold_macro_f1.size(), report.pooled.n, report.pooled.macro_f1,
-                report.macro_f1_lower, report.macro_f1_upper, report.pooled.accuracy, report.accuracy_lower,
-                report.accuracy_upper);
+    const auto line = [&](const std::string& method, const text::CvReport& r) {
+      std::printf("%s, %zu folds, n %zu: macro-F1 %.3f (95%% CI %.3f-%.3f), accuracy %.3f (%.3f-%.3f)\n",
+                  method.c_str(), r.fold_macro_f1.size(), r.pooled.n, r.pooled.macro_f1, r.macro_f1_lower,
+                  r.macro_f1_upper, r.pooled.accuracy, r.accuracy_lower, r.accuracy_upper);
+    };
+    line(j["method"].get<std::string>(), report);
     for (size_t c = 0; c < texts.classes.size(); ++c) {
       const auto& s = report.pooled.per_class[c];
       std::printf("  %-24s precision %.3f recall %.3f F1 %.3f support %lld\n", texts.classes[c].c_str(), s.precision,
                   s.recall, s.f1, static_cast<long long>(s.support));
     }
+    if (!o->init.empty()) line("baseline tfidf-lr", baseline);
   });
 }
 

@@ -16,6 +16,8 @@ bool cpu_supports_bf16() {
   return cpu_has(f, "avx512_bf16") || cpu_has(f, "amx_bf16");
 }
 
+bool cpu_has_amx_bf16() { return cpu_has(cpu_flags(), "amx_bf16"); }
+
 Precision resolve_precision(const std::string& requested, const std::string& field) {
   if (requested == "auto" || requested == "fp32") return Precision::Fp32;
   if (requested == "bf16") {

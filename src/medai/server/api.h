@@ -18,7 +18,7 @@
 namespace medai::text {
 class AnswerIndex;
 class NoteModel;
-class TfidfTextClassifier;
+class TextClassifierModel;
 }  // namespace medai::text
 
 namespace medai::server {
@@ -27,7 +27,7 @@ namespace medai::server {
 struct TextModels {
   std::shared_ptr<const text::AnswerIndex> answers;
   std::shared_ptr<const text::NoteModel> note;
-  std::shared_ptr<const text::TfidfTextClassifier> classifier;
+  std::shared_ptr<const text::TextClassifierModel> classifier;
 };
 // Loads what `options` names; a named folder that does not load is a start-up error.
 std::shared_ptr<const TextModels> load_text_models(const ServerOptions& options);

@@ -1,6 +1,7 @@
 #include "medai/text/wordpiece.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
@@ -94,6 +95,22 @@ char32_t strip_accent(char32_t c) {
 }
 
 }  // namespace
+
+WordPieceTokenizer WordPieceTokenizer::load_folder(const std::filesystem::path& dir) {
+  WordPieceOptions options;
+  const auto config = dir / "tokenizer_config.json";
+  if (std::filesystem::exists(config)) {
+    const auto j = nlohmann::json::parse(core::read_file(config), nullptr, false);
+    if (!j.is_object()) fail_invalid(config.string() + ": not a JSON object");
+    if (j.contains("do_lower_case")) {
+      if (!j["do_lower_case"].is_boolean()) fail_invalid(config.string() + ": field 'do_lower_case' is not true/false");
+      options.lower_case = options.strip_accents = j["do_lower_case"].get<bool>();
+    }
+    if (j.contains("strip_accents") && j["strip_accents"].is_boolean())
+      options.strip_accents = j["strip_accents"].get<bool>();
+  }
+  return load(dir / "vocab.txt", options);
+}
 
 WordPieceTokenizer WordPieceTokenizer::from_tokens(std::vector<std::string> tokens, WordPieceOptions options,
                                                    const std::string& source) {
@@ -217,31 +234,24 @@ std::vector<std::string> WordPieceTokenizer::tokenize(std::string_view text) con
   return out;
 }
 
-Encoding WordPieceTokenizer::encode(std::string_view a, size_t max_length, bool pad, std::string_view b) const {
-  const bool pair = !b.empty();
-  if (max_length < (pair ? 3u : 2u)) fail_invalid("encode: max_length " + std::to_string(max_length) + " is too short");
-  auto ta = tokenize(a), tb = pair ? tokenize(b) : std::vector<std::string>{};
-  const size_t room = max_length - (pair ? 3 : 2);
-  while (ta.size() + tb.size() > room) (ta.size() >= tb.size() ? ta : tb).pop_back();
-  Encoding e;
-  const auto push = [&](int64_t id, int64_t type) {
-    e.ids.push_back(id);
-    e.attention_mask.push_back(1);
-    e.token_type_ids.push_back(type);
-  };
-  push(cls_, 0);
-  for (const auto& t : ta) push(id(t), 0);
-  push(sep_, 0);
-  if (pair) {
-    for (const auto& t : tb) push(id(t), 1);
-    push(sep_, 1);
+void WordPieceTokenizer::save(const std::filesystem::path& dir, int64_t max_length) const {
+  std::string vocab;
+  for (const auto& t : tokens_) {
+    vocab += t;
+    vocab += '\n';
   }
-  while (pad && e.ids.size() < max_length) {
-    e.ids.push_back(pad_);
-    e.attention_mask.push_back(0);
-    e.token_type_ids.push_back(0);
-  }
-  return e;
+  core::write_file_atomic(dir / "vocab.txt", vocab);
+  const nlohmann::json config = {{"do_lower_case", options_.lower_case},
+                                 {"strip_accents", options_.strip_accents},
+                                 {"model_max_length", max_length},
+                                 {"tokenizer_class", "BertTokenizer"}};
+  core::write_file_atomic(dir / "tokenizer_config.json", config.dump(2) + "\n");
+}
+
+std::vector<int64_t> WordPieceTokenizer::token_ids(std::string_view text) const {
+  std::vector<int64_t> out;
+  for (const auto& t : tokenize(text)) out.push_back(id(t));
+  return out;
 }
 
 const std::string& WordPieceTokenizer::token(int64_t id) const {

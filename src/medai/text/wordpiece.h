@@ -14,6 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "medai/text/subword_tokenizer.h"
+
 namespace medai::text {
 
 struct WordPieceOptions {
@@ -22,35 +24,28 @@ struct WordPieceOptions {
   size_t max_chars_per_word = 100;
 };
 
-struct Encoding {
-  std::vector<int64_t> ids;
-  std::vector<int64_t> attention_mask;  // 1 for tokens, 0 for padding
-  std::vector<int64_t> token_type_ids;  // 0 for the first segment, 1 for the second
-};
-
-class WordPieceTokenizer {
+class WordPieceTokenizer : public SubwordTokenizer {
  public:
   // Fails naming the file on an empty vocabulary, a duplicate token, or a missing special token
   // ([PAD], [UNK], [CLS], [SEP], [MASK]).
   static WordPieceTokenizer load(const std::filesystem::path& vocab_txt, WordPieceOptions options = {});
+  // `dir`/vocab.txt with the casing of `dir`/tokenizer_config.json (do_lower_case; default true),
+  // as a Hugging Face BERT folder holds them.
+  static WordPieceTokenizer load_folder(const std::filesystem::path& dir);
   static WordPieceTokenizer from_tokens(std::vector<std::string> tokens, WordPieceOptions options,
                                         const std::string& source);
 
   // The basic tokenizer's words (before WordPiece).
   std::vector<std::string> basic_tokens(std::string_view text) const;
-  std::vector<std::string> tokenize(std::string_view text) const;
-  // [CLS] a [SEP] (b [SEP]), truncated to `max_length` (longest segment first), padded to it
-  // when `pad` is set.
-  Encoding encode(std::string_view a, size_t max_length, bool pad = false, std::string_view b = {}) const;
+  std::vector<std::string> tokenize(std::string_view text) const override;
+  std::vector<int64_t> token_ids(std::string_view text) const override;
   // Fails on an id outside the vocabulary.
-  const std::string& token(int64_t id) const;
+  const std::string& token(int64_t id) const override;
   int64_t id(const std::string& token) const;  // the [UNK] id when absent
-  size_t size() const { return tokens_.size(); }
-  int64_t pad_id() const { return pad_; }
-  int64_t unk_id() const { return unk_; }
-  int64_t cls_id() const { return cls_; }
-  int64_t sep_id() const { return sep_; }
-  int64_t mask_id() const { return mask_; }
+  size_t size() const override { return tokens_.size(); }
+  std::string kind() const override { return "wordpiece"; }
+  // vocab.txt and tokenizer_config.json (do_lower_case, strip_accents), as load_folder reads them.
+  void save(const std::filesystem::path& dir, int64_t max_length) const override;
   const WordPieceOptions& options() const { return options_; }
 
  private:
@@ -59,7 +54,6 @@ class WordPieceTokenizer {
   std::unordered_map<std::string, int64_t> ids_;
   WordPieceOptions options_;
   std::string source_;
-  int64_t pad_ = 0, unk_ = 0, cls_ = 0, sep_ = 0, mask_ = 0;
 };
 
 }  // namespace medai::text

@@ -3,6 +3,7 @@
 
 #include "medai/core/error.h"
 #include "medai/text/wordpiece.h"
+#include "medai/text/wordpiece_trainer.h"
 #include "support/test_support.h"
 
 using namespace medai;
@@ -74,4 +75,38 @@ TEST(WordPiece, VocabularyErrorsNameTheFile) {
   test::write_text(dir / "ok.txt", "[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\n[MASK]\r\nthe\r\n");
   EXPECT_EQ(WordPieceTokenizer::load(dir / "ok.txt").id("the"), 5);
   EXPECT_THROW(tok().tokenize("\xff"), Error);
+}
+
+// Byte-pair merges with a continuation prefix, worked by hand: "ab" x3 and "abc" x1 give the
+// characters a (4), ##b (4), ##c (1); the pair (a, ##b) occurs 4 times and merges first; then
+// (ab, ##c) occurs once, below min_frequency 2.
+TEST(WordPieceTrainer, LearnsHandWorkedMergesAndTokenisesWithThem) {
+  WordPieceTrainerOptions o;
+  o.vocab_size = 100;
+  const std::vector<std::string> corpus{"ab AB ab", "abc"};
+  const auto v = learn_wordpiece_vocab(corpus, o);
+  EXPECT_EQ(v, (V{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "##b", "##c", "a", "ab"}));
+  const auto t = WordPieceTokenizer::from_tokens(v, {}, "learned");
+  EXPECT_EQ(t.tokenize("abc ab"), (V{"ab", "##c", "ab"}));
+  o.min_frequency = 1;
+  EXPECT_EQ(learn_wordpiece_vocab(corpus, o).back(), "abc");
+  o.vocab_size = 8;  // room for the alphabet only
+  EXPECT_EQ(learn_wordpiece_vocab(corpus, o).size(), 8u);
+  EXPECT_EQ(learn_wordpiece_vocab(corpus, o), learn_wordpiece_vocab(corpus, o));  // deterministic
+  o.vocab_size = 5;
+  EXPECT_THROW(learn_wordpiece_vocab(corpus, o), Error);
+  o.vocab_size = 100;
+  EXPECT_THROW(learn_wordpiece_vocab({" ", "\t"}, o), Error);
+}
+
+TEST(WordPieceTrainer, MedicalWordsBecomeFewPieces) {
+  std::vector<std::string> corpus;
+  for (int i = 0; i < 50; ++i)
+    corpus.push_back("The patient with hypertension and diabetes was given insulin; hypertensive crisis ruled out.");
+  WordPieceTrainerOptions o;
+  o.vocab_size = 200;
+  const auto t = WordPieceTokenizer::from_tokens(learn_wordpiece_vocab(corpus, o), {}, "learned");
+  EXPECT_EQ(t.tokenize("Hypertension"), (V{"hypertension"}));
+  EXPECT_EQ(t.tokenize("hypertensive")[0], "hypertensive");
+  for (const auto& piece : t.tokenize("hyperinsulin")) EXPECT_NE(piece, "[UNK]");  // unseen word: pieces, not [UNK]
 }

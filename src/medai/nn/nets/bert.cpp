@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "medai/core/atomic_file.h"
@@ -92,7 +93,10 @@ torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const torch::Tensor
   const torch::Tensor in = config.pre_ln ? attention_norm(x) : x;
   const auto q = heads(query(in)), k = heads(key(in)), v = heads(value(in));
   auto scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(d)) + additive_mask;
-  auto context = torch::matmul(dropout(torch::softmax(scores, -1)), v).transpose(1, 2).reshape({n, s, config.hidden});
+  // Softmax in fp32 (the mask is fp32); the product with v in v's precision (bf16 under autocast).
+  auto context = torch::matmul(dropout(torch::softmax(scores, -1)).to(v.scalar_type()), v)
+                     .transpose(1, 2)
+                     .reshape({n, s, config.hidden});
   torch::Tensor a = dropout(attention_out(context)) + x;
   if (!config.pre_ln) a = attention_norm(a);
   const torch::Tensor f_in = config.pre_ln ? output_norm(a) : a;
@@ -132,14 +136,55 @@ torch::Tensor BertEncoderImpl::forward(const torch::Tensor& ids, const torch::Te
   return config.pre_ln ? final_norm(x) : x;
 }
 
-size_t load_hf_weights(BertEncoder& encoder, const io::SafetensorsFile& w) {
+std::vector<std::pair<std::string, torch::Tensor>> hf_named_tensors(BertEncoder& encoder) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  auto& e = *encoder;
+  out.emplace_back("embeddings.word_embeddings.weight", e.word->weight);
+  out.emplace_back("embeddings.position_embeddings.weight", e.position->weight);
+  out.emplace_back("embeddings.token_type_embeddings.weight", e.token_type->weight);
+  out.emplace_back("embeddings.LayerNorm.weight", e.embedding_norm->weight);
+  out.emplace_back("embeddings.LayerNorm.bias", e.embedding_norm->bias);
+  for (size_t i = 0; i < e.layers->size(); ++i) {
+    auto& l = *e.layers[i]->as<BertLayerImpl>();
+    const std::string p = "encoder.layer." + std::to_string(i) + ".";
+    const auto linear = [&](const torch::nn::Linear& m, const std::string& name) {
+      out.emplace_back(p + name + ".weight", m->weight);
+      out.emplace_back(p + name + ".bias", m->bias);
+    };
+    linear(l.query, "attention.self.query");
+    linear(l.key, "attention.self.key");
+    linear(l.value, "attention.self.value");
+    linear(l.attention_out, "attention.output.dense");
+    out.emplace_back(p + "attention.output.LayerNorm.weight", l.attention_norm->weight);
+    out.emplace_back(p + "attention.output.LayerNorm.bias", l.attention_norm->bias);
+    linear(l.intermediate, "intermediate.dense");
+    linear(l.output, "output.dense");
+    out.emplace_back(p + "output.LayerNorm.weight", l.output_norm->weight);
+    out.emplace_back(p + "output.LayerNorm.bias", l.output_norm->bias);
+  }
+  if (e.config.pre_ln) {
+    out.emplace_back("encoder.final_norm.weight", e.final_norm->weight);
+    out.emplace_back("encoder.final_norm.bias", e.final_norm->bias);
+  }
+  return out;
+}
+
+namespace {
+std::string dims(const std::vector<int64_t>& v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += 'x';
+    out += std::to_string(v[i]);
+  }
+  return out;
+}
+}  // namespace
+
+void copy_named_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& targets, const io::SafetensorsFile& w,
+                        const std::string& prefix) {
   const std::string file = w.source().string();
-  std::string prefix;
-  if (!w.contains("embeddings.word_embeddings.weight") && w.contains("bert.embeddings.word_embeddings.weight"))
-    prefix = "bert.";
-  size_t copied = 0;
   torch::NoGradGuard no_grad;
-  const auto copy = [&](torch::Tensor target, const std::string& name) {
+  for (const auto& [name, target] : targets) {
     std::string key = prefix + name;
     if (!w.contains(key)) {  // older checkpoints: LayerNorm.gamma / LayerNorm.beta
       const auto alias = [&](const std::string& from, const std::string& to) {
@@ -150,50 +195,54 @@ size_t load_hf_weights(BertEncoder& encoder, const io::SafetensorsFile& w) {
       key = w.contains(old) ? old : alias("LayerNorm.bias", "LayerNorm.beta");
     }
     const auto& t = w.at(key);
-    if (t.shape != target.sizes().vec()) {
-      const auto dims = [](const std::vector<int64_t>& v) {
-        std::string out;
-        for (size_t i = 0; i < v.size(); ++i) {
-          if (i) out += 'x';
-          out += std::to_string(v[i]);
-        }
-        return out;
-      };
+    if (t.shape != target.sizes().vec())
       fail_invalid(file + ", tensor '" + key + "': shape " + dims(t.shape) + " where the config needs " +
                    dims(target.sizes().vec()));
-    }
     target.copy_(torch::from_blob(const_cast<float*>(t.values.data()), target.sizes(), torch::kFloat32));
-    ++copied;
+  }
+}
+
+size_t load_hf_weights(BertEncoder& encoder, const io::SafetensorsFile& w) {
+  std::string prefix;
+  if (!w.contains("embeddings.word_embeddings.weight") && w.contains("bert.embeddings.word_embeddings.weight"))
+    prefix = "bert.";
+  const auto targets = hf_named_tensors(encoder);
+  copy_named_tensors(targets, w, prefix);
+  return targets.size();
+}
+
+void save_hf_bert(BertEncoder& encoder, const std::filesystem::path& dir,
+                  const std::vector<std::pair<std::string, torch::Tensor>>& extra) {
+  std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>> tensors;
+  const auto add = [&](const std::string& name, const torch::Tensor& t) {
+    const auto c = t.detach().to(torch::kFloat32).contiguous();
+    tensors[name] = {c.sizes().vec(), std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel())};
   };
-  auto& e = *encoder;
-  copy(e.word->weight, "embeddings.word_embeddings.weight");
-  copy(e.position->weight, "embeddings.position_embeddings.weight");
-  copy(e.token_type->weight, "embeddings.token_type_embeddings.weight");
-  copy(e.embedding_norm->weight, "embeddings.LayerNorm.weight");
-  copy(e.embedding_norm->bias, "embeddings.LayerNorm.bias");
-  for (size_t i = 0; i < e.layers->size(); ++i) {
-    auto& l = *e.layers[i]->as<BertLayerImpl>();
-    const std::string p = "encoder.layer." + std::to_string(i) + ".";
-    const auto linear = [&](const torch::nn::Linear& m, const std::string& name) {
-      copy(m->weight, p + name + ".weight");
-      copy(m->bias, p + name + ".bias");
-    };
-    linear(l.query, "attention.self.query");
-    linear(l.key, "attention.self.key");
-    linear(l.value, "attention.self.value");
-    linear(l.attention_out, "attention.output.dense");
-    copy(l.attention_norm->weight, p + "attention.output.LayerNorm.weight");
-    copy(l.attention_norm->bias, p + "attention.output.LayerNorm.bias");
-    linear(l.intermediate, "intermediate.dense");
-    linear(l.output, "output.dense");
-    copy(l.output_norm->weight, p + "output.LayerNorm.weight");
-    copy(l.output_norm->bias, p + "output.LayerNorm.bias");
-  }
-  if (e.config.pre_ln) {
-    copy(e.final_norm->weight, "encoder.final_norm.weight");
-    copy(e.final_norm->bias, "encoder.final_norm.bias");
-  }
-  return copied;
+  for (const auto& [name, t] : hf_named_tensors(encoder)) add("bert." + name, t);
+  for (const auto& [name, t] : extra) add(name, t);
+  std::filesystem::create_directories(dir);
+  io::write_safetensors(dir / "model.safetensors", tensors);
+  core::write_file_atomic(dir / "config.json", encoder->config.to_json().dump(2) + "\n");
+}
+
+BertMlmHeadImpl::BertMlmHeadImpl(const BertConfig& c) : config(c) {
+  dense = register_module("dense", torch::nn::Linear(c.hidden, c.hidden));
+  norm = register_module("norm", layer_norm(c));
+  bias = register_parameter("bias", torch::zeros({c.vocab_size}));
+}
+
+torch::Tensor BertMlmHeadImpl::forward(const torch::Tensor& hidden, const torch::Tensor& word_embeddings) {
+  // LayerNorm in its weights' precision (under bf16 autocast the dense output is bf16).
+  const auto h = activate(dense(hidden), config.activation).to(norm->weight.scalar_type());
+  return torch::nn::functional::linear(norm(h), word_embeddings, bias);
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> BertMlmHeadImpl::hf_named_tensors() {
+  return {{"cls.predictions.transform.dense.weight", dense->weight},
+          {"cls.predictions.transform.dense.bias", dense->bias},
+          {"cls.predictions.transform.LayerNorm.weight", norm->weight},
+          {"cls.predictions.transform.LayerNorm.bias", norm->bias},
+          {"cls.predictions.bias", bias}};
 }
 
 BertEncoder load_hf_bert(const std::filesystem::path& dir) {

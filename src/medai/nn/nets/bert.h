@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace medai::io {
 class SafetensorsFile;
@@ -51,6 +53,31 @@ struct BertEncoderImpl : torch::nn::Module {
   torch::nn::ModuleList layers{nullptr};
 };
 TORCH_MODULE(BertEncoder);
+
+// Predicts the masked tokens from the encoder's hidden states (HF's BertOnlyMLMHead: dense,
+// activation, LayerNorm, then the word embeddings transposed plus a bias: tied weights).
+struct BertMlmHeadImpl : torch::nn::Module {
+  explicit BertMlmHeadImpl(const BertConfig& c);
+  // hidden: (..., hidden) -> logits (..., vocab_size).
+  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& word_embeddings);
+  std::vector<std::pair<std::string, torch::Tensor>> hf_named_tensors();  // "cls.predictions...."
+  BertConfig config;
+  torch::nn::Linear dense{nullptr};
+  torch::nn::LayerNorm norm{nullptr};
+  torch::Tensor bias;
+};
+TORCH_MODULE(BertMlmHead);
+
+// The encoder's parameters under their HF names (without the "bert." prefix), in a fixed order.
+std::vector<std::pair<std::string, torch::Tensor>> hf_named_tensors(BertEncoder& encoder);
+// Copies tensors of `weights` named `prefix` + name into the targets; fails naming the file and
+// tensor on a missing tensor or a shape mismatch.
+void copy_named_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& targets,
+                        const io::SafetensorsFile& weights, const std::string& prefix = "");
+// Writes `dir`/config.json and `dir`/model.safetensors (the encoder as "bert.*", then `extra`
+// under their own names), each atomically: a folder that load_hf_bert and HF transformers read.
+void save_hf_bert(BertEncoder& encoder, const std::filesystem::path& dir,
+                  const std::vector<std::pair<std::string, torch::Tensor>>& extra = {});
 
 // Copies HF-named weights ("embeddings.word_embeddings.weight", "encoder.layer.0.attention.self.query.weight",
 // with or without a "bert." prefix, LayerNorm as weight/bias or gamma/beta) into `encoder`.

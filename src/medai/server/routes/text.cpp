@@ -12,6 +12,7 @@
 #include "medai/text/retrieval.h"
 #include "medai/text/text_classification.h"
 #include "medai/text/text_util.h"
+#include "medai/text/transformer_classifier.h"
 
 namespace medai::server {
 
@@ -28,9 +29,9 @@ std::shared_ptr<const TextModels> load_text_models(const ServerOptions& o) {
     spdlog::info("note model {} loaded for /v1/text/note", o.note_model.string());
   }
   if (!o.text_classifier.empty()) {
-    m->classifier = std::make_shared<text::TfidfTextClassifier>(
-        text::TfidfTextClassifier::load(o.text_classifier / "text_classifier.bin"));
-    spdlog::info("text classifier {} loaded for /v1/text/classify", o.text_classifier.string());
+    m->classifier = std::make_shared<text::TextClassifierModel>(text::TextClassifierModel::load(o.text_classifier));
+    spdlog::info("text classifier {} ({}) loaded for /v1/text/classify", o.text_classifier.string(),
+                 m->classifier->method());
   }
   return m;
 }
