@@ -16,6 +16,7 @@
 #include "medai/core/runtime.h"
 #include "medai/data/row_splits.h"
 #include "medai/io/csv.h"
+#include "medai/text/dense_retrieval.h"
 #include "medai/text/retrieval.h"
 #include "medai/text/text_classification.h"
 #include "medai/text/text_util.h"
@@ -87,13 +88,23 @@ void add_retrieval_eval_command(CLI::App* text, GlobalOptions& g) {
     std::string method = "auto", type_col = "qtype";
     uint64_t seed = 1;
     bool json = false;
+    text::DenseOptions dense;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--data", o->data, "CSV of questions and answers (MedQuAD layout)")->required();
   cmd->add_option("--splits", o->splits,
                   "row,split file: test rows are the questions; every listed answered row is in the pool")
       ->required();
-  cmd->add_option("--init", o->init, "pretrained encoder run (dense retrieval: not built yet)");
+  cmd->add_option("--init", o->init,
+                  "fine-tune this encoder (a text pretrain run or a Hugging Face BERT folder) as a dense bi-encoder on "
+                  "the training questions and fuse it with the sparse ranker");
+  cmd->add_option("--dense-epochs", o->dense.epochs, "bi-encoder fine-tuning epochs (with --init)")
+      ->capture_default_str();
+  cmd->add_option("--dense-batch", o->dense.batch_size, "bi-encoder batch: the in-batch negatives (with --init)")
+      ->capture_default_str();
+  cmd->add_option("--answer-length", o->dense.answer_length, "answer tokens the bi-encoder reads (with --init)")
+      ->capture_default_str();
+  add_precision_option(cmd, o->dense.precision);
   add_qa_columns(cmd, o->columns);
   cmd->add_flag("--json", o->json, "print the figures as JSON");
   cmd->add_option(
@@ -106,7 +117,6 @@ void add_retrieval_eval_command(CLI::App* text, GlobalOptions& g) {
   cmd->add_option("--seed", o->seed, "seed of the hybrid's weight-tuning split")->capture_default_str();
   cmd->callback([&g, o] {
     core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
-    if (!o->init.empty()) fail_unsupported("--init: dense retrieval is not built yet; run without it (BM25 or hybrid)");
     const io::CsvTable t = io::read_csv(o->data);
     const auto splits = data::read_row_splits(o->splits, t.rows.size());
     const text::QaCorpus corpus = text::build_qa_corpus(t, o->columns, &splits);
@@ -121,6 +131,7 @@ void add_retrieval_eval_command(CLI::App* text, GlobalOptions& g) {
     if (method == "auto") method = t.find_column(o->type_col) ? "hybrid" : "bm25";
     json j = as_json(base);
     j["method"] = "bm25";
+    text::AnswerScorer sparse = [&](const std::string& q) { return bm25.scores(q); };
     if (method == "hybrid") {
       const auto h = text::evaluate_hybrid_retrieval(t, o->columns, o->type_col, splits, corpus, bm25, o->seed);
       j = as_json(h.metrics);
@@ -128,6 +139,27 @@ void add_retrieval_eval_command(CLI::App* text, GlobalOptions& g) {
       j["type_weight"] = h.weight;
       j["type_weight_tuning_mrr"] = h.weight_mrr;
       j["baseline_bm25"] = as_json(base);
+      sparse = [&bm25, scorer = h.scorer](const std::string& q) { return scorer->scores(bm25, q); };
+    }
+    if (!o->init.empty()) {
+      o->dense.progress = !g.quiet && !o->json;
+      o->dense.seed = static_cast<int64_t>(o->seed);
+      const auto d = text::evaluate_dense_retrieval(o->init, corpus, sparse, o->dense, o->seed + 1);
+      json sparse_j = j;
+      sparse_j.erase("baseline_bm25");
+      j = as_json(d.fused);
+      j["method"] = method + "+dense";
+      j["dense_weight"] = d.weight;
+      j["dense_weight_tuning_mrr"] = d.weight_mrr;
+      j["dense_only"] = as_json(d.dense);
+      j["sparse"] = sparse_j;
+      j["baseline_bm25"] = as_json(base);
+      j["init"] = o->init.filename().string();
+      j["dense_training"] = {{"pairs", d.training_pairs},
+                             {"tuning_questions", d.tuning_questions},
+                             {"seconds_training", d.seconds_training},
+                             {"seconds_encoding_pool", d.seconds_encoding}};
+      method = j["method"];
     }
     j["pool"] = corpus.pool.size();
     if (o->json) return print_json(j);

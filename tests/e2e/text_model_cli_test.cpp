@@ -108,6 +108,26 @@ TEST(TextModelCli, PretrainWritesABertFolderThatEmbedsAndFineTunes) {
   EXPECT_EQ(cv["n"], 60);
   EXPECT_TRUE(cv["baseline"].contains("macro_f1")) << cv.dump();
   EXPECT_EQ(cv["baseline"]["method"], "tfidf-lr");
+
+  // Dense retrieval: the bi-encoder fine-tuned on the training questions, fused with BM25.
+  std::string qa = "question,answer,url,focus\n", split = "row,split\n";
+  for (int i = 0; i < 40; ++i) {
+    const int c = i % 3;
+    qa += "what about " + std::string(kWords[c][i % 4]) + " case " + std::to_string(i) + "?,the " +
+          kWords[c][(i + 1) % 4] + " answer " + std::to_string(i) + ",https://x/" + std::to_string(i) + ",f\n";
+    split += std::to_string(i) + (i % 4 == 0 ? ",test\n" : ",train\n");
+  }
+  test::write_text(dir / "qa_eval.csv", qa);
+  test::write_text(dir / "qa_split.csv", split);
+  r = run_medai("text retrieval-eval --data " + quote(dir / "qa_eval.csv") + " --splits " +
+                quote(dir / "qa_split.csv") + " --init " + quote(dir / "enc") + " --dense-batch 4 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto re = json::parse(r.out);
+  EXPECT_EQ(re["method"], "bm25+dense");
+  EXPECT_EQ(re["n_questions"], 10);
+  for (const char* key : {"hits_at_1", "mrr", "dense_only", "baseline_bm25", "dense_weight"})
+    EXPECT_TRUE(re.contains(key)) << key;
+  EXPECT_EQ(re["dense_training"]["tuning_questions"], 3);
 }
 
 TEST(TextModelCli, BadCorpusAndInitAreClearErrors) {

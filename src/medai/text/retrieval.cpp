@@ -312,13 +312,13 @@ TunedHybrid tune_hybrid(const QaTypedRows& rows, const QaCorpus& corpus, const B
 HybridEvaluation evaluate_hybrid_retrieval(const io::CsvTable& t, const QaColumns& c, const std::string& type_column,
                                            const data::RowSplits& splits, const QaCorpus& corpus, const Bm25Index& bm25,
                                            uint64_t seed) {
-  const auto tuned =
-      tune_hybrid(qa_typed_rows(t, c, type_column, &splits, data::RowSplits::kTrain), corpus, bm25, seed);
+  auto tuned = tune_hybrid(qa_typed_rows(t, c, type_column, &splits, data::RowSplits::kTrain), corpus, bm25, seed);
   HybridEvaluation out;
   out.weight = tuned.scorer->weight();
   out.weight_mrr = tuned.weight_mrr;
   out.metrics = evaluate_retrieval(
       corpus, [&](const std::string& q) { return tuned.scorer->scores(bm25, q); }, data::RowSplits::kTest);
+  out.scorer = std::shared_ptr<const HybridScorer>(tuned.scorer.release());
   return out;
 }
 

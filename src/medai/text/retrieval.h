@@ -64,6 +64,7 @@ struct HybridEvaluation {
   metrics::RetrievalMetrics metrics;
   double weight = 0;
   std::vector<std::pair<double, double>> weight_mrr;  // the tuning curve on the held-out training questions
+  std::shared_ptr<const HybridScorer> scorer;         // as tuned (for fusion with other rankers)
 };
 HybridEvaluation evaluate_hybrid_retrieval(const io::CsvTable& table, const QaColumns& columns,
                                            const std::string& type_column, const data::RowSplits& splits,

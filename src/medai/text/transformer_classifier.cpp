@@ -77,17 +77,6 @@ namespace {
 
 int argmax(const std::vector<double>& p) { return static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin()); }
 
-std::unique_ptr<torch::optim::AdamW> make_optimizer(const std::vector<torch::Tensor>& params, double lr, double wd) {
-  std::vector<torch::Tensor> decay, no_decay;
-  for (const auto& t : params) (t.dim() >= 2 ? decay : no_decay).push_back(t);
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay,
-                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(lr).weight_decay(wd)));
-  groups.emplace_back(no_decay,
-                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(lr).weight_decay(0.0)));
-  return std::make_unique<torch::optim::AdamW>(std::move(groups), torch::optim::AdamWOptions(lr));
-}
-
 void check_options(const FineTuneOptions& o) {
   if (o.epochs < 1 || o.epochs > 1000) fail_invalid("epochs must be 1..1000");
   if (o.batch_size < 1 || o.batch_size > 1024) fail_invalid("batch size must be 1..1024");
@@ -128,7 +117,7 @@ TransformerTextClassifier TransformerTextClassifier::fine_tune(
       weight[c] = count[c] > 0 ? static_cast<double>(labels.size()) / (static_cast<double>(k) * count[c]) : 0.0;
   }
   const auto class_weight = torch::tensor(weight).to(torch::kFloat);
-  auto optimizer = make_optimizer(m.parameters(), o.lr, o.weight_decay);
+  auto optimizer = train::make_adamw(m.parameters(), o.lr, o.weight_decay);
   const int64_t steps = std::max<int64_t>(1, (static_cast<int64_t>(texts.size()) + o.batch_size - 1) / o.batch_size);
 
   train::TrainerOptions to;

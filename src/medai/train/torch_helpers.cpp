@@ -111,4 +111,16 @@ void load_rng_state(const fs::path& file) {
   }
 }
 
+std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<torch::Tensor>& params, double lr,
+                                                double weight_decay) {
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const auto& t : params) (t.dim() >= 2 ? decay : no_decay).push_back(t);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(
+      decay, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(lr).weight_decay(weight_decay)));
+  groups.emplace_back(no_decay,
+                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(lr).weight_decay(0.0)));
+  return std::make_unique<torch::optim::AdamW>(std::move(groups), torch::optim::AdamWOptions(lr));
+}
+
 }  // namespace medai::train

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,11 @@ void apply_torch_threads();
 inline void set_lr(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
+
+// AdamW with weight decay on matrices only (no decay on biases and LayerNorm weights, as BERT
+// and the transformer recipes since): two parameter groups.
+std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<torch::Tensor>& params, double lr,
+                                                double weight_decay);
 
 // Backward, optional gradient-norm clipping (max_norm > 0), optimiser step; returns the loss.
 inline double optimise(torch::optim::Optimizer& optimizer, const torch::Tensor& loss,
