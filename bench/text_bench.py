@@ -30,13 +30,13 @@ class Layer(nn.Module):
 class Bert(nn.Module):
     def __init__(self):
         super().__init__()
-        self.word, self.pos, self.type = nn.Embedding(V, H), nn.Embedding(512, H), nn.Embedding(2, H)
+        self.word, self.pos, self.types = nn.Embedding(V, H), nn.Embedding(512, H), nn.Embedding(2, H)
         self.norm, self.drop = nn.LayerNorm(H, eps=1e-12), nn.Dropout(0.1)
         self.layers = nn.ModuleList([Layer() for _ in range(L)])
 
     def forward(self, ids, att):
         pos = torch.arange(ids.shape[1]).unsqueeze(0)
-        x = self.drop(self.norm(self.word(ids) + self.pos(pos) + self.type(torch.zeros_like(ids))))
+        x = self.drop(self.norm(self.word(ids) + self.pos(pos) + self.types(torch.zeros_like(ids))))
         mask = (1.0 - att[:, None, None, :].float()) * torch.finfo(torch.float32).min
         for layer in self.layers:
             x = layer(x, mask)
