@@ -186,6 +186,7 @@ void add_note_train_command(CLI::App* text, GlobalOptions& g) {
     fs::path out, init;
     NoteColumns cols;
     uint64_t seed = 1;
+    double c = 0;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--data", o->data, "CSV file(s) with dialogue, section and note columns (MTS-Dialog layout)")
@@ -194,12 +195,15 @@ void add_note_train_command(CLI::App* text, GlobalOptions& g) {
   cmd->add_option("--init", o->init, "pretrained encoder run (the transformer drafter is not built yet)");
   add_note_column_options(cmd, o->cols);
   cmd->add_option("--seed", o->seed)->capture_default_str();
+  cmd->add_option("--c", o->c,
+                  "section classifier's inverse regularisation (default: chosen from 1, 3, 10, 30 by 5-fold CV)")
+      ->check(CLI::PositiveNumber);
   cmd->callback([&g, o] {
     core::init_runtime({g.threads, g.verbose, g.quiet});
     if (!o->init.empty()) fail_unsupported("--init: the transformer note drafter is not built yet; run without it");
     const auto examples = read_note_examples(o->data, o->cols, true);
     text::NoteModel::FitReport report;
-    const auto model = text::NoteModel::fit(examples, o->seed, &report);
+    const auto model = text::NoteModel::fit(examples, o->seed, &report, o->c);
     fs::create_directories(o->out);
     model.save(o->out / "note_model.bin");
     json curve = json::array(), cs = json::array();

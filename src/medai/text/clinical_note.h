@@ -4,8 +4,10 @@
 //
 // The section comes from TF-IDF (1-2 grams) + balanced logistic regression on the dialogue, its C
 // chosen by 5-fold cross-validation on the training rows. The draft is the conversation's own
-// clauses, never text from another patient: fillers at the start of a turn dropped, the patient's
-// first person rewritten to "the patient", and a clause kept when its words are, on average,
+// clauses, never text from another patient: in written form (spoken numbers as digits, spelled
+// letters joined), fillers at the start of a turn dropped, the patient's first person rewritten to
+// "the patient", a closing "any X?"-question and its yes/no answer folded into "X" / "no X"
+// (other questions count half), and a clause kept when its words are, on average,
 // likely to reach the note of that section (how often each word of a training dialogue occurs in
 // its note, per section with a backoff to all sections); the cut-off is tuned on 20 % of the
 // training rows. It is not an abstractive model: the draft reads like the conversation, not like
@@ -28,6 +30,11 @@ struct DialogueTurn {
 // One turn per line "Speaker: text"; a line without a short label continues the previous turn.
 std::vector<DialogueTurn> parse_dialogue(std::string_view dialogue);
 
+// Speech as a note writes it: spoken numbers as digits ("twenty six" -> "26", "two thousand nine"
+// -> "2009", "nineteen ninety five" -> "1995"; a lone "one" stays a word) and spelled-out letters
+// joined ("M G" -> "MG", "A B C" -> "ABC").
+std::string written_form(const std::string& text);
+
 struct NoteExample {
   std::string dialogue, section, note;
 };
@@ -46,7 +53,9 @@ class NoteModel {
     std::vector<std::pair<double, double>> cutoff_rouge1;  // held-out ROUGE-1 per clause cut-off
     double c = 0, cutoff = 0;
   };
-  static NoteModel fit(const std::vector<NoteExample>& examples, uint64_t seed, FitReport* report = nullptr);
+  // fixed_c > 0 fixes the regularisation (the cross-validated accuracy is still reported); 0 chooses it.
+  static NoteModel fit(const std::vector<NoteExample>& examples, uint64_t seed, FitReport* report = nullptr,
+                       double fixed_c = 0);
   NoteDraft predict(const std::string& dialogue) const;
   std::string draft(const std::string& dialogue, const std::string& section) const;
   const std::vector<std::string>& sections() const { return section_.classes(); }

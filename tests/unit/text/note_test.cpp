@@ -28,6 +28,16 @@ TEST(ClinicalNote, ParsesTurnsWithContinuationLines) {
   EXPECT_EQ(t[2].speaker, "doctor");
 }
 
+TEST(ClinicalNote, WritesSpokenNumbersAndSpelledLettersAsANoteDoes) {
+  EXPECT_EQ(text::written_form("I'm twenty six."), "I'm 26.");
+  EXPECT_EQ(text::written_form("five hundred M G every eight hours"), "500 MG every 8 hours");
+  EXPECT_EQ(text::written_form("August of two thousand eight, in nineteen ninety-five"), "August of 2008, in 1995");
+  EXPECT_EQ(text::written_form("one hundred and one"), "100 and one");  // "and" ends the run
+  EXPECT_EQ(text::written_form("the one on the left, at A B C store, I V"), "the one on the left, at ABC store, IV");
+  EXPECT_EQ(text::written_form("I am fine"), "I am fine");
+  EXPECT_EQ(text::written_form(""), "");
+}
+
 TEST(ClinicalNote, LearnsSectionsAndDraftsFromTheDialoguesOwnWords) {
   std::vector<text::NoteExample> ex;
   for (int i = 0; i < 40; ++i) {
@@ -50,6 +60,10 @@ TEST(ClinicalNote, LearnsSectionsAndDraftsFromTheDialoguesOwnWords) {
   const auto f = m.predict("Doctor: Any illness in the family?\nPatient: My brother had asthma.");
   EXPECT_EQ(f.section, "FAM/SOCHX");
   EXPECT_NE(f.draft.find("asthma"), std::string::npos) << f.draft;
+  // A closing yes/no question folds into the finding its answer states.
+  EXPECT_EQ(m.draft("Doctor: Do you have any allergies?\nPatient: No.", "ALLERGY"), "No allergies.");
+  EXPECT_EQ(m.draft("Doctor: Any fever or chills?\nPatient: Yes, some chills.", "ALLERGY").rfind("Fever or chills.", 0),
+            0u);
 
   test::TempDir dir;
   m.save(dir / "m.bin");
