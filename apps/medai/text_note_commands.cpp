@@ -209,20 +209,26 @@ void add_note_train_command(CLI::App* text, GlobalOptions& g) {
     json curve = json::array(), cs = json::array();
     for (const auto& [c, r] : report.cutoff_rouge1) curve.push_back({{"cutoff", c}, {"rouge1", r}});
     for (const auto& [c, a] : report.c_accuracy) cs.push_back({{"c", c}, {"cv_section_accuracy", a}});
-    json files = json::array();
+    json files = json::array(), section_cutoffs = json::object();
     for (const auto& f : o->data) files.push_back(f.filename().string());
-    core::write_file_atomic(o->out / "note_model.json",
-                            core::dump_json({{"kind", "note_model"},
-                                             {"method", "tfidf-lr section + extractive clause draft"},
-                                             {"training_files", files},
-                                             {"training_rows", examples.size()},
-                                             {"sections", model.sections()},
-                                             {"c", report.c},
-                                             {"c_search", cs},
-                                             {"cutoff", report.cutoff},
-                                             {"cutoff_search", curve},
-                                             {"intended_use_and_limits", kNoteLimits}},
-                                            2));
+    for (const auto& [name, cut] : report.section_cutoffs) section_cutoffs[name] = cut;
+    core::write_file_atomic(
+        o->out / "note_model.json",
+        core::dump_json(
+            {{"kind", "note_model"},
+             {"method", "tfidf-lr section + extractive clause draft"},
+             {"training_files", files},
+             {"training_rows", examples.size()},
+             {"sections", model.sections()},
+             {"c", report.c},
+             {"c_search", cs},
+             {"cutoff", report.cutoff},
+             {"cutoff_search", curve},
+             {"out_of_fold_rouge1",
+              {{"one_cutoff", report.rouge1_global_cutoff}, {"per_section_cutoffs", report.rouge1_section_cutoffs}}},
+             {"section_cutoffs", section_cutoffs},
+             {"intended_use_and_limits", kNoteLimits}},
+            2));
     spdlog::info(
         "note-train: {} rows, {} sections; C {} (cross-validated section accuracy {:.3f}), clause cut-off {:.3f} -> {}",
         examples.size(), model.sections().size(), report.c,

@@ -14,10 +14,11 @@ std::shared_ptr<const SubwordTokenizer> load_folder_tokenizer(const std::filesys
   return std::make_shared<WordPieceTokenizer>(WordPieceTokenizer::load_folder(dir));
 }
 
-BertFolder load_bert_folder(const std::filesystem::path& dir) {
+BertFolder load_bert_folder(const std::filesystem::path& dir,
+                            const std::vector<std::pair<std::string, torch::Tensor>>& extra) {
   if (!std::filesystem::is_directory(dir))
     fail_invalid(dir.string() + ": not a folder (a BERT folder holds config.json, vocab.txt, model.safetensors)");
-  BertFolder f{nn::load_hf_bert(dir), load_folder_tokenizer(dir)};
+  BertFolder f{nn::load_hf_bert(dir, extra), load_folder_tokenizer(dir)};
   if (static_cast<int64_t>(f.tokenizer->size()) > f.encoder->config.vocab_size)
     fail_invalid(
         (dir / (f.tokenizer->kind() == "sentencepiece" ? SentencePieceTokenizer::kModelFile : "vocab.txt")).string() +

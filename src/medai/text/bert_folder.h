@@ -21,8 +21,9 @@ struct BertFolder {
 // The folder's tokenizer: sentencepiece.model when there is one, else vocab.txt (WordPiece).
 std::shared_ptr<const SubwordTokenizer> load_folder_tokenizer(const std::filesystem::path& dir);
 // Fails naming the file when the vocabulary has more tokens than the model's vocab_size (ids the
-// model does not know). The encoder is in eval mode.
-BertFolder load_bert_folder(const std::filesystem::path& dir);
+// model does not know). The encoder is in eval mode; `extra` as load_hf_bert's.
+BertFolder load_bert_folder(const std::filesystem::path& dir,
+                            const std::vector<std::pair<std::string, torch::Tensor>>& extra = {});
 
 // Padded ids and attention masks of [CLS] text [SEP] for a batch, each cut to `max_length`.
 struct EncodedBatch {

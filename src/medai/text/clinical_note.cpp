@@ -19,7 +19,9 @@ namespace medai::text {
 
 namespace {
 
-constexpr const char* kMagic = "medai.note_model/1";
+// Version 2 adds the per-section cut-offs; version 1 files still load.
+constexpr const char* kMagic = "medai.note_model/2";
+constexpr const char* kMagicV1 = "medai.note_model/1";
 // A question the answer did not fold counts half: 0.5 against 1 raised held-out ROUGE-1 on training rows.
 constexpr double kQuestionWeight = 0.5;
 
@@ -342,25 +344,38 @@ double NoteModel::keep_probability(const std::string& w, int section) const {
   return (own.in_note + kBackoff * global) / (own.seen + kBackoff);
 }
 
-std::string NoteModel::draft(const std::string& dialogue, const std::string& section) const {
-  const int s = section_index(section);
-  std::string out, best;
-  double best_score = -1;
+std::vector<NoteModel::ScoredClause> NoteModel::scored_clauses(const std::string& dialogue, int section) const {
+  std::vector<ScoredClause> out;
   for (auto& [clause, question] : draft_clauses(dialogue)) {
     // Scored on its content words: "I am allergic to penicillin" is about "allergic" and
     // "penicillin", not "I" and "am".
     double score = 0;
     size_t content = 0;
     for (const auto& w : metrics::rouge_tokens(clause))
-      if (!is_stop_word(w)) score += keep_probability(w, s), ++content;
+      if (!is_stop_word(w)) score += keep_probability(w, section), ++content;
     if (content == 0) continue;
     score /= static_cast<double>(content);
     if (question) score *= kQuestionWeight;  // notes state findings, they seldom ask
     clause[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(clause[0])));
-    if (score > best_score) best_score = score, best = clause;
-    if (score > cutoff_) out += (out.empty() ? "" : " ") + clause;
+    out.push_back({std::move(clause), score});
   }
-  return out.empty() ? best : out;
+  return out;
+}
+
+std::string NoteModel::assemble(const std::vector<ScoredClause>& clauses, double cutoff) {
+  std::string out;
+  const ScoredClause* best = nullptr;
+  for (const auto& c : clauses) {
+    if (!best || c.score > best->score) best = &c;
+    if (c.score > cutoff) out += (out.empty() ? "" : " ") + c.text;
+  }
+  return out.empty() && best ? best->text : out;
+}
+
+std::string NoteModel::draft(const std::string& dialogue, const std::string& section) const {
+  const int s = section_index(section);
+  const double cut = s >= 0 && !section_cutoff_.empty() ? section_cutoff_[static_cast<size_t>(s)] : cutoff_;
+  return assemble(scored_clauses(dialogue, s), cut);
 }
 
 NoteDraft NoteModel::predict(const std::string& dialogue) const {
@@ -375,6 +390,83 @@ NoteDraft NoteModel::predict(const std::string& dialogue) const {
   for (size_t i = 0; i < std::min<size_t>(3, order.size()); ++i) d.top.emplace_back(sections[order[i]], p[order[i]]);
   d.draft = draft(dialogue, d.section);
   return d;
+}
+
+namespace {
+
+// The cut-off (index into the grid) with the highest mean ROUGE-1 over `rows` of `table`; per
+// section, that section's rows shrunk towards all of them by kShrink pseudo-rows.
+std::vector<size_t> best_cutoffs(const std::vector<std::vector<double>>& table, const std::vector<int>& section,
+                                 const std::vector<size_t>& rows, size_t sections, bool per_section) {
+  constexpr double kShrink = 20;
+  const size_t k = table.empty() ? 0 : table[0].size();
+  std::vector<double> all(k, 0);
+  std::vector<std::vector<double>> own(sections, std::vector<double>(k, 0));
+  std::vector<double> n(sections, 0);
+  for (const size_t i : rows) {
+    n[static_cast<size_t>(section[i])] += 1;
+    for (size_t j = 0; j < k; ++j) all[j] += table[i][j], own[static_cast<size_t>(section[i])][j] += table[i][j];
+  }
+  const double total = static_cast<double>(std::max<size_t>(1, rows.size()));
+  std::vector<size_t> out(sections, 0);
+  for (size_t s = 0; s < sections; ++s) {
+    double best = -1;
+    for (size_t j = 0; j < k; ++j) {
+      const double mean = per_section ? (own[s][j] + kShrink * all[j] / total) / (n[s] + kShrink) : all[j] / total;
+      if (mean > best) best = mean, out[s] = j;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void NoteModel::choose_cutoffs(const std::vector<NoteExample>& examples, const std::vector<int>& fold, FitReport& r) {
+  // Every row drafted at every cut-off with word counts from the other folds.
+  std::vector<double> grid;
+  for (int j = 0; j <= 12; ++j) grid.push_back(0.10 + 0.025 * j);
+  std::vector<std::vector<double>> table(examples.size(), std::vector<double>(grid.size()));
+  std::vector<int> section(examples.size());
+  for (int f = 0; f < 5; ++f) {
+    std::vector<NoteExample> counted;
+    for (size_t i = 0; i < examples.size(); ++i)
+      if (fold[i] != f) counted.push_back(examples[i]);
+    count_words(counted);
+    for (size_t i = 0; i < examples.size(); ++i) {
+      if (fold[i] != f) continue;
+      section[i] = section_index(examples[i].section);
+      const auto clauses = scored_clauses(examples[i].dialogue, section[i]);
+      for (size_t j = 0; j < grid.size(); ++j)
+        table[i][j] = metrics::rouge(assemble(clauses, grid[j]), examples[i].note).rouge1;
+    }
+  }
+  const size_t n_sections = sections().size();
+  std::vector<size_t> everyone(examples.size());
+  std::iota(everyone.begin(), everyone.end(), 0);
+  for (size_t j = 0; j < grid.size(); ++j) {
+    double sum = 0;
+    for (const auto& row : table) sum += row[j];
+    r.cutoff_rouge1.emplace_back(grid[j], sum / static_cast<double>(std::max<size_t>(1, table.size())));
+  }
+  // Per-section cut-offs only when they win on rows their choice did not see (fold by fold).
+  double nested[2] = {0, 0};
+  for (int per = 0; per < 2; ++per)
+    for (int f = 0; f < 5; ++f) {
+      std::vector<size_t> rows;
+      for (size_t i = 0; i < examples.size(); ++i)
+        if (fold[i] != f) rows.push_back(i);
+      const auto chosen = best_cutoffs(table, section, rows, n_sections, per == 1);
+      for (size_t i = 0; i < examples.size(); ++i)
+        if (fold[i] == f) nested[per] += table[i][chosen[static_cast<size_t>(section[i])]];
+    }
+  r.rouge1_global_cutoff = nested[0] / static_cast<double>(examples.size());
+  r.rouge1_section_cutoffs = nested[1] / static_cast<double>(examples.size());
+  cutoff_ = r.cutoff = grid[best_cutoffs(table, section, everyone, n_sections, false)[0]];
+  section_cutoff_.clear();
+  if (r.rouge1_section_cutoffs > r.rouge1_global_cutoff) {
+    for (const size_t j : best_cutoffs(table, section, everyone, n_sections, true)) section_cutoff_.push_back(grid[j]);
+    for (size_t s = 0; s < n_sections; ++s) r.section_cutoffs.emplace_back(sections()[s], section_cutoff_[s]);
+  }
 }
 
 NoteModel NoteModel::fit(const std::vector<NoteExample>& examples, uint64_t seed, FitReport* report, double fixed_c) {
@@ -420,20 +512,7 @@ NoteModel NoteModel::fit(const std::vector<NoteExample>& examples, uint64_t seed
   NoteModel m;
   m.section_ = TfidfTextClassifier::fit(texts, labels, sections, section_features(), {r.c, true, 200});
 
-  // Clause cut-off by ROUGE-1 on fold 0, with word counts from the other folds.
-  std::vector<NoteExample> counted, held;
-  for (size_t i = 0; i < examples.size(); ++i) (fold[i] == 0 ? held : counted).push_back(examples[i]);
-  m.count_words(counted);
-  double best_rouge = -1;
-  for (double cut = 0.10; cut < 0.401; cut += 0.025) {
-    m.cutoff_ = cut;
-    double sum = 0;
-    for (const auto& e : held) sum += metrics::rouge(m.draft(e.dialogue, e.section), e.note).rouge1;
-    const double mean = sum / static_cast<double>(std::max<size_t>(1, held.size()));
-    r.cutoff_rouge1.emplace_back(cut, mean);
-    if (mean > best_rouge) best_rouge = mean, r.cutoff = cut;
-  }
-  m.cutoff_ = r.cutoff;
+  m.choose_cutoffs(examples, fold, r);
   m.count_words(examples);
   if (report) *report = r;
   return m;
@@ -444,6 +523,8 @@ void NoteModel::save(const std::filesystem::path& path) const {
   out.str(kMagic);
   section_.write(out);
   out.f64(cutoff_);
+  out.u64(section_cutoff_.size());
+  for (const double c : section_cutoff_) out.f64(c);
   const auto table = [&out](const KeepTable& t) {
     out.u64(t.size());
     for (const auto& [w, c] : t) {
@@ -460,11 +541,18 @@ void NoteModel::save(const std::filesystem::path& path) const {
 NoteModel NoteModel::load(const std::filesystem::path& path) {
   const std::string bytes = core::read_file(path);
   io::ByteReader in(bytes, path.string());
-  if (in.str() != kMagic) in.corrupt("not a medai note model");
+  const std::string magic = in.str();
+  if (magic != kMagic && magic != kMagicV1) in.corrupt("not a medai note model");
   NoteModel m;
   m.section_ = TfidfTextClassifier::read(in);
   const size_t n = m.sections().size();
   m.cutoff_ = in.f64();
+  if (magic == kMagic) {
+    const uint64_t k = in.u64();
+    if (k != 0 && k != n)
+      in.corrupt("per-section cut-offs: " + std::to_string(k) + " for " + std::to_string(n) + " sections");
+    for (uint64_t i = 0; i < k; ++i) m.section_cutoff_.push_back(in.f64());
+  }
   const auto table = [&in](KeepTable& t) {
     const uint64_t k = in.u64();
     for (uint64_t i = 0; i < k; ++i) {

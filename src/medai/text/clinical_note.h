@@ -50,8 +50,12 @@ class NoteModel {
  public:
   struct FitReport {
     std::vector<std::pair<double, double>> c_accuracy;     // cross-validated section accuracy per C
-    std::vector<std::pair<double, double>> cutoff_rouge1;  // held-out ROUGE-1 per clause cut-off
+    std::vector<std::pair<double, double>> cutoff_rouge1;  // out-of-fold ROUGE-1 per clause cut-off
     double c = 0, cutoff = 0;
+    // Out-of-fold ROUGE-1 of one cut-off for all and of per-section cut-offs, each chosen on the
+    // other folds; the per-section ones are kept (section_cutoffs) only when they score higher.
+    double rouge1_global_cutoff = 0, rouge1_section_cutoffs = 0;
+    std::vector<std::pair<std::string, double>> section_cutoffs;
   };
   // fixed_c > 0 fixes the regularisation (the cross-validated accuracy is still reported); 0 chooses it.
   static NoteModel fit(const std::vector<NoteExample>& examples, uint64_t seed, FitReport* report = nullptr,
@@ -67,7 +71,14 @@ class NoteModel {
     uint32_t in_note = 0, seen = 0;
   };
   using KeepTable = std::unordered_map<std::string, Counts>;
+  struct ScoredClause {
+    std::string text;
+    double score;  // mean keep probability of its content words
+  };
   void count_words(const std::vector<NoteExample>& examples);
+  void choose_cutoffs(const std::vector<NoteExample>& examples, const std::vector<int>& fold, FitReport& r);
+  std::vector<ScoredClause> scored_clauses(const std::string& dialogue, int section) const;
+  static std::string assemble(const std::vector<ScoredClause>& clauses, double cutoff);
   double keep_probability(const std::string& word, int section) const;
   int section_index(const std::string& section) const;
 
@@ -75,6 +86,7 @@ class NoteModel {
   KeepTable keep_;                       // over all sections
   std::vector<KeepTable> keep_section_;  // per section
   double cutoff_ = 0.2;
+  std::vector<double> section_cutoff_;  // per section when they won out of fold, else empty
 };
 
 }  // namespace medai::text

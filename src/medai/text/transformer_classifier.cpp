@@ -11,6 +11,7 @@
 #include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
 #include "medai/core/precision.h"
+#include "medai/core/run_folder.h"
 #include "medai/io/safetensors.h"
 #include "medai/metrics/multiclass.h"
 #include "medai/text/bert_folder.h"
@@ -231,9 +232,9 @@ TransformerTextClassifier TransformerTextClassifier::load(const fs::path& dir) {
   TransformerTextClassifier model;
   model.impl_ = std::make_shared<Impl>();
   Impl& m = *model.impl_;
-  m.bert = load_bert_folder(dir);
   const auto config_path = dir / "config.json";
-  const json config = json::parse(core::read_file(config_path));
+  if (!fs::exists(config_path)) load_bert_folder(dir);  // fails naming what the folder lacks
+  const json config = core::read_json_file(config_path);
   if (!config.contains("id2label") || !config["id2label"].is_object() || config["id2label"].size() < 2)
     fail_invalid(config_path.string() + ": no 'id2label' with at least two classes (not a text classifier)");
   for (size_t c = 0; c < config["id2label"].size(); ++c) {
@@ -242,12 +243,13 @@ TransformerTextClassifier TransformerTextClassifier::load(const fs::path& dir) {
       fail_invalid(config_path.string() + ": 'id2label' lacks class " + key);
     m.classes.push_back(config["id2label"][key].get<std::string>());
   }
+  const auto bert_config = nn::BertConfig::from_json(config, config_path.string());
+  m.head = torch::nn::Linear(bert_config.hidden, static_cast<int64_t>(m.classes.size()));
+  m.dropout = torch::nn::Dropout(0.0);
+  // The encoder and the head from one reading of model.safetensors.
+  m.bert = load_bert_folder(dir, {{"classifier.weight", m.head->weight}, {"classifier.bias", m.head->bias}});
   m.max_length =
       std::min<int64_t>(config.value("medai_max_length", int64_t{512}), m.bert.encoder->config.max_positions);
-  m.head = torch::nn::Linear(m.bert.encoder->config.hidden, static_cast<int64_t>(m.classes.size()));
-  m.dropout = torch::nn::Dropout(0.0);
-  nn::copy_named_tensors({{"classifier.weight", m.head->weight}, {"classifier.bias", m.head->bias}},
-                         io::SafetensorsFile::read(dir / "model.safetensors"));
   m.train_mode(false);
   return model;
 }

@@ -51,7 +51,11 @@ TEST(ClinicalNote, LearnsSectionsAndDraftsFromTheDialoguesOwnWords) {
   text::NoteModel::FitReport report;
   const auto m = text::NoteModel::fit(ex, 1, &report);
   EXPECT_EQ(m.sections(), (std::vector<std::string>{"ALLERGY", "FAM/SOCHX"}));
-  EXPECT_FALSE(report.cutoff_rouge1.empty());
+  EXPECT_EQ(report.cutoff_rouge1.size(), 13u);
+  EXPECT_GT(report.rouge1_global_cutoff, 0.3);  // every row drafted out of fold
+  EXPECT_GT(report.rouge1_section_cutoffs, 0.3);
+  // Per-section cut-offs are kept only when they won on the rows their choice did not see.
+  EXPECT_EQ(report.section_cutoffs.size(), report.rouge1_section_cutoffs > report.rouge1_global_cutoff ? 2u : 0u);
   const auto d = m.predict("Doctor: Are you allergic to anything?\nPatient: Yes, I am allergic to latex.");
   EXPECT_EQ(d.section, "ALLERGY");
   EXPECT_NE(d.draft.find("latex"), std::string::npos) << d.draft;

@@ -245,7 +245,8 @@ std::vector<std::pair<std::string, torch::Tensor>> BertMlmHeadImpl::hf_named_ten
           {"cls.predictions.bias", bias}};
 }
 
-BertEncoder load_hf_bert(const std::filesystem::path& dir) {
+BertEncoder load_hf_bert(const std::filesystem::path& dir,
+                         const std::vector<std::pair<std::string, torch::Tensor>>& extra) {
   const auto config_path = dir / "config.json";
   nlohmann::json j;
   try {
@@ -254,7 +255,9 @@ BertEncoder load_hf_bert(const std::filesystem::path& dir) {
     fail_invalid(config_path.string() + ": not JSON (" + e.what() + ")");
   }
   BertEncoder encoder(BertConfig::from_json(j, config_path.string()), 0.1);
-  load_hf_weights(encoder, io::SafetensorsFile::read(dir / "model.safetensors"));
+  const auto weights = io::SafetensorsFile::read(dir / "model.safetensors");
+  load_hf_weights(encoder, weights);
+  copy_named_tensors(extra, weights);
   encoder->eval();
   return encoder;
 }

@@ -84,7 +84,9 @@ void save_hf_bert(BertEncoder& encoder, const std::filesystem::path& dir,
 // Fails naming the file and tensor on a missing tensor or a shape mismatch; unused tensors
 // (pooler, MLM head) are ignored. Returns how many tensors were copied.
 size_t load_hf_weights(BertEncoder& encoder, const io::SafetensorsFile& weights);
-// config.json + model.safetensors of a HF-layout folder.
-BertEncoder load_hf_bert(const std::filesystem::path& dir);
+// config.json + model.safetensors of a HF-layout folder; `extra` (a task head, say) is copied from
+// the same file under its own names, so the weights are read once.
+BertEncoder load_hf_bert(const std::filesystem::path& dir,
+                         const std::vector<std::pair<std::string, torch::Tensor>>& extra = {});
 
 }  // namespace medai::nn
