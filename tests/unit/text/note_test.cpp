@@ -1,5 +1,6 @@
 // ROUGE against hand-worked values, dialogue parsing, and the note model on a toy corpus.
 #include <gtest/gtest.h>
+#include <cstring>
 
 #include "medai/core/error.h"
 #include "medai/metrics/rouge.h"
@@ -75,6 +76,22 @@ TEST(ClinicalNote, LearnsSectionsAndDraftsFromTheDialoguesOwnWords) {
   EXPECT_EQ(back.predict("Patient: I am allergic to latex.").draft,
             m.predict("Patient: I am allergic to latex.").draft);
   const std::string bytes = test::read_text(dir / "m.bin");
+  {  // a format-1 file (no per-section cut-offs after the common one) still loads
+    std::string v1 = bytes;
+    const std::string magic = "medai.note_model/2";
+    v1.replace(v1.find(magic), magic.size(), "medai.note_model/1");
+    std::string cut(8, '\0');
+    std::memcpy(cut.data(), &report.cutoff, 8);
+    const size_t at = v1.find(cut) + 8;
+    ASSERT_LT(at, v1.size());
+    uint64_t k = 0;
+    std::memcpy(&k, v1.data() + at, 8);
+    ASSERT_EQ(k, report.section_cutoffs.size());
+    v1.erase(at, 8 + 8 * k);
+    test::write_text(dir / "v1.bin", v1);
+    EXPECT_NE(text::NoteModel::load(dir / "v1.bin").draft("Patient: I am allergic to latex.", "ALLERGY").find("latex"),
+              std::string::npos);
+  }
   test::write_text(dir / "cut.bin", bytes.substr(0, bytes.size() - 7));
   EXPECT_THROW(text::NoteModel::load(dir / "cut.bin"), Error);
   std::vector<text::NoteExample> one(3, {"Patient: hi", "CC", "hi"});
