@@ -10,8 +10,8 @@
 // (other questions count half), and a clause kept when its words are, on average,
 // likely to reach the note of that section (how often each word of a training dialogue occurs in
 // its note, per section with a backoff to all sections). The cut-off is tuned on the training rows
-// drafted out of fold, per section when that wins on folds the choice did not see. It is not an abstractive model: the draft reads like the conversation, not like
-// a note, and anything it states was said in the conversation.
+// drafted out of fold, per section when that wins on folds the choice did not see. It is not an abstractive model: the
+// draft reads like the conversation, not like a note, and anything it states was said in the conversation.
 #include <cstdint>
 #include <filesystem>
 #include <string>
