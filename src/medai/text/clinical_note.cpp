@@ -33,6 +33,11 @@ TfidfOptions section_features() {
   return o;
 }
 
+std::string ascii_lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
 std::string trim(std::string_view s) {
   const size_t b = s.find_first_not_of(" \t\r\n");
   if (b == std::string_view::npos) return {};
@@ -157,14 +162,13 @@ std::string written_form(const std::string& text) {
     std::vector<int> run;
     size_t end = k;  // one past the run's last word
     for (size_t w = k;;) {
-      std::string lower = pieces[w].text;
-      std::transform(lower.begin(), lower.end(), lower.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      const int v = number_word(lower);
+      const int v = number_word(ascii_lower(pieces[w].text));
       if (v < 0) break;
       run.push_back(v);
       end = w + 1;
-      if (!joins(w + 1)) break;
+      // Six words say any number a conversation holds ("two thousand nine hundred ninety nine") and
+      // keep the value far from overflow on text like "hundred hundred hundred ...".
+      if (!joins(w + 1) || run.size() == 6) break;
       w += 2;
     }
     if (!run.empty() && (run.size() > 1 || run[0] != 1)) {
@@ -200,8 +204,9 @@ int answer_polarity(const std::string& turn) {
   std::string head;
   for (const char c : turn.substr(0, 8)) {
     if (!std::isalpha(static_cast<unsigned char>(c))) break;
-    head += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    head += c;
   }
+  head = ascii_lower(head);
   if (head == "yes" || head == "yeah" || head == "yep" || head == "correct") return 1;
   if (head == "no" || head == "nope" || head == "nah" || head == "never") return 0;
   return -1;
@@ -213,9 +218,7 @@ int answer_polarity(const std::string& turn) {
 // lower on held-out training rows than leaving the question.)
 std::string fold_question(const std::string& question, bool yes) {
   static const char* const kAsks[] = {"do you have ", "have you had ", "any "};
-  std::string lower = question;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string lower = ascii_lower(question);
   for (const char* ask : kAsks) {
     size_t n = std::strlen(ask);
     if (lower.compare(0, n, ask) != 0) continue;
@@ -294,10 +297,8 @@ std::vector<DialogueTurn> parse_dialogue(std::string_view dialogue) {
                           std::all_of(line.begin(), line.begin() + static_cast<long>(colon),
                                       [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == ' '; });
     if (labelled) {
-      std::string speaker = trim(std::string_view(line).substr(0, colon));
-      std::transform(speaker.begin(), speaker.end(), speaker.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      turns.push_back({speaker, trim(std::string_view(line).substr(colon + 1))});
+      turns.push_back(
+          {ascii_lower(trim(std::string_view(line).substr(0, colon))), trim(std::string_view(line).substr(colon + 1))});
     } else if (!turns.empty()) {
       turns.back().text += " " + line;
     } else {

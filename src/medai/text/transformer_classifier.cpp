@@ -12,7 +12,6 @@
 #include "medai/core/error.h"
 #include "medai/core/precision.h"
 #include "medai/core/run_folder.h"
-#include "medai/io/safetensors.h"
 #include "medai/metrics/multiclass.h"
 #include "medai/text/bert_folder.h"
 #include "medai/train/torch_helpers.h"

@@ -37,6 +37,9 @@ TEST(ClinicalNote, WritesSpokenNumbersAndSpelledLettersAsANoteDoes) {
   EXPECT_EQ(text::written_form("the one on the left, at A B C store, I V"), "the one on the left, at ABC store, IV");
   EXPECT_EQ(text::written_form("I am fine"), "I am fine");
   EXPECT_EQ(text::written_form(""), "");
+  std::string hundreds;
+  for (int i = 0; i < 40; ++i) hundreds += "hundred ";
+  EXPECT_EQ(text::written_form(hundreds).rfind("1000000000000 ", 0), 0u);  // runs of at most six words
 }
 
 TEST(ClinicalNote, LearnsSectionsAndDraftsFromTheDialoguesOwnWords) {
