@@ -1,0 +1,486 @@
+// medai survival km | fit | predict | evaluate: Kaplan-Meier and log-rank, Cox proportional
+// hazards (exact to R's coxph), survival curves per patient, and C / Brier figures on new data.
+#include <spdlog/spdlog.h>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "commands.h"
+#include "medai/core/atomic_file.h"
+#include "medai/core/run_folder.h"
+#include "medai/core/runtime.h"
+#include "medai/data/row_splits.h"
+#include "medai/io/csv.h"
+#include "medai/io/plot.h"
+#include "medai/survival/cox.h"
+#include "medai/survival/kaplan_meier.h"
+#include "medai/survival/survival_data.h"
+#include "medai/survival/survival_metrics.h"
+
+namespace medai::app {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kCoxFile = "cox_model.json";
+constexpr const char* kCoxLimits =
+    "Intended use: estimating how covariates relate to the hazard of an event and each patient's survival curve, for "
+    "research and as one input to clinical judgement. Limits: assumes proportional hazards and log-linear covariate "
+    "effects (check Schoenfeld residuals and functional form); censoring must be independent of the event; "
+    "predictions outside the training covariate range or follow-up are extrapolations; not validated for any "
+    "population other than the one it was fitted on.";
+
+json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+struct ColumnOpts {
+  fs::path data;
+  std::string time = "time", event = "status", covariates, factors, strata;
+};
+
+void add_column_options(CLI::App* cmd, ColumnOpts& o, bool covariates) {
+  cmd->add_option("--data", o.data, "CSV with one row per subject")->required();
+  cmd->add_option("--time", o.time, "follow-up time column (> 0)")->capture_default_str();
+  cmd->add_option("--event", o.event, "event column: 1 = event, 0 = censored (or R's 2 = event, 1 = censored)")
+      ->capture_default_str();
+  if (!covariates) return;
+  cmd->add_option("--covariates", o.covariates, "comma-separated covariate columns")->required();
+  cmd->add_option("--factors", o.factors,
+                  "covariates that are categorical (one-hot, the first sorted level the reference, as R)");
+  cmd->add_option("--strata", o.strata, "comma-separated columns to stratify the baseline hazard on");
+}
+
+survival::SurvivalColumns columns_of(const ColumnOpts& o) {
+  return {o.time, o.event, survival::split_names(o.covariates, "--covariates"),
+          survival::split_names(o.factors, "--factors"), survival::split_names(o.strata, "--strata")};
+}
+
+void log_dropped(const survival::SurvivalData& d, const fs::path& file) {
+  if (d.dropped_missing)
+    spdlog::warn("{}: {} rows with a missing value in a model column were dropped ({} used)", file.string(),
+                 d.dropped_missing, d.n());
+}
+
+void km_plot(const fs::path& path, const std::vector<survival::KmCurve>& curves, const std::string& time_label) {
+  static const std::array<std::array<unsigned char, 3>, 6> kColours{
+      {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {148, 103, 189}, {255, 127, 14}, {140, 86, 75}}};
+  io::PlotPanel km{"Kaplan-Meier (light lines: 95 % limits)", time_label, "survival probability"};
+  km.y_range = {{0.0, 1.0}};
+  io::PlotPanel risk{"numbers at risk", time_label, "group"};
+  double t_max = 0;
+  for (const auto& c : curves) t_max = std::max(t_max, c.time.back());
+  risk.x_range = {{0.0, t_max}};
+  risk.y_range = {{-0.5, curves.size() - 0.5}};
+  for (size_t g = 0; g < curves.size(); ++g) {
+    const auto& c = curves[g];
+    const auto colour = kColours[g % kColours.size()];
+    const std::array<unsigned char, 3> light{static_cast<unsigned char>((colour[0] + 255) / 2),
+                                             static_cast<unsigned char>((colour[1] + 255) / 2),
+                                             static_cast<unsigned char>((colour[2] + 255) / 2)};
+    io::Series s{c.group, {0.0}, {1.0}, colour}, lo{"", {0.0}, {1.0}, light}, hi{"", {0.0}, {1.0}, light};
+    for (size_t i = 0; i < c.time.size(); ++i) {  // steps: horizontal then vertical
+      for (auto* series : {&s, &lo, &hi}) series->x.push_back(c.time[i]);
+      s.y.push_back(s.y.back());
+      lo.y.push_back(lo.y.back());
+      hi.y.push_back(hi.y.back());
+      s.x.push_back(c.time[i]);
+      s.y.push_back(c.survival[i]);
+      if (std::isfinite(c.lower[i])) lo.x.push_back(c.time[i]), lo.y.push_back(c.lower[i]);
+      if (std::isfinite(c.upper[i])) hi.x.push_back(c.time[i]), hi.y.push_back(c.upper[i]);
+    }
+    km.series.push_back(lo);
+    km.series.push_back(hi);
+    km.series.push_back(s);
+    io::Series at{c.group, {}, {}, colour, true};
+    for (int k = 0; k <= 5; ++k) {
+      const double t = t_max * k / 5;
+      at.x.push_back(t);
+      at.y.push_back(static_cast<double>(g));
+      at.point_labels.push_back(std::to_string(c.at_risk(t)));
+    }
+    risk.series.push_back(at);
+  }
+  io::save_plot_stacked(path, {km, risk}, 640, {420, 60 + 40 * static_cast<int>(curves.size())});
+}
+
+void add_km_command(CLI::App* parent, GlobalOptions& g) {
+  auto* cmd = parent->add_subcommand("km", "Kaplan-Meier curves (Greenwood CIs), Nelson-Aalen and the log-rank test");
+  struct Opts {
+    ColumnOpts cols;
+    std::string group;
+    fs::path plot;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  add_column_options(cmd, o->cols, false);
+  cmd->add_option("--group", o->group, "one curve per value of this column, compared by the log-rank test");
+  cmd->add_option("--plot", o->plot, "write the curves with CIs and numbers at risk as a PNG");
+  cmd->add_flag("--json", o->json, "print every curve as JSON");
+  cmd->callback([&g, o] {
+    core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
+    const io::CsvTable t = io::read_csv(o->cols.data);
+    survival::SurvivalColumns c{o->cols.time, o->cols.event};
+    if (!o->group.empty()) c.strata = {o->group};
+    const auto d = survival::read_survival_data(t, c);
+    log_dropped(d, o->cols.data);
+    std::vector<survival::KmCurve> curves;
+    for (size_t s = 0; s < d.stratum_names.size(); ++s) {
+      std::vector<double> time;
+      std::vector<int> event;
+      for (size_t i = 0; i < d.n(); ++i)
+        if (d.stratum[i] == static_cast<int>(s)) time.push_back(d.time[i]), event.push_back(d.event[i]);
+      curves.push_back(survival::kaplan_meier(time, event));
+      curves.back().group = o->group.empty() ? "all" : d.stratum_names[s];
+    }
+    json j = {{"n", d.n()}, {"events", d.events()}, {"dropped_missing", d.dropped_missing}, {"curves", json::array()}};
+    for (const auto& k : curves) {
+      json rows = json::array();
+      for (size_t i = 0; i < k.time.size(); ++i)
+        rows.push_back({{"time", k.time[i]},
+                        {"n_risk", k.n_risk[i]},
+                        {"n_event", k.n_event[i]},
+                        {"n_censor", k.n_censor[i]},
+                        {"survival", k.survival[i]},
+                        {"std_err", finite_or_null(k.std_err[i])},
+                        {"lower95", finite_or_null(k.lower[i])},
+                        {"upper95", finite_or_null(k.upper[i])},
+                        {"cumhaz", k.cumhaz[i]}});
+      j["curves"].push_back({{"group", k.group},
+                             {"n", k.n},
+                             {"events", k.events},
+                             {"median", finite_or_null(k.median)},
+                             {"median_lower95", finite_or_null(k.median_lower)},
+                             {"median_upper95", finite_or_null(k.median_upper)},
+                             {"table", rows}});
+    }
+    if (curves.size() > 1) {
+      const auto lr = survival::log_rank(d.time, d.event, d.stratum, d.stratum_names);
+      j["log_rank"] = {{"chi_square", lr.chi_square},
+                       {"df", lr.df},
+                       {"p", lr.p},
+                       {"observed", lr.observed},
+                       {"expected", lr.expected}};
+    }
+    if (!o->plot.empty()) km_plot(o->plot, curves, o->cols.time);
+    if (o->json) return print_json(j);
+    const auto num = [](double v) { return std::isfinite(v) ? std::to_string(v) : std::string("not reached"); };
+    std::printf("%-28s %6s %6s %12s %12s %12s\n", "group", "n", "events", "median", "lower95", "upper95");
+    for (const auto& k : curves)
+      std::printf("%-28s %6zu %6zu %12s %12s %12s\n", k.group.c_str(), k.n, k.events, num(k.median).c_str(),
+                  num(k.median_lower).c_str(), num(k.median_upper).c_str());
+    if (j.contains("log_rank"))
+      std::printf("log-rank: chi-square %.4f on %d df, p = %.4g\n", j["log_rank"]["chi_square"].get<double>(),
+                  j["log_rank"]["df"].get<int>(), j["log_rank"]["p"].get<double>());
+    if (!o->plot.empty()) std::printf("plot: %s\n", o->plot.string().c_str());
+  });
+}
+
+struct ModelOpts {
+  std::string model = "cox", ties = "efron";
+  double ridge = 0;
+  int max_iterations = 20;
+};
+
+void add_model_options(CLI::App* cmd, ModelOpts& o) {
+  cmd->add_option("--model", o.model, "cox (the only model built so far; also the default)")
+      ->check(CLI::IsMember({"cox"}))
+      ->capture_default_str();
+  cmd->add_option("--ties", o.ties, "efron | breslow")
+      ->check(CLI::IsMember({"efron", "breslow"}))
+      ->capture_default_str();
+  cmd->add_option("--ridge", o.ridge, "ridge penalty lambda / 2 * sum(beta^2) (0 = none)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-iterations", o.max_iterations)->check(CLI::PositiveNumber)->capture_default_str();
+}
+
+survival::CoxOptions cox_options(const ModelOpts& o) {
+  survival::CoxOptions c;
+  c.ties = survival::parse_ties(o.ties);
+  c.ridge = o.ridge;
+  c.max_iterations = o.max_iterations;
+  return c;
+}
+
+void print_cox(const survival::CoxModel& m) {
+  std::printf("%-24s %12s %10s %10s %8s %10s %18s\n", "", "coef", "exp(coef)", "se(coef)", "z", "p", "95 % CI of HR");
+  for (size_t j = 0; j < m.coef.size(); ++j)
+    std::printf("%-24s %12.6f %10.4f %10.6f %8.3f %10.3g %8.4f-%-8.4f\n", m.names[j].c_str(), m.coef[j],
+                std::exp(m.coef[j]), m.se[j], m.z(j), m.p(j), std::exp(m.coef[j] - 1.96 * m.se[j]),
+                std::exp(m.coef[j] + 1.96 * m.se[j]));
+  std::printf("n = %zu, events = %zu; log partial likelihood %.6f (null %.6f); concordance %.4f; %d iterations\n", m.n,
+              m.events, m.loglik, m.loglik_null, m.concordance, m.iterations);
+}
+
+void add_fit_command(CLI::App* parent, GlobalOptions& g) {
+  auto* cmd = parent->add_subcommand("fit", "fit a survival model (Cox proportional hazards) and save it as a run");
+  struct Opts {
+    ColumnOpts cols;
+    ModelOpts model;
+    fs::path out;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  add_column_options(cmd, o->cols, true);
+  add_model_options(cmd, o->model);
+  cmd->add_option("--out", o->out, "run folder to write")->required();
+  cmd->add_flag("--json", o->json, "print the coefficients, log-likelihoods and counts as JSON");
+  cmd->callback([&g, o] {
+    core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
+    const io::CsvTable t = io::read_csv(o->cols.data);
+    const auto d = survival::read_survival_data(t, columns_of(o->cols));
+    log_dropped(d, o->cols.data);
+    const auto m = survival::fit_cox(d, cox_options(o->model));
+    for (const auto& w : m.warnings) spdlog::warn("cox: {}", w);
+    json saved = m.to_json();
+    saved["columns"] = {{"time", o->cols.time},
+                        {"event", o->cols.event},
+                        {"covariates", o->cols.covariates},
+                        {"factors", o->cols.factors},
+                        {"strata", o->cols.strata}};
+    saved["event_coding"] = d.event_coding;
+    fs::create_directories(o->out);
+    core::write_file_atomic(o->out / kCoxFile, core::dump_json(saved, 1));
+    core::write_json_file(o->out / core::kModelCardFile,
+                          {{"name", o->out.filename().string()},
+                           {"kind", "survival"},
+                           {"task", "survival-cox"},
+                           {"created", core::utc_timestamp()},
+                           {"architecture", "Cox proportional hazards (" + o->model.ties + " ties)"},
+                           {"data",
+                            {{"source", o->cols.data.filename().string()},
+                             {"rows_used", d.n()},
+                             {"events", d.events()},
+                             {"dropped_missing", d.dropped_missing}}},
+                           {"metrics", {{"training", {{"concordance", m.concordance}}}}},
+                           {"intended_use_and_limits", kCoxLimits},
+                           {"software", core::software_versions()}});
+    if (o->json) return print_json(m.summary_json());
+    print_cox(m);
+    std::printf("saved %s\n", (o->out / kCoxFile).string().c_str());
+  });
+}
+
+struct LoadedModel {
+  survival::CoxModel cox;
+  survival::SurvivalColumns columns;
+};
+
+LoadedModel load_model(const fs::path& run) {
+  const fs::path file = run / kCoxFile;
+  if (!fs::exists(file)) fail_not_found(run.string() + ": no " + kCoxFile + " (not a `medai survival fit` run)");
+  const json j = core::read_json_file(file);
+  LoadedModel m{survival::CoxModel::from_json(j, file.string())};
+  try {
+    const auto& c = j.at("columns");
+    m.columns = {c.at("time"), c.at("event"),
+                 survival::split_names(c.at("covariates").get<std::string>(), "covariates"),
+                 survival::split_names(c.at("factors").get<std::string>(), "factors"),
+                 survival::split_names(c.at("strata").get<std::string>(), "strata")};
+  } catch (const json::exception& e) {
+    fail_invalid(file.string() + ": columns: " + e.what());
+  }
+  return m;
+}
+
+// The rows of `t` (all, or `rows`) as the model codes them; strata mapped to the model's.
+survival::SurvivalData model_rows(const survival::CoxModel& m, const survival::SurvivalColumns& columns,
+                                  const io::CsvTable& t, const std::vector<size_t>* rows = nullptr) {
+  auto d = survival::read_survival_data(t, columns, &m.factors, rows);
+  if (d.names != m.names) fail_invalid(t.source.string() + ": the design columns differ from the model's");
+  for (auto& s : d.stratum) {
+    const auto it = std::find(m.stratum_names.begin(), m.stratum_names.end(), d.stratum_names[s]);
+    if (it == m.stratum_names.end())
+      fail_invalid(t.source.string() + ": stratum '" + d.stratum_names[s] + "' was not in the training data");
+    s = static_cast<int>(it - m.stratum_names.begin());
+  }
+  return d;
+}
+
+// Risk scores and survival curves at `grid` of every row of `d`.
+struct Predictions {
+  std::vector<double> risk;
+  survival::SurvivalCurves curves;
+};
+Predictions predict_rows(const survival::CoxModel& m, const survival::SurvivalData& d,
+                         const std::vector<double>& grid) {
+  Predictions p;
+  for (size_t i = 0; i < d.n(); ++i) {
+    p.risk.push_back(m.linear_predictor(&d.x[i * d.p()]));
+    p.curves.push_back(m.survival(&d.x[i * d.p()], d.stratum[i], grid));
+  }
+  return p;
+}
+
+json scores_json(const survival::SurvivalScores& s) {
+  return {{"c_harrell", s.c_harrell},
+          {"c_uno", s.c_uno},
+          {"ibs", s.ibs},
+          {"ibs_grid", {s.grid.front(), s.grid.back()}},
+          {"n", s.n},
+          {"events", s.events}};
+}
+
+std::vector<double> parse_times(const std::string& text) {
+  std::vector<double> out;
+  for (const auto& item : survival::split_names(text, "--times")) {
+    const auto v = io::parse_number(item);
+    if (!v || !(*v >= 0)) fail_invalid("--times: '" + item + "' is not a time >= 0");
+    out.push_back(*v);
+  }
+  return out;
+}
+
+void add_predict_command(CLI::App* parent, GlobalOptions& g) {
+  auto* cmd = parent->add_subcommand("predict", "survival curves per patient: S(t) at given times and the risk score");
+  struct Opts {
+    fs::path model, data, out;
+    std::string times;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--model", o->model, "run folder of `medai survival fit`")->required();
+  cmd->add_option("--data", o->data, "CSV of patients (the model's covariate columns)")->required();
+  cmd->add_option("--times", o->times, "comma-separated times (default: quartiles of the training event times)");
+  cmd->add_option("--out", o->out, "CSV to write (default: standard output)");
+  cmd->callback([&g, o] {
+    core::init_runtime({g.threads, g.verbose, g.quiet});
+    const auto m = load_model(o->model);
+    const io::CsvTable t = io::read_csv(o->data);
+    // Time and event are not needed to predict (new patients have neither): set to placeholders.
+    io::CsvTable filled = t;
+    for (const auto& col : {m.columns.time, m.columns.event}) {
+      auto c = filled.find_column(col);
+      if (!c) {
+        filled.header.push_back(col);
+        for (auto& row : filled.rows) row.emplace_back();
+        c = filled.header.size() - 1;
+      }
+      for (auto& row : filled.rows) row[*c] = "1";
+    }
+    const auto d = model_rows(m.cox, m.columns, filled);
+    std::vector<double> times = parse_times(o->times);
+    if (times.empty()) {
+      const auto& bt = m.cox.base_time.at(0);
+      for (double q : {0.25, 0.5, 0.75}) times.push_back(bt.at(static_cast<size_t>(q * (bt.size() - 1))));
+    }
+    std::ostringstream csv;
+    csv << "row,stratum,risk_score";
+    for (double tt : times) csv << ",S(" << tt << ")";
+    csv << "\n";
+    for (size_t i = 0; i < d.n(); ++i) {
+      const double* x = &d.x[i * d.p()];
+      csv << d.source_rows[i] << "," << io::csv_escape(m.cox.stratum_names[d.stratum[i]]) << ","
+          << m.cox.linear_predictor(x);
+      for (double s : m.cox.survival(x, d.stratum[i], times)) csv << "," << s;
+      csv << "\n";
+    }
+    if (d.dropped_missing)
+      spdlog::warn("{}: {} rows with a missing covariate were not predicted", o->data.string(), d.dropped_missing);
+    if (o->out.empty()) return static_cast<void>(std::fputs(csv.str().c_str(), stdout));
+    core::write_file_atomic(o->out, csv.str());
+    spdlog::info("{} patients -> {}", d.n(), o->out.string());
+  });
+}
+
+void add_evaluate_command(CLI::App* parent, GlobalOptions& g) {
+  auto* cmd = parent->add_subcommand("evaluate", "Harrell's and Uno's C and the integrated Brier score on new data");
+  struct Opts {
+    fs::path model, data;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--model", o->model, "run folder of `medai survival fit`")->required();
+  cmd->add_option("--data", o->data, "CSV with the model's time, event and covariate columns")->required();
+  cmd->add_flag("--json", o->json, "print the figures as JSON");
+  cmd->callback([&g, o] {
+    core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
+    const auto m = load_model(o->model);
+    const auto d = model_rows(m.cox, m.columns, io::read_csv(o->data));
+    log_dropped(d, o->data);
+    const auto grid = survival::default_time_grid(d.time);
+    const auto p = predict_rows(m.cox, d, grid);
+    const auto s = survival::score_survival(d.time, d.event, p.risk, p.curves, grid);
+    json j = scores_json(s);
+    j["dropped_missing"] = d.dropped_missing;
+    if (o->json) return print_json(j);
+    std::printf("n %zu (%zu events): Harrell's C %.4f, Uno's C %.4f, integrated Brier %.4f over [%g, %g]\n", s.n,
+                s.events, s.c_harrell, s.c_uno, s.ibs, s.grid.front(), s.grid.back());
+  });
+}
+
+void add_cv_command(CLI::App* parent, GlobalOptions& g) {
+  auto* cmd = parent->add_subcommand("cv", "cross-validated C and integrated Brier score over a row,fold file");
+  struct Opts {
+    ColumnOpts cols;
+    ModelOpts model;
+    fs::path folds;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  add_column_options(cmd, o->cols, true);
+  add_model_options(cmd, o->model);
+  cmd->add_option("--folds", o->folds, "row,fold file over the data CSV's rows (medai text split --folds writes one)")
+      ->required();
+  cmd->add_flag("--json", o->json, "print the figures as JSON");
+  cmd->callback([&g, o] {
+    core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
+    const io::CsvTable t = io::read_csv(o->cols.data);
+    const auto folds = data::read_row_splits(o->folds, t.rows.size());
+    if (!folds.folds) fail_invalid(o->folds.string() + ": a row,fold file is needed (this one is row,split)");
+    const auto columns = columns_of(o->cols);
+    // One time grid for every fold (from all listed rows), so pooled curves share their times.
+    std::vector<size_t> listed;
+    for (size_t r = 0; r < folds.assignment.size(); ++r)
+      if (folds.assignment[r] >= 0) listed.push_back(r);
+    const auto all = survival::read_survival_data(t, columns, nullptr, &listed);
+    log_dropped(all, o->cols.data);
+    const auto grid = survival::default_time_grid(all.time);
+    std::vector<double> time, risk;
+    std::vector<int> event;
+    survival::SurvivalCurves curves;
+    json per_fold = json::array();
+    for (int k = 0; k < folds.fold_count(); ++k) {
+      const auto train_rows = folds.rows_without(k), test_rows = folds.rows_with(k);
+      if (test_rows.empty()) continue;
+      const auto m =
+          survival::fit_cox(survival::read_survival_data(t, columns, nullptr, &train_rows), cox_options(o->model));
+      const auto d = model_rows(m, columns, t, &test_rows);
+      const auto p = predict_rows(m, d, grid);
+      json f = scores_json(survival::score_survival(d.time, d.event, p.risk, p.curves, grid));
+      f["fold"] = k;
+      per_fold.push_back(f);
+      time.insert(time.end(), d.time.begin(), d.time.end());
+      event.insert(event.end(), d.event.begin(), d.event.end());
+      risk.insert(risk.end(), p.risk.begin(), p.risk.end());
+      curves.insert(curves.end(), p.curves.begin(), p.curves.end());
+    }
+    json j = scores_json(survival::score_survival(time, event, risk, curves, grid));
+    j["model"] = o->model.model;
+    j["folds"] = per_fold;
+    j["dropped_missing"] = all.dropped_missing;
+    if (o->json) return print_json(j);
+    std::printf("pooled out of fold, n %zu: Harrell's C %.4f, Uno's C %.4f, integrated Brier %.4f\n",
+                j["n"].get<size_t>(), j["c_harrell"].get<double>(), j["c_uno"].get<double>(), j["ibs"].get<double>());
+    for (const auto& f : per_fold)
+      std::printf("  fold %d: n %zu, C %.4f\n", f["fold"].get<int>(), f["n"].get<size_t>(),
+                  f["c_harrell"].get<double>());
+  });
+}
+
+}  // namespace
+
+void add_survival_commands(CLI::App& app, GlobalOptions& global) {
+  auto* survival = app.add_subcommand("survival", "survival analysis: Kaplan-Meier, log-rank, Cox models");
+  survival->require_subcommand(1);
+  add_km_command(survival, global);
+  add_fit_command(survival, global);
+  add_predict_command(survival, global);
+  add_evaluate_command(survival, global);
+  add_cv_command(survival, global);
+}
+
+}  // namespace medai::app
