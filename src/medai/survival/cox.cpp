@@ -261,7 +261,7 @@ CoxModel fit_cox(const SurvivalData& data, const CoxOptions& options) {
   m.iterations = std::min(m.iterations, options.max_iterations);
   beta = next;
   m.penalised_loglik = d.loglik;
-  m.loglik = derivatives(s, beta, options.ties).loglik;
+  m.loglik = options.ridge > 0 ? derivatives(s, beta, options.ties).loglik : d.loglik;
   const auto l = factor_or_fail(d.information, p);
   m.covariance = cholesky_inverse(l, p);
   m.coef = beta;
