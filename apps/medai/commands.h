@@ -39,6 +39,7 @@ void add_server_commands(CLI::App& app, GlobalOptions& global);
 void add_system_commands(CLI::App& app, GlobalOptions& global);
 void add_text_commands(CLI::App& app, GlobalOptions& global);
 void add_survival_commands(CLI::App& app, GlobalOptions& global);
+void add_icu_commands(CLI::App& app, GlobalOptions& global);
 // A text command's --input: the file's bytes, or standard input for "-"; `name` is what errors call it.
 struct TextInput {
   std::string text, name;

@@ -42,6 +42,25 @@ double auroc(const std::vector<double>& s, const std::vector<int>& y) {
   return (rank_sum - pos * (pos + 1) / 2.0) / (static_cast<double>(pos) * neg);
 }
 
+double average_precision(const std::vector<double>& s, const std::vector<int>& y) {
+  check(s, y);
+  std::vector<size_t> order(s.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return s[a] > s[b]; });
+  const auto positives = static_cast<double>(std::count(y.begin(), y.end(), 1));
+  if (positives == 0) return kNaN;
+  double tp = 0, fp = 0, recall = 0, ap = 0;
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    for (; j < order.size() && s[order[j]] == s[order[i]]; ++j) (y[order[j]] == 1 ? tp : fp) += 1;
+    const double r = tp / positives;
+    ap += (r - recall) * tp / (tp + fp);
+    recall = r;
+    i = j;
+  }
+  return ap;
+}
+
 RocCurve roc_curve(const std::vector<double>& s, const std::vector<int>& y) {
   check(s, y);
   std::vector<size_t> order(s.size());

@@ -11,6 +11,11 @@ namespace medai::metrics {
 // Area under the ROC curve (Mann-Whitney U, ties counted half). NaN when a class is absent.
 double auroc(const std::vector<double>& scores, const std::vector<int>& labels);
 
+// Average precision, scikit-learn's average_precision_score: sum over distinct score thresholds of
+// (recall_k - recall_{k-1}) * precision_k (the area under the precision-recall step curve, no
+// interpolation). NaN without positives.
+double average_precision(const std::vector<double>& scores, const std::vector<int>& labels);
+
 struct RocCurve {
   std::vector<double> fpr, tpr, thresholds;  // thresholds descending; first is +inf
 };

@@ -14,6 +14,13 @@
 using namespace medai;
 using namespace medai::metrics;
 
+TEST(AveragePrecision, HandWorkedWithTies) {
+  // Descending: 0.9 (1), 0.8 (1), 0.4 0.4 (0 0, one threshold), 0.35 (1), 0.2 (1), ...: recall steps
+  // of 1/4 at precision 1, 1, 3/5, 4/6 -> 0.25 + 0.25 + 0.15 + 0.1667 (scikit-learn: 0.81666...).
+  EXPECT_NEAR(average_precision({0.1, 0.4, 0.35, 0.8, 0.4, 0.9, 0.2, 0.05}, {0, 0, 1, 1, 0, 1, 1, 0}),
+              0.8166666666666667, 1e-15);
+}
+
 TEST(Auroc, MatchesHandWorkedExamples) {
   // Four cases: of the 4 (positive, negative) pairs, 3 are ordered correctly.
   EXPECT_DOUBLE_EQ(auroc({0.1, 0.4, 0.35, 0.8}, {0, 0, 1, 1}), 0.75);
@@ -125,13 +132,13 @@ TEST(ClassificationMetrics, AgreeWithScikitLearn) {
   csv.close();
   std::string script = R"(
 import json, sys, numpy as np
-from sklearn.metrics import roc_auc_score, brier_score_loss, confusion_matrix, f1_score, roc_curve
+from sklearn.metrics import roc_auc_score, brier_score_loss, confusion_matrix, f1_score, roc_curve, average_precision_score
 d = np.loadtxt(sys.argv[1], delimiter=',')
 p, y = d[:, 0], d[:, 1].astype(int)
 pred = (p >= 0.5).astype(int)
 tn, fp, fn, tp = confusion_matrix(y, pred).ravel()
 fpr, tpr, thr = roc_curve(y, p, drop_intermediate=False)
-print(json.dumps({'auroc': roc_auc_score(y, p), 'brier': brier_score_loss(y, p), 'tp': int(tp), 'fp': int(fp),
+print(json.dumps({'auroc': roc_auc_score(y, p), 'ap': average_precision_score(y, p), 'brier': brier_score_loss(y, p), 'tp': int(tp), 'fp': int(fp),
                   'tn': int(tn), 'fn': int(fn), 'f1': f1_score(y, pred), 'roc_points': len(fpr),
                   'youden': float(thr[1:][np.argmax((tpr - fpr)[1:])])}))
 )";
@@ -140,6 +147,7 @@ print(json.dumps({'auroc': roc_auc_score(y, p), 'brier': brier_score_loss(y, p),
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto ref = nlohmann::json::parse(r.out);
   EXPECT_NEAR(auroc(p, y), ref["auroc"].get<double>(), 1e-12);
+  EXPECT_NEAR(average_precision(p, y), ref["ap"].get<double>(), 1e-12);
   EXPECT_NEAR(brier_score(p, y), ref["brier"].get<double>(), 1e-12);
   auto m = binary_metrics(confusion_at(p, y, 0.5));
   EXPECT_EQ(m.confusion.tp, ref["tp"]);
