@@ -68,11 +68,31 @@ Cohort read_cohort(const fs::path& data, const fs::path& outcomes, bool progress
   return c;
 }
 
-void add_tree_options(CLI::App* cmd, bridges::BoostedTreesParams& p) {
+void add_sequence_options(CLI::App* cmd, icu::SequenceOptions& s);
+
+// --model, the trees' and the GRU-D's settings.
+void add_tree_options(CLI::App* cmd, icu::MortalityOptions& o) {
+  cmd->add_option("--model", o.model,
+                  "trees (XGBoost on summaries) | grud (GRU-D on the hourly series) | ensemble (their weighted blend)")
+      ->check(CLI::IsMember({"trees", "grud", "ensemble"}))
+      ->capture_default_str();
+  add_sequence_options(cmd, o.sequence);
+  auto& p = o.trees;
+  cmd->add_option("--bags", o.bags, "tree ensembles with successive seeds, averaged on the log-odds scale")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   cmd->add_option("--rounds", p.rounds, "boosting rounds")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--learning-rate", p.learning_rate)->check(CLI::Range(1e-4, 1.0))->capture_default_str();
   cmd->add_option("--max-depth", p.max_depth)->check(CLI::Range(1, 16))->capture_default_str();
   cmd->add_option("--seed", p.seed)->capture_default_str();
+}
+
+void add_sequence_options(CLI::App* cmd, icu::SequenceOptions& s) {
+  cmd->add_option("--grud-hidden", s.hidden, "GRU-D hidden units")->check(CLI::Range(4, 1024))->capture_default_str();
+  cmd->add_option("--grud-epochs", s.epochs)->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("--grud-lr", s.lr)->check(CLI::Range(1e-6, 1.0))->capture_default_str();
+  cmd->add_option("--grud-dropout", s.dropout)->check(CLI::Range(0.0, 0.9))->capture_default_str();
+  cmd->add_option("--grud-weight-decay", s.weight_decay)->check(CLI::Range(0.0, 1.0))->capture_default_str();
 }
 
 json cleaning_json(const icu::CleaningReport& r) {
@@ -135,7 +155,7 @@ void add_train_command(CLI::App* parent, GlobalOptions& g) {
   auto* cmd = parent->add_subcommand("train", "train the mortality model on every stay with an outcome");
   struct Opts {
     fs::path data, outcomes, out;
-    bridges::BoostedTreesParams trees;
+    icu::MortalityOptions trees;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--data", o->data, "folder of stay files (RecordID.txt, PhysioNet 2012 format)")->required();
@@ -148,31 +168,37 @@ void add_train_command(CLI::App* parent, GlobalOptions& g) {
     // An honest figure for the card: 5-fold CV on the same stays (stratified, seed 1).
     std::map<int64_t, int> folds;
     for (size_t i = 0, k[2] = {0, 0}; i < c.stays.size(); ++i) folds[c.stays[i].record_id] = k[c.died[i]]++ % 5;
-    const auto oof = icu::cross_validated_mortality(c.stays, c.died, folds, o->trees);
+    o->trees.sequence.progress = false;
+    const auto oof = icu::cross_validated_mortality(c.stays, c.died, folds, o->trees).of(o->trees.model);
     const auto f = figures(oof, c.died);
     const auto model = icu::MortalityModel::train(c.stays, c.died, o->trees);
     model.save(o->out);
-    core::write_json_file(o->out / core::kModelCardFile,
-                          {{"name", o->out.filename().string()},
-                           {"kind", "icu-mortality"},
-                           {"task", "in-hospital death from the first 48 h of an ICU stay"},
-                           {"created", core::utc_timestamp()},
-                           {"architecture", "XGBoost gradient-boosted trees on per-stay summaries (icu/features.h)"},
-                           {"data",
-                            {{"source", o->data.filename().string()},
-                             {"stays", c.stays.size()},
-                             {"deaths", std::count(c.died.begin(), c.died.end(), 1)},
-                             {"stays_without_outcome", c.without_outcome},
-                             {"cleaning", cleaning_json(c.cleaning)}}},
-                           {"metrics",
-                            {{"cv5_out_of_fold",
-                              {{"auroc", f.auroc},
-                               {"auroc_ci95", {f.auroc_ci.lower, f.auroc_ci.upper}},
-                               {"auprc", f.auprc},
-                               {"auprc_ci95", {f.auprc_ci.lower, f.auprc_ci.upper}},
-                               {"brier", f.brier}}}}},
-                           {"intended_use_and_limits", kIcuLimits},
-                           {"software", core::software_versions()}});
+    core::write_json_file(
+        o->out / core::kModelCardFile,
+        {{"name", o->out.filename().string()},
+         {"kind", "icu-mortality"},
+         {"task", "in-hospital death from the first 48 h of an ICU stay"},
+         {"created", core::utc_timestamp()},
+         {"architecture", o->trees.model == "trees" ? "XGBoost gradient-boosted trees on per-stay summaries"
+                          : o->trees.model == "grud"
+                              ? "GRU-D on the hourly series"
+                              : "0.8 x XGBoost trees on per-stay summaries + 0.2 x GRU-D on the hourly series "
+                                "(log-odds)"},
+         {"data",
+          {{"source", o->data.filename().string()},
+           {"stays", c.stays.size()},
+           {"deaths", std::count(c.died.begin(), c.died.end(), 1)},
+           {"stays_without_outcome", c.without_outcome},
+           {"cleaning", cleaning_json(c.cleaning)}}},
+         {"metrics",
+          {{"cv5_out_of_fold",
+            {{"auroc", f.auroc},
+             {"auroc_ci95", {f.auroc_ci.lower, f.auroc_ci.upper}},
+             {"auprc", f.auprc},
+             {"auprc_ci95", {f.auprc_ci.lower, f.auprc_ci.upper}},
+             {"brier", f.brier}}}}},
+         {"intended_use_and_limits", kIcuLimits},
+         {"software", core::software_versions()}});
     std::printf("trained on %zu stays -> %s; 5-fold out-of-fold AUROC %.4f (%.4f-%.4f), AUPRC %.4f, Brier %.4f\n",
                 c.stays.size(), o->out.string().c_str(), f.auroc, f.auroc_ci.lower, f.auroc_ci.upper, f.auprc, f.brier);
   });
@@ -182,7 +208,8 @@ void add_cv_command(CLI::App* parent, GlobalOptions& g) {
   auto* cmd = parent->add_subcommand("cv", "pooled out-of-fold AUROC, AUPRC and Brier score over a RecordID,fold file");
   struct Opts {
     fs::path data, outcomes, folds;
-    bridges::BoostedTreesParams trees;
+    icu::MortalityOptions trees;
+    fs::path predictions;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -190,6 +217,8 @@ void add_cv_command(CLI::App* parent, GlobalOptions& g) {
   cmd->add_option("--outcomes", o->outcomes, "Outcomes file (RecordID, In-hospital_death)")->required();
   cmd->add_option("--folds", o->folds, "RecordID,fold CSV (medai icu split writes one)")->required();
   add_tree_options(cmd, o->trees);
+  cmd->add_option("--predictions", o->predictions,
+                  "write the out-of-fold probabilities (RecordID, died, fold, each model) to this CSV");
   cmd->add_flag("--json", o->json, "print the figures as JSON");
   cmd->callback([&g, o] {
     core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
@@ -200,30 +229,55 @@ void add_cv_command(CLI::App* parent, GlobalOptions& g) {
     for (const auto& [id, f] : folds)
       if (!known.count(id))
         fail_invalid(o->folds.string() + ": RecordID " + std::to_string(id) + " has no stay file with an outcome");
-    const auto oof = icu::cross_validated_mortality(c.stays, c.died, folds, o->trees);
+    o->trees.sequence.progress = !g.quiet && !o->json;
+    const auto cvp = icu::cross_validated_mortality(c.stays, c.died, folds, o->trees);
+    const auto& oof = cvp.of(o->trees.model);
+    const auto field = [](double v) { return std::isnan(v) ? std::string() : std::to_string(v); };
+    if (!o->predictions.empty()) {
+      std::string csv = "RecordID,died,fold,trees,grud,ensemble\n";
+      for (size_t i = 0; i < oof.size(); ++i)
+        if (!std::isnan(oof[i]))
+          csv += std::to_string(c.stays[i].record_id) + "," + std::to_string(c.died[i]) + "," +
+                 std::to_string(folds.at(c.stays[i].record_id)) + "," + field(cvp.trees[i]) + "," +
+                 field(cvp.sequence[i]) + "," + field(cvp.ensemble[i]) + "\n";
+      core::write_file_atomic(o->predictions, csv);
+    }
     std::vector<double> p;
     std::vector<int> y;
     for (size_t i = 0; i < oof.size(); ++i)
       if (!std::isnan(oof[i])) p.push_back(oof[i]), y.push_back(c.died[i]);
     const auto f = figures(p, y);
     const auto cal = metrics::calibration_report(p, y);
-    const json j = {{"auroc", f.auroc},
-                    {"auprc", f.auprc},
-                    {"brier", f.brier},
-                    {"n", p.size()},
-                    {"deaths", std::count(y.begin(), y.end(), 1)},
-                    {"auroc_ci95", {f.auroc_ci.lower, f.auroc_ci.upper}},
-                    {"auprc_ci95", {f.auprc_ci.lower, f.auprc_ci.upper}},
-                    {"ece", cal.ece},
-                    {"model", "xgboost-summaries"},
-                    {"folds", folds.empty() ? 0
-                                            : std::max_element(
-                                                  folds.begin(), folds.end(),
-                                                  [](auto& a, auto& b) {
-                                                    return a.second < b.second;
-                                                  })->second +
-                                                  1}};
+    json j = {{"auroc", f.auroc},
+              {"auprc", f.auprc},
+              {"brier", f.brier},
+              {"n", p.size()},
+              {"deaths", std::count(y.begin(), y.end(), 1)},
+              {"auroc_ci95", {f.auroc_ci.lower, f.auroc_ci.upper}},
+              {"auprc_ci95", {f.auprc_ci.lower, f.auprc_ci.upper}},
+              {"ece", cal.ece},
+              {"model", o->trees.model},
+              {"folds", folds.empty() ? 0
+                                      : std::max_element(
+                                            folds.begin(), folds.end(),
+                                            [](auto& a, auto& b) {
+                                              return a.second < b.second;
+                                            })->second +
+                                            1}};
+    if (o->trees.model == "ensemble") {
+      json parts = json::object();
+      for (const auto& [name, v] : {std::pair{"trees", &cvp.trees}, {"grud", &cvp.sequence}}) {
+        std::vector<double> q;
+        for (size_t i = 0; i < v->size(); ++i)
+          if (!std::isnan(oof[i])) q.push_back((*v)[i]);
+        parts[name] = {{"auroc", metrics::auroc(q, y)},
+                       {"auprc", metrics::average_precision(q, y)},
+                       {"brier", metrics::brier_score(q, y)}};
+      }
+      j["components"] = parts;
+    }
     if (o->json) return print_json(j);
+    if (j.contains("components")) std::printf("components: %s\n", j["components"].dump().c_str());
     std::printf("pooled out of fold, n %zu: AUROC %.4f (%.4f-%.4f), AUPRC %.4f (%.4f-%.4f), Brier %.4f, ECE %.4f\n",
                 p.size(), f.auroc, f.auroc_ci.lower, f.auroc_ci.upper, f.auprc, f.auprc_ci.lower, f.auprc_ci.upper,
                 f.brier, cal.ece);

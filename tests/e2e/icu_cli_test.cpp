@@ -42,15 +42,18 @@ TEST(IcuCli, CrossValidateTrainPredict) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["stays"], 300);
 
-  r = run_medai("icu cv " + s.args() + " --folds " + quote(s.dir / "folds.csv") + " --rounds 60 --json");
+  r = run_medai("icu cv " + s.args() + " --folds " + quote(s.dir / "folds.csv") +
+                " --rounds 60 --bags 2 --grud-epochs 3 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto cv = json::parse(r.out);
+  EXPECT_EQ(cv["model"], "ensemble");
+  EXPECT_TRUE(cv["components"].contains("grud"));
   EXPECT_EQ(cv["n"], 300);
   EXPECT_GT(cv["auroc"].get<double>(), 0.65);  // 300 stays; all 4,000 reach ~0.865
   EXPECT_GT(cv["auprc"].get<double>(), 0.15);
   EXPECT_LT(cv["brier"].get<double>(), 0.15);
 
-  r = run_medai("icu train " + s.args() + " --rounds 60 --out " + quote(s.dir / "run"));
+  r = run_medai("icu train " + s.args() + " --rounds 60 --bags 2 --grud-epochs 3 --out " + quote(s.dir / "run"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto card = json::parse(test::read_text(s.dir / "run/model_card.json"));
   EXPECT_TRUE(card["metrics"]["cv5_out_of_fold"].contains("auroc"));

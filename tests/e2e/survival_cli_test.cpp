@@ -42,6 +42,8 @@ TEST(SurvivalCli, FitPredictEvaluate) {
   EXPECT_EQ(j["n"], 227);
   EXPECT_EQ(j["events"], 164);
   EXPECT_EQ(j["dropped_missing"], 1);
+  EXPECT_EQ(j["model"], "deepsurv");  // auto: DeepSurv, with the Cox fit beside it (coefficients above)
+  EXPECT_GT(j["deepsurv"]["validation_c"].get<double>(), 0.5);
   EXPECT_NE(fit.err.find("1 rows with a missing value"), std::string::npos);
   EXPECT_TRUE(fs::exists(dir / "cox/model_card.json"));
 
@@ -61,6 +63,27 @@ TEST(SurvivalCli, FitPredictEvaluate) {
   EXPECT_EQ(e["n"], 227);
 }
 
+TEST(SurvivalCli, CoxWhenAskedOrStratified) {
+  MEDAI_REQUIRE_DATA("survival/lung.csv");
+  test::TempDir dir;
+  auto r = run_medai("survival fit --data " + lung() + " --covariates age,ph.ecog --strata sex --out " +
+                     quote(dir / "s") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["model"], "cox");
+  test::write_text(dir / "folds.csv", [] {
+    std::string f = "row,fold\n";
+    for (int i = 0; i < 228; ++i) f += std::to_string(i) + "," + std::to_string(i % 3) + "\n";
+    return f;
+  }());
+  r = run_medai("survival cv --data " + lung() + " --covariates age,sex,ph.ecog --model cox --folds " +
+                quote(dir / "folds.csv") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto cv = json::parse(r.out);
+  EXPECT_EQ(cv["folds"].size(), 3u);
+  EXPECT_GT(cv["c_harrell"].get<double>(), 0.55);
+  EXPECT_EQ(cv["n"], 227);
+}
+
 TEST(SurvivalCli, BadInputIsAClearError) {
   test::TempDir dir;
   test::write_text(dir / "bad.csv", "time,status,x\n5,1,1\n-2,0,2\n7,1,3\n");
@@ -73,7 +96,7 @@ TEST(SurvivalCli, BadInputIsAClearError) {
   EXPECT_NE(r.err.find("nope"), std::string::npos) << r.err;
   r = run_medai("survival evaluate --model " + quote(dir / "none") + " --data " + quote(dir / "bad.csv"));
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("cox_model.json"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("survival_model.json"), std::string::npos) << r.err;
 }
 
 }  // namespace

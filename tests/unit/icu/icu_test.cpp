@@ -129,8 +129,10 @@ TEST(MortalityModel, TrainsOnSyntheticStaysAndRoundTrips) {
     stays.push_back(s);
   }
   EXPECT_EQ(series_names()[16], "Lactate");
-  bridges::BoostedTreesParams params;
-  params.rounds = 40;
+  MortalityOptions params;
+  params.model = "trees";
+  params.trees.rounds = 40;
+  params.bags = 2;
   const auto m = MortalityModel::train(stays, died, params);
   const auto e = m.explain(stays[0]);
   ASSERT_FALSE(e.contributions.empty());
@@ -142,7 +144,44 @@ TEST(MortalityModel, TrainsOnSyntheticStaysAndRoundTrips) {
   std::map<int64_t, int> folds;
   for (int i = 0; i < 300; ++i) folds[i] = i % 3;
   const auto oof = cross_validated_mortality(stays, died, folds, params);
-  EXPECT_FALSE(std::isnan(oof[0]));
+  EXPECT_FALSE(std::isnan(oof.trees[0]));
+}
+
+TEST(SequenceModel, GruDLearnsAndItsAttributionsAddUp) {
+  std::vector<Stay> stays;
+  std::vector<int> died;
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<float> u(0, 1);
+  for (int i = 0; i < 240; ++i) {
+    Stay s;
+    s.record_id = i;
+    s.age = 40 + 50 * u(rng);
+    const float lactate = 0.5f + 8 * u(rng);
+    for (int h = 0; h < 48; h += 6) s.observations.push_back({h * 60.0f, 16, lactate + u(rng)});
+    s.observations.push_back({120, 14, 60 + 60 * u(rng)});  // HR, noise
+    died.push_back(lactate + 3 * u(rng) > 6.5);             // noisy: a smooth risk, not a step
+    stays.push_back(s);
+  }
+  SequenceOptions o;
+  o.epochs = 15;
+  o.patience = 15;
+  o.batch_size = 16;
+  o.lr = 5e-3;
+  o.hidden = 16;
+  o.progress = false;
+  const auto m = SequenceModel::train(stays, died, o);
+  const auto z = m.log_odds(stays);
+  int right = 0;
+  for (size_t i = 0; i < z.size(); ++i) right += (z[i] > 0) == (died[i] == 1);
+  EXPECT_GT(right, 170);
+  const auto a = m.attributions(stays[0], 128);
+  double total = a.baseline_log_odds;
+  for (const auto& [k, v] : a.per_variable) total += v;
+  EXPECT_NEAR(total, z[0], 0.1 * std::fabs(z[0] - a.baseline_log_odds) + 0.02);  // completeness
+  EXPECT_GT(std::fabs(a.per_variable.at("Lactate")), std::fabs(a.per_variable.at("HR")));
+  TempDir dir;
+  m.save(dir / "grud");
+  EXPECT_NEAR(SequenceModel::load(dir / "grud").log_odds({stays[1]})[0], z[1], 1e-5);
 }
 
 }  // namespace

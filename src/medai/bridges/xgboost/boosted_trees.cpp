@@ -69,21 +69,30 @@ BoostedTrees BoostedTrees::train_binary(const std::vector<float>& x, size_t n, s
   return out;
 }
 
-std::vector<double> BoostedTrees::predict(const std::vector<float>& x, size_t n) const {
-  Matrix m(x, n, features_);
+namespace {
+
+std::vector<double> run_predict(BoosterHandle h, const std::vector<float>& x, size_t n, size_t p, int mask) {
+  Matrix m(x, n, p);
   bst_ulong len = 0;
   const float* result = nullptr;
-  check(XGBoosterPredict(handle_->h, m.h, 0, 0, 0, &len, &result), "predict");
+  check(XGBoosterPredict(h, m.h, mask, 0, 0, &len, &result), "predict");
   return std::vector<double>(result, result + len);
 }
 
+}  // namespace
+
+std::vector<double> BoostedTrees::predict(const std::vector<float>& x, size_t n) const {
+  return run_predict(handle_->h, x, n, features_, 0);
+}
+
+std::vector<double> BoostedTrees::predict_margin(const std::vector<float>& x, size_t n) const {
+  return run_predict(handle_->h, x, n, features_, 1);
+}
+
 std::vector<double> BoostedTrees::contributions(const std::vector<float>& x, size_t n) const {
-  Matrix m(x, n, features_);
-  bst_ulong len = 0;
-  const float* result = nullptr;
-  check(XGBoosterPredict(handle_->h, m.h, 4, 0, 0, &len, &result), "contributions");
-  if (len != n * (features_ + 1)) fail(ErrorCode::Internal, "XGBoost contributions: unexpected size");
-  return std::vector<double>(result, result + len);
+  auto c = run_predict(handle_->h, x, n, features_, 4);
+  if (c.size() != n * (features_ + 1)) fail(ErrorCode::Internal, "XGBoost contributions: unexpected size");
+  return c;
 }
 
 std::string BoostedTrees::serialise() const {

@@ -33,6 +33,8 @@ class BoostedTrees {
                                    const BoostedTreesParams& params);
   // P(label = 1) per row.
   std::vector<double> predict(const std::vector<float>& x, size_t n) const;
+  // The log-odds behind predict (the sum of the trees' leaves and the bias).
+  std::vector<double> predict_margin(const std::vector<float>& x, size_t n) const;
   // TreeSHAP contributions on the log-odds scale: n rows x (p + 1), the last column the bias.
   std::vector<double> contributions(const std::vector<float>& x, size_t n) const;
   size_t features() const { return features_; }
