@@ -19,6 +19,7 @@
 #include "medai/metrics/bootstrap.h"
 #include "medai/metrics/calibration.h"
 #include "medai/metrics/classification.h"
+#include "medai/metrics/subgroup.h"
 
 namespace medai::app {
 
@@ -93,6 +94,29 @@ void add_sequence_options(CLI::App* cmd, icu::SequenceOptions& s) {
   cmd->add_option("--grud-lr", s.lr)->check(CLI::Range(1e-6, 1.0))->capture_default_str();
   cmd->add_option("--grud-dropout", s.dropout)->check(CLI::Range(0.0, 0.9))->capture_default_str();
   cmd->add_option("--grud-weight-decay", s.weight_decay)->check(CLI::Range(0.0, 1.0))->capture_default_str();
+}
+
+std::vector<std::string> parse_groups(const std::string& text) {
+  std::vector<std::string> out;
+  std::string item;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    if (i < text.size() && text[i] != ',') {
+      item += text[i];
+      continue;
+    }
+    if (item.empty()) continue;
+    check_known("--groups", item, {"sex", "age_band", "ICUType"});
+    out.push_back(item);
+    item.clear();
+  }
+  return out;
+}
+
+std::string descriptor_group(const icu::Stay& s, const std::string& column) {
+  if (column == "sex") return std::isnan(s.gender) ? "unknown" : s.gender == 1 ? "male" : "female";
+  if (column == "age_band") return metrics::age_band(s.age);
+  const char* names[] = {"unknown", "coronary care", "cardiac surgery recovery", "medical ICU", "surgical ICU"};
+  return std::isnan(s.icu_type) ? names[0] : names[static_cast<int>(s.icu_type)];
 }
 
 json cleaning_json(const icu::CleaningReport& r) {
@@ -209,7 +233,9 @@ void add_cv_command(CLI::App* parent, GlobalOptions& g) {
   struct Opts {
     fs::path data, outcomes, folds;
     icu::MortalityOptions trees;
-    fs::path predictions;
+    fs::path predictions, audit_plot;
+    std::string groups;
+    double threshold = -1;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -219,9 +245,15 @@ void add_cv_command(CLI::App* parent, GlobalOptions& g) {
   add_tree_options(cmd, o->trees);
   cmd->add_option("--predictions", o->predictions,
                   "write the out-of-fold probabilities (RecordID, died, fold, each model) to this CSV");
+  cmd->add_option("--groups", o->groups,
+                  "subgroup audit over these descriptors: sex, age_band, ICUType (comma-separated)");
+  cmd->add_option("--threshold", o->threshold,
+                  "operating threshold for the audit's TPR/FPR (default: Youden's on the pooled predictions)");
+  cmd->add_option("--audit-plot", o->audit_plot, "PNG of each group's AUROC with its CI (with --groups)");
   cmd->add_flag("--json", o->json, "print the figures as JSON");
   cmd->callback([&g, o] {
     core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
+    const auto groups = parse_groups(o->groups);
     const auto c = read_cohort(o->data, o->outcomes, !g.quiet && !o->json);
     const auto folds = icu::read_record_folds(o->folds);
     std::set<int64_t> known;
@@ -276,7 +308,35 @@ void add_cv_command(CLI::App* parent, GlobalOptions& g) {
       }
       j["components"] = parts;
     }
+    std::vector<metrics::SubgroupAudit> audits;
+    if (!groups.empty()) {
+      std::vector<const icu::Stay*> used;
+      for (size_t i = 0; i < oof.size(); ++i)
+        if (!std::isnan(oof[i])) used.push_back(&c.stays[i]);
+      const double threshold = o->threshold >= 0 ? o->threshold : metrics::youden_threshold(p, y);
+      for (const auto& column : groups) {
+        metrics::AuditInput in;
+        in.column = column;
+        for (const auto* s : used) in.group.push_back(descriptor_group(*s, column));
+        in.outcome = y;
+        in.probabilities = &p;
+        in.threshold = threshold;
+        in.metric = [&](const std::vector<size_t>& idx) {
+          std::vector<double> ps;
+          std::vector<int> ys;
+          for (size_t i : idx) ps.push_back(p[i]), ys.push_back(y[i]);
+          return metrics::auroc(ps, ys);
+        };
+        audits.push_back(metrics::audit_subgroups(in));
+        for (const auto& w : audits.back().warnings) spdlog::warn("subgroup audit: {}", w);
+      }
+      j["subgroups"] = json::array();
+      for (const auto& a : audits) j["subgroups"].push_back(metrics::audit_json(a));
+      j["audit_threshold"] = threshold;
+      if (!o->audit_plot.empty()) metrics::save_audit_plot(o->audit_plot, audits);
+    }
     if (o->json) return print_json(j);
+    for (const auto& a : audits) std::fputs(metrics::audit_text(a).c_str(), stdout);
     if (j.contains("components")) std::printf("components: %s\n", j["components"].dump().c_str());
     std::printf("pooled out of fold, n %zu: AUROC %.4f (%.4f-%.4f), AUPRC %.4f (%.4f-%.4f), Brier %.4f, ECE %.4f\n",
                 p.size(), f.auroc, f.auroc_ci.lower, f.auroc_ci.upper, f.auprc, f.auprc_ci.lower, f.auprc_ci.upper,

@@ -15,6 +15,7 @@
 #include "medai/data/row_splits.h"
 #include "medai/io/csv.h"
 #include "medai/io/plot.h"
+#include "medai/metrics/subgroup.h"
 #include "medai/survival/concordance.h"
 #include "medai/survival/cox.h"
 #include "medai/survival/deepsurv.h"
@@ -400,6 +401,36 @@ Predictions predict_rows(const FittedModel& m, const survival::SurvivalData& d, 
   return p;
 }
 
+// Harrell's C within each group of each --groups column (a subgroup audit), warnings logged.
+std::vector<metrics::SubgroupAudit> survival_audits(const survival::SurvivalData& d,
+                                                    const std::vector<std::string>& columns,
+                                                    const std::vector<double>& risk) {
+  std::vector<metrics::SubgroupAudit> out;
+  for (size_t g = 0; g < columns.size(); ++g) {
+    metrics::AuditInput in;
+    in.column = columns[g];
+    in.group = d.group_values[g];
+    in.metric_name = "c_harrell";
+    in.outcome = d.event;
+    in.metric = [&](const std::vector<size_t>& idx) {
+      std::vector<double> t, r;
+      std::vector<int> e;
+      for (size_t i : idx) t.push_back(d.time[i]), e.push_back(d.event[i]), r.push_back(risk[i]);
+      return survival::harrell_concordance(t, e, r).c();
+    };
+    out.push_back(metrics::audit_subgroups(in));
+    for (const auto& w : out.back().warnings) spdlog::warn("subgroup audit: {}", w);
+  }
+  return out;
+}
+
+void report_audits(const std::vector<metrics::SubgroupAudit>& audits, const fs::path& plot, json& j) {
+  if (audits.empty()) return;
+  j["subgroups"] = json::array();
+  for (const auto& a : audits) j["subgroups"].push_back(metrics::audit_json(a));
+  if (!plot.empty()) metrics::save_audit_plot(plot, audits);
+}
+
 json scores_json(const survival::SurvivalScores& s) {
   return {{"c_harrell", s.c_harrell},
           {"c_uno", s.c_uno},
@@ -470,19 +501,28 @@ void add_predict_command(CLI::App* parent, GlobalOptions& g) {
   });
 }
 
+void add_audit_options(CLI::App* cmd, std::string& groups, fs::path& plot) {
+  cmd->add_option("--groups", groups,
+                  "subgroup audit: Harrell's C within each value of these columns (comma-separated)");
+  cmd->add_option("--audit-plot", plot, "PNG of each group's C with its CI (with --groups)");
+}
+
 void add_evaluate_command(CLI::App* parent, GlobalOptions& g) {
   auto* cmd = parent->add_subcommand("evaluate", "Harrell's and Uno's C and the integrated Brier score on new data");
   struct Opts {
-    fs::path model, data;
+    fs::path model, data, audit_plot;
+    std::string groups;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--model", o->model, "run folder of `medai survival fit`")->required();
   cmd->add_option("--data", o->data, "CSV with the model's time, event and covariate columns")->required();
+  add_audit_options(cmd, o->groups, o->audit_plot);
   cmd->add_flag("--json", o->json, "print the figures as JSON");
   cmd->callback([&g, o] {
     core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
-    const auto m = load_model(o->model);
+    auto m = load_model(o->model);
+    m.columns.groups = survival::split_names(o->groups, "--groups");
     const auto d = model_rows(m.model, m.columns, io::read_csv(o->data));
     log_dropped(d, o->data);
     const auto grid = survival::default_time_grid(d.time);
@@ -490,9 +530,12 @@ void add_evaluate_command(CLI::App* parent, GlobalOptions& g) {
     const auto s = survival::score_survival(d.time, d.event, p.risk, p.curves, grid);
     json j = scores_json(s);
     j["dropped_missing"] = d.dropped_missing;
+    const auto audits = survival_audits(d, m.columns.groups, p.risk);
+    report_audits(audits, o->audit_plot, j);
     if (o->json) return print_json(j);
     std::printf("n %zu (%zu events): Harrell's C %.4f, Uno's C %.4f, integrated Brier %.4f over [%g, %g]\n", s.n,
                 s.events, s.c_harrell, s.c_uno, s.ibs, s.grid.front(), s.grid.back());
+    for (const auto& a : audits) std::fputs(metrics::audit_text(a).c_str(), stdout);
   });
 }
 
@@ -501,7 +544,8 @@ void add_cv_command(CLI::App* parent, GlobalOptions& g) {
   struct Opts {
     ColumnOpts cols;
     ModelOpts model;
-    fs::path folds;
+    fs::path folds, audit_plot;
+    std::string groups;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -509,13 +553,15 @@ void add_cv_command(CLI::App* parent, GlobalOptions& g) {
   add_model_options(cmd, o->model);
   cmd->add_option("--folds", o->folds, "row,fold file over the data CSV's rows (medai text split --folds writes one)")
       ->required();
+  add_audit_options(cmd, o->groups, o->audit_plot);
   cmd->add_flag("--json", o->json, "print the figures as JSON");
   cmd->callback([&g, o] {
     core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
     const io::CsvTable t = io::read_csv(o->cols.data);
     const auto folds = data::read_row_splits(o->folds, t.rows.size());
     if (!folds.folds) fail_invalid(o->folds.string() + ": a row,fold file is needed (this one is row,split)");
-    const auto columns = columns_of(o->cols);
+    auto columns = columns_of(o->cols);
+    columns.groups = survival::split_names(o->groups, "--groups");
     // One time grid for every fold (from all listed rows), so pooled curves share their times.
     std::vector<size_t> listed;
     for (size_t r = 0; r < folds.assignment.size(); ++r)
@@ -526,6 +572,8 @@ void add_cv_command(CLI::App* parent, GlobalOptions& g) {
     std::vector<double> time, risk;
     std::vector<int> event;
     survival::SurvivalCurves curves;
+    survival::SurvivalData pooled;  // the out-of-fold rows' outcomes and groups, for the audit
+    pooled.group_values.resize(columns.groups.size());
     json per_fold = json::array();
     for (int k = 0; k < folds.fold_count(); ++k) {
       const auto train_rows = folds.rows_without(k), test_rows = folds.rows_with(k);
@@ -540,12 +588,19 @@ void add_cv_command(CLI::App* parent, GlobalOptions& g) {
       event.insert(event.end(), d.event.begin(), d.event.end());
       risk.insert(risk.end(), p.risk.begin(), p.risk.end());
       curves.insert(curves.end(), p.curves.begin(), p.curves.end());
+      for (size_t g = 0; g < columns.groups.size(); ++g)
+        pooled.group_values[g].insert(pooled.group_values[g].end(), d.group_values[g].begin(), d.group_values[g].end());
     }
+    pooled.time = time;
+    pooled.event = event;
     json j = scores_json(survival::score_survival(time, event, risk, curves, grid));
     j["model"] = resolve_model(o->model, all);
     j["folds"] = per_fold;
     j["dropped_missing"] = all.dropped_missing;
+    const auto audits = survival_audits(pooled, columns.groups, risk);
+    report_audits(audits, o->audit_plot, j);
     if (o->json) return print_json(j);
+    for (const auto& a : audits) std::fputs(metrics::audit_text(a).c_str(), stdout);
     std::printf("pooled out of fold, n %zu: Harrell's C %.4f, Uno's C %.4f, integrated Brier %.4f\n",
                 j["n"].get<size_t>(), j["c_harrell"].get<double>(), j["c_uno"].get<double>(), j["ibs"].get<double>());
     for (const auto& f : per_fold)

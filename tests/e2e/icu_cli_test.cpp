@@ -43,11 +43,16 @@ TEST(IcuCli, CrossValidateTrainPredict) {
   EXPECT_EQ(json::parse(r.out)["stays"], 300);
 
   r = run_medai("icu cv " + s.args() + " --folds " + quote(s.dir / "folds.csv") +
-                " --rounds 60 --bags 2 --grud-epochs 3 --json");
+                " --rounds 60 --bags 2 --grud-epochs 3 --groups sex,age_band,ICUType --audit-plot " +
+                quote(s.dir / "audit.png") + " --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto cv = json::parse(r.out);
   EXPECT_EQ(cv["model"], "ensemble");
   EXPECT_TRUE(cv["components"].contains("grud"));
+  ASSERT_EQ(cv["subgroups"].size(), 3u);
+  EXPECT_EQ(cv["subgroups"][2]["column"], "ICUType");
+  EXPECT_TRUE(cv["subgroups"][0].contains("equalised_odds_gap"));
+  EXPECT_TRUE(fs::exists(s.dir / "audit.png"));
   EXPECT_EQ(cv["n"], 300);
   EXPECT_GT(cv["auroc"].get<double>(), 0.65);  // 300 stays; all 4,000 reach ~0.865
   EXPECT_GT(cv["auprc"].get<double>(), 0.15);

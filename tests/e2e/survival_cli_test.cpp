@@ -53,7 +53,8 @@ TEST(SurvivalCli, FitPredictEvaluate) {
   const std::string curves = test::read_text(dir / "curves.csv");
   EXPECT_EQ(curves.substr(0, curves.find('\n')), "row,stratum,risk_score,S(180),S(365)");
 
-  const auto ev = run_medai("survival evaluate --model " + quote(dir / "cox") + " --data " + lung() + " --json");
+  const auto ev =
+      run_medai("survival evaluate --model " + quote(dir / "cox") + " --data " + lung() + " --groups sex --json");
   ASSERT_EQ(ev.exit_code, 0) << ev.err;
   const auto e = json::parse(ev.out);
   EXPECT_NEAR(e["c_harrell"].get<double>(), j["concordance"].get<double>(), 1e-12);
@@ -61,6 +62,9 @@ TEST(SurvivalCli, FitPredictEvaluate) {
   EXPECT_GT(e["ibs"].get<double>(), 0.05);
   EXPECT_LT(e["ibs"].get<double>(), 0.25);  // 0.25 is a constant 0.5 prediction
   EXPECT_EQ(e["n"], 227);
+  ASSERT_EQ(e["subgroups"].size(), 1u);
+  EXPECT_EQ(e["subgroups"][0]["groups"].size(), 2u);
+  EXPECT_EQ(e["subgroups"][0]["groups"][0]["n"], 137);
 }
 
 TEST(SurvivalCli, CoxWhenAskedOrStratified) {

@@ -9,6 +9,7 @@
 #include "medai/metrics/bootstrap.h"
 #include "medai/metrics/calibration.h"
 #include "medai/metrics/classification.h"
+#include "medai/metrics/subgroup.h"
 #include "support/test_support.h"
 
 using namespace medai;
@@ -19,6 +20,49 @@ TEST(AveragePrecision, HandWorkedWithTies) {
   // of 1/4 at precision 1, 1, 3/5, 4/6 -> 0.25 + 0.25 + 0.15 + 0.1667 (scikit-learn: 0.81666...).
   EXPECT_NEAR(average_precision({0.1, 0.4, 0.35, 0.8, 0.4, 0.9, 0.2, 0.05}, {0, 0, 1, 1, 0, 1, 1, 0}),
               0.8166666666666667, 1e-15);
+}
+
+TEST(SubgroupAudit, FlagsAGroupWhoseCiLiesBelowTheRest) {
+  // Group a: scores separate the classes; group b: scores are noise. 200 cases each.
+  std::mt19937_64 rng(4);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<double> p;
+  std::vector<int> y;
+  std::vector<std::string> g;
+  for (int i = 0; i < 400; ++i) {
+    y.push_back(i % 3 == 0);
+    g.push_back(i < 200 ? "a" : "b");
+    p.push_back(i < 200 ? std::clamp(0.3 + 0.4 * y.back() + 0.2 * (u(rng) - 0.5), 0.0, 1.0) : u(rng));
+  }
+  g[5] = "";  // a missing group value is its own group
+  AuditInput in;
+  in.column = "site";
+  in.group = g;
+  in.outcome = y;
+  in.probabilities = &p;
+  in.metric = [&](const std::vector<size_t>& idx) {
+    std::vector<double> ps;
+    std::vector<int> ys;
+    for (size_t i : idx) ps.push_back(p[i]), ys.push_back(y[i]);
+    return auroc(ps, ys);
+  };
+  const auto a = audit_subgroups(in);
+  ASSERT_EQ(a.rows.size(), 3u);
+  EXPECT_EQ(a.rows[0].group, "(missing)");
+  EXPECT_TRUE(std::isnan(a.rows[0].metric));  // one case: below min_group
+  EXPECT_EQ(a.rows[1].group, "a");
+  EXPECT_NEAR(a.rows[1].metric, 1.0, 1e-12);
+  EXPECT_FALSE(a.rows[1].below_rest);
+  EXPECT_TRUE(a.rows[2].below_rest);
+  ASSERT_EQ(a.warnings.size(), 1u);
+  EXPECT_NE(a.warnings[0].find("site=b"), std::string::npos);
+  EXPECT_NEAR(a.rows[1].tpr, 1.0, 1e-12);  // at 0.5 group a's positives (>= 0.6) are all caught
+  EXPECT_GT(a.equalised_odds_gap, 0.3);
+  EXPECT_EQ(age_band(39.9), "0-39");
+  EXPECT_EQ(age_band(80), "80+");
+  const auto j = audit_json(a);
+  EXPECT_EQ(j["groups"].size(), 3u);
+  EXPECT_TRUE(j["groups"][0]["auroc"].is_null());
 }
 
 TEST(Auroc, MatchesHandWorkedExamples) {
