@@ -431,13 +431,41 @@ void report_audits(const std::vector<metrics::SubgroupAudit>& audits, const fs::
   if (!plot.empty()) metrics::save_audit_plot(plot, audits);
 }
 
-json scores_json(const survival::SurvivalScores& s) {
-  return {{"c_harrell", s.c_harrell},
-          {"c_uno", s.c_uno},
-          {"ibs", s.ibs},
-          {"ibs_grid", {s.grid.front(), s.grid.back()}},
-          {"n", s.n},
-          {"events", s.events}};
+json scores_json(const survival::SurvivalScores& s, bool with_ci = false) {
+  json j = {{"c_harrell", s.c_harrell},
+            {"c_uno", s.c_uno},
+            {"ibs", s.ibs},
+            {"ibs_grid", {s.grid.front(), s.grid.back()}},
+            {"horizon", s.horizon},
+            {"auc_at_horizon", finite_or_null(s.auc_at_horizon)},
+            {"calibration_ece_at_horizon", s.calibration.ece},
+            {"n", s.n},
+            {"events", s.events}};
+  if (with_ci)
+    j["ci95"] = {{"c_harrell", {finite_or_null(s.c_harrell_lower), finite_or_null(s.c_harrell_upper)}},
+                 {"c_uno", {finite_or_null(s.c_uno_lower), finite_or_null(s.c_uno_upper)}},
+                 {"ibs", {finite_or_null(s.ibs_lower), finite_or_null(s.ibs_upper)}},
+                 {"auc_at_horizon", {finite_or_null(s.auc_lower), finite_or_null(s.auc_upper)}}};
+  json bins = json::array();
+  for (size_t b = 0; b < s.calibration.count.size(); ++b)
+    bins.push_back({{"predicted", s.calibration.predicted[b]},
+                    {"observed", s.calibration.observed[b]},
+                    {"n", s.calibration.count[b]}});
+  j["calibration_at_horizon"] = bins;
+  return j;
+}
+
+// Predicted against Kaplan-Meier S(horizon) per decile of predicted risk, and the Brier score over time.
+void save_calibration_plot(const fs::path& path, const survival::SurvivalScores& s) {
+  io::PlotPanel cal{"calibration of S(" + std::to_string(static_cast<long>(s.horizon)) + ")", "predicted survival",
+                    "observed (Kaplan-Meier)"};
+  cal.x_range = cal.y_range = {{0.0, 1.0}};
+  cal.diagonal = true;
+  io::Series pts{"deciles of predicted risk", s.calibration.predicted, s.calibration.observed, {31, 119, 180}, true};
+  cal.series.push_back(pts);
+  io::PlotPanel brier{"Brier score (IPCW)", "time", "Brier"};
+  brier.series.push_back({"model", s.grid, s.brier});
+  io::save_plot(path, {cal, brier});
 }
 
 std::vector<double> parse_times(const std::string& text) {
@@ -510,13 +538,22 @@ void add_audit_options(CLI::App* cmd, std::string& groups, fs::path& plot) {
 void add_evaluate_command(CLI::App* parent, GlobalOptions& g) {
   auto* cmd = parent->add_subcommand("evaluate", "Harrell's and Uno's C and the integrated Brier score on new data");
   struct Opts {
-    fs::path model, data, audit_plot;
+    fs::path model, data, audit_plot, calibration_plot;
     std::string groups;
+    double horizon = 0;
+    int bootstrap = 200;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--model", o->model, "run folder of `medai survival fit`")->required();
   cmd->add_option("--data", o->data, "CSV with the model's time, event and covariate columns")->required();
+  cmd->add_option("--horizon", o->horizon,
+                  "time for the time-dependent AUC and the calibration of S(t) (default: the middle of the grid)");
+  cmd->add_option("--bootstrap", o->bootstrap, "resamples for the 95 % CIs")
+      ->check(CLI::Range(10, 100000))
+      ->capture_default_str();
+  cmd->add_option("--calibration-plot", o->calibration_plot,
+                  "PNG: calibration at the horizon and the Brier score over time");
   add_audit_options(cmd, o->groups, o->audit_plot);
   cmd->add_flag("--json", o->json, "print the figures as JSON");
   cmd->callback([&g, o] {
@@ -527,14 +564,21 @@ void add_evaluate_command(CLI::App* parent, GlobalOptions& g) {
     log_dropped(d, o->data);
     const auto grid = survival::default_time_grid(d.time);
     const auto p = predict_rows(m.model, d, grid);
-    const auto s = survival::score_survival(d.time, d.event, p.risk, p.curves, grid);
-    json j = scores_json(s);
+    const auto s =
+        survival::bootstrap_survival_scores(d.time, d.event, p.risk, p.curves, grid, o->horizon, o->bootstrap);
+    json j = scores_json(s, true);
+    if (!o->calibration_plot.empty()) save_calibration_plot(o->calibration_plot, s);
     j["dropped_missing"] = d.dropped_missing;
     const auto audits = survival_audits(d, m.columns.groups, p.risk);
     report_audits(audits, o->audit_plot, j);
     if (o->json) return print_json(j);
-    std::printf("n %zu (%zu events): Harrell's C %.4f, Uno's C %.4f, integrated Brier %.4f over [%g, %g]\n", s.n,
-                s.events, s.c_harrell, s.c_uno, s.ibs, s.grid.front(), s.grid.back());
+    std::printf(
+        "n %zu (%zu events): Harrell's C %.4f (%.4f-%.4f), Uno's C %.4f (%.4f-%.4f), integrated Brier %.4f "
+        "(%.4f-%.4f) over [%g, %g]\n",
+        s.n, s.events, s.c_harrell, s.c_harrell_lower, s.c_harrell_upper, s.c_uno, s.c_uno_lower, s.c_uno_upper, s.ibs,
+        s.ibs_lower, s.ibs_upper, s.grid.front(), s.grid.back());
+    std::printf("at t = %g: AUC %.4f (%.4f-%.4f), calibration ECE %.4f\n", s.horizon, s.auc_at_horizon, s.auc_lower,
+                s.auc_upper, s.calibration.ece);
     for (const auto& a : audits) std::fputs(metrics::audit_text(a).c_str(), stdout);
   });
 }

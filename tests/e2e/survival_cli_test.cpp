@@ -62,6 +62,9 @@ TEST(SurvivalCli, FitPredictEvaluate) {
   EXPECT_GT(e["ibs"].get<double>(), 0.05);
   EXPECT_LT(e["ibs"].get<double>(), 0.25);  // 0.25 is a constant 0.5 prediction
   EXPECT_EQ(e["n"], 227);
+  EXPECT_GT(e["auc_at_horizon"].get<double>(), 0.55);
+  EXPECT_LT(e["ci95"]["c_harrell"][0].get<double>(), e["c_harrell"].get<double>());
+  EXPECT_EQ(e["calibration_at_horizon"].size(), 10u);
   ASSERT_EQ(e["subgroups"].size(), 1u);
   EXPECT_EQ(e["subgroups"][0]["groups"].size(), 2u);
   EXPECT_EQ(e["subgroups"][0]["groups"][0]["n"], 137);

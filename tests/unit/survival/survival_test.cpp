@@ -72,6 +72,25 @@ TEST(Concordance, HandWorked) {
   EXPECT_NEAR(s.brier[0], 0.25, 1e-15);  // every prediction 0.5 is 0.25 away squared
 }
 
+TEST(SurvivalScores, TimeDependentAucCalibrationAndCis) {
+  // No censoring: G = 1, so AUC(3) is the share of (case <= 3, control > 3) pairs ordered right.
+  const std::vector<double> t{1, 2, 3, 4, 5, 6};
+  const std::vector<int> e{1, 1, 1, 1, 1, 1};
+  const std::vector<double> risk{6, 5, 2, 4, 3, 1};  // case 3 (risk 2) is below controls 4 (4) and 5 (3)
+  SurvivalCurves curves(6, std::vector<double>{0.5});
+  const auto s = score_survival(t, e, risk, curves, {3.0}, 3.0);
+  EXPECT_EQ(s.horizon, 3.0);
+  EXPECT_NEAR(s.auc_at_horizon, 7.0 / 9, 1e-15);
+  ASSERT_FALSE(s.calibration.count.empty());
+  double n = 0;
+  for (size_t c : s.calibration.count) n += c;
+  EXPECT_EQ(n, 6);
+  const auto b = bootstrap_survival_scores(t, e, risk, curves, {3.0}, 3.0, 100);
+  EXPECT_LE(b.c_harrell_lower, b.c_harrell);
+  EXPECT_GE(b.c_harrell_upper, b.c_harrell);
+  EXPECT_EQ(b.c_harrell, s.c_harrell);
+}
+
 TEST(SurvivalData, FactorsMissingAndEventCoding) {
   const auto t = table("time,status,age,arm\n5,2,60,b\n3,1,,a\n4,1,50,a\n2,2,70,c\n");
   const auto d = read_survival_data(t, {"time", "status", {"age", "arm"}, {"arm"}});
