@@ -193,8 +193,9 @@ struct ModelOpts {
 void add_model_options(CLI::App* cmd, ModelOpts& o) {
   cmd->add_option("--model", o.model,
                   "auto: deepsurv, or cox with --strata, --ridge or under 50 events | cox (proportional hazards, exact "
-                  "to R) | deepsurv (an ensemble of MLPs on the Cox likelihood; the Cox fit is kept beside it)")
-      ->check(CLI::IsMember({"auto", "cox", "deepsurv"}))
+                  "to R) | deepsurv (an ensemble of MLPs on the Cox likelihood; the Cox fit is kept beside it) | "
+                  "logistic-hazard (the same networks as a discrete-time model)")
+      ->check(CLI::IsMember({"auto", "cox", "deepsurv", "logistic-hazard"}))
       ->capture_default_str();
   cmd->add_option("--hidden", o.hidden, "deepsurv: hidden layer widths")->capture_default_str();
   cmd->add_option("--epochs", o.deep.epochs, "deepsurv: full-batch epochs at most")
@@ -206,6 +207,9 @@ void add_model_options(CLI::App* cmd, ModelOpts& o) {
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--seed", o.deep.seed, "deepsurv")->capture_default_str();
+  cmd->add_option("--intervals", o.deep.intervals, "logistic-hazard: time intervals (quantiles of event times)")
+      ->check(CLI::Range(2, 1000))
+      ->capture_default_str();
   cmd->add_option("--members", o.deep.members, "deepsurv: networks averaged (seeds seed, seed + 1, ...)")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
@@ -262,6 +266,7 @@ FittedModel fit_model(const survival::SurvivalData& d, ModelOpts o, bool progres
     o.deep.hidden.push_back(static_cast<int>(*v));
   }
   o.deep.progress = progress;
+  o.deep.head = m.kind == "logistic-hazard" ? "logistic-hazard" : "cox";
   m.deep = std::make_shared<survival::DeepSurvModel>(survival::DeepSurvModel::fit(d, o.deep));
   return m;
 }
@@ -311,7 +316,7 @@ void add_fit_command(CLI::App* parent, GlobalOptions& g) {
     json summary = m.cox.summary_json();
     if (m.deep) {
       m.deep->save(o->out);
-      summary["model"] = "deepsurv";
+      summary["model"] = m.kind;
       summary["cox_concordance"] = m.cox.concordance;
       summary["concordance"] = c;
       summary["deepsurv"] = {{"hidden", o->model.hidden},
@@ -364,8 +369,8 @@ LoadedModel load_model(const fs::path& run) {
   } catch (const json::exception& e) {
     fail_invalid(file.string() + ": " + e.what());
   }
-  check_known(file.string() + ": model", m.model.kind, {"cox", "deepsurv"});
-  if (m.model.kind == "deepsurv")
+  check_known(file.string() + ": model", m.model.kind, {"cox", "deepsurv", "logistic-hazard"});
+  if (m.model.kind != "cox")
     m.model.deep = std::make_shared<survival::DeepSurvModel>(survival::DeepSurvModel::load(run));
   if (!fs::exists(run / kCoxFile)) fail_not_found(run.string() + ": no " + kCoxFile);
   m.model.cox = survival::CoxModel::from_json(core::read_json_file(run / kCoxFile), (run / kCoxFile).string());

@@ -91,6 +91,21 @@ TEST(SurvivalCli, CoxWhenAskedOrStratified) {
   EXPECT_EQ(cv["n"], 227);
 }
 
+TEST(SurvivalCli, LogisticHazardGivesCalibratedCurves) {
+  MEDAI_REQUIRE_DATA("survival/lung.csv");
+  test::TempDir dir;
+  auto r = run_medai("survival fit --data " + lung() + " --covariates age,sex,ph.ecog --model logistic-hazard --out " +
+                     quote(dir / "lh") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["model"], "logistic-hazard");
+  r = run_medai("survival evaluate --model " + quote(dir / "lh") + " --data " + lung() + " --bootstrap 20 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto e = json::parse(r.out);
+  EXPECT_GT(e["c_harrell"].get<double>(), 0.58);
+  EXPECT_LT(e["ibs"].get<double>(), 0.22);  // hazards start at the pooled ones and stop on the likelihood
+  EXPECT_LT(e["calibration_ece_at_horizon"].get<double>(), 0.2);
+}
+
 TEST(SurvivalCli, BadInputIsAClearError) {
   test::TempDir dir;
   test::write_text(dir / "bad.csv", "time,status,x\n5,1,1\n-2,0,2\n7,1,3\n");

@@ -21,7 +21,7 @@ using nlohmann::json;
 
 namespace {
 
-torch::nn::Sequential make_net(int64_t in, const std::vector<int>& hidden, double dropout) {
+torch::nn::Sequential make_net(int64_t in, const std::vector<int>& hidden, double dropout, int64_t out) {
   torch::nn::Sequential net;
   int64_t width = in;
   for (int h : hidden) {
@@ -30,7 +30,7 @@ torch::nn::Sequential make_net(int64_t in, const std::vector<int>& hidden, doubl
     net->push_back(torch::nn::Dropout(dropout));
     width = h;
   }
-  net->push_back(torch::nn::Linear(width, 1));
+  net->push_back(torch::nn::Linear(width, out));
   return net;
 }
 
@@ -62,6 +62,20 @@ torch::Tensor cox_loss(const torch::Tensor& eta, const RiskSets& r) {
   return -((sorted - log_risk) * r.event).sum() / std::max(1.0f, r.events);
 }
 
+// Logistic hazard (discrete time, as pycox's nll_logistic_hazard): with phi the logits of the
+// interval hazards, a subject whose time falls in interval k survived the intervals before it
+// (-log(1 - h) = softplus(phi)) and then died in k (-log h = softplus(-phi)) or survived it.
+torch::Tensor logistic_hazard_loss(const torch::Tensor& phi, const torch::Tensor& interval,
+                                   const torch::Tensor& event) {
+  const auto k = phi.size(1);
+  const auto steps = torch::arange(k).unsqueeze(0);
+  const auto before = (steps < interval.unsqueeze(1)).to(torch::kFloat);
+  const auto at = (steps == interval.unsqueeze(1)).to(torch::kFloat);
+  const auto survive = torch::softplus(phi), die = torch::softplus(-phi);
+  const auto e = event.unsqueeze(1);
+  return ((before + at * (1 - e)) * survive + at * e * die).sum(1).mean();
+}
+
 }  // namespace
 
 struct DeepSurvModel::Impl {
@@ -69,6 +83,18 @@ struct DeepSurvModel::Impl {
   std::vector<FactorCoding> factors;
   std::vector<double> mean, sd, base_time, base_cumhaz;
   std::vector<int> log_scaled;  // per covariate: enters as log(1 + x) (non-negative and skewed)
+  std::vector<double> cuts;     // logistic hazard: the intervals' upper edges (quantiles of event times)
+  bool discrete() const { return options.head == "logistic-hazard"; }
+  int64_t outputs() const { return discrete() ? static_cast<int64_t>(cuts.size()) : 1; }
+  // 0-based interval of a time: the first upper edge at or above it (the last for later times).
+  int64_t interval(double t) const {
+    const auto it = std::lower_bound(cuts.begin(), cuts.end(), t);
+    return std::min<int64_t>(static_cast<int64_t>(it - cuts.begin()), static_cast<int64_t>(cuts.size()) - 1);
+  }
+  // A member's risk score: the log-risk (Cox head), or the cumulative hazard over every interval.
+  static torch::Tensor member_risk(const torch::Tensor& out, bool discrete) {
+    return discrete ? torch::softplus(out).sum(1) : out.squeeze(1);
+  }
   DeepSurvOptions options;
   std::vector<torch::nn::Sequential> nets;  // the members; eval() and forward() are not const in libtorch
   std::vector<int> best_epoch;
@@ -90,7 +116,7 @@ struct DeepSurvModel::Impl {
     auto sum = torch::zeros({static_cast<int64_t>(n)});
     for (auto net : nets) {
       net->eval();
-      sum += net->forward(input).squeeze(1);
+      sum += member_risk(net->forward(input), discrete());
     }
     sum = (sum / static_cast<double>(nets.size())).contiguous();
     return std::vector<double>(sum.data_ptr<float>(), sum.data_ptr<float>() + sum.numel());
@@ -147,14 +173,37 @@ void DeepSurvModel::Impl::fit_member(const SurvivalData& d, uint64_t seed) {
     xv.insert(xv.end(), &d.x[i * p], &d.x[i * p] + p), tv.push_back(d.time[i]), ev.push_back(d.event[i]);
   const auto x_fit = standardise(xf, fit_rows.size()), x_val = standardise(xv, val_rows.size());
   const auto sets = risk_sets(tf, ef);
-  auto net = make_net(static_cast<int64_t>(p), options.hidden, options.dropout);
+  auto net = make_net(static_cast<int64_t>(p), options.hidden, options.dropout, outputs());
+  std::vector<int64_t> intervals;
+  for (double t : tf) intervals.push_back(discrete() ? interval(t) : 0);
+  const auto interval_t = torch::tensor(intervals), event_t = torch::tensor(std::vector<float>(ef.begin(), ef.end()));
+  std::vector<int64_t> val_intervals;
+  for (double t : tv) val_intervals.push_back(discrete() ? interval(t) : 0);
+  const auto val_interval = torch::tensor(val_intervals),
+             val_event = torch::tensor(std::vector<float>(ev.begin(), ev.end()));
+  if (discrete()) {  // start at the pooled interval hazards: logit(deaths / at risk) per interval
+    std::vector<double> deaths(cuts.size(), 0), at_risk(cuts.size(), 0);
+    for (size_t i = 0; i < intervals.size(); ++i) {
+      for (int64_t k = 0; k <= intervals[i]; ++k) at_risk[k] += 1;
+      deaths[intervals[i]] += ef[i];
+    }
+    auto& last = *net->children().back()->as<torch::nn::Linear>();
+    torch::NoGradGuard ng;
+    for (size_t k = 0; k < cuts.size(); ++k) {
+      const double h = std::clamp((deaths[k] + 0.5) / (at_risk[k] + 1.0), 1e-4, 1 - 1e-4);
+      last.bias[static_cast<int64_t>(k)].fill_(std::log(h / (1 - h)));
+    }
+  }
   auto opt = train::make_adamw(net->parameters(), options.lr, options.weight_decay);
   train::TrainerOptions to;
   to.epochs = options.epochs;
   to.steps_per_epoch = options.steps_per_epoch;
   to.schedule = {train::ScheduleKind::Constant, options.lr,
                  static_cast<int64_t>(options.epochs) * options.steps_per_epoch, 0, 0.0};
-  to.monitor = "val_c";
+  // DeepSurv stops on the validation C; the logistic hazard, a likelihood of calibrated hazards, on
+  // the validation negative log-likelihood (C alone would keep uncalibrated early epochs).
+  to.monitor = discrete() ? "val_nll" : "val_c";
+  to.maximize = !discrete();
   to.patience = options.patience;
   to.label = "DeepSurv " + std::to_string(nets.size() + 1) + "/" + std::to_string(options.members) + " epoch";
   to.progress = options.progress;
@@ -165,14 +214,19 @@ void DeepSurvModel::Impl::fit_member(const SurvivalData& d, uint64_t seed) {
   hooks.train_step = [&](int64_t, double lr) -> std::optional<std::pair<double, int64_t>> {
     train::set_lr(*opt, lr);
     net->train();
-    return std::pair{train::optimise(*opt, cox_loss(net->forward(x_fit).squeeze(1), sets)), int64_t{1}};
+    const auto out = net->forward(x_fit);
+    const auto loss = discrete() ? logistic_hazard_loss(out, interval_t, event_t) : cox_loss(out.squeeze(1), sets);
+    return std::pair{train::optimise(*opt, loss), int64_t{1}};
   };
   hooks.validate = [&](int) {
     torch::NoGradGuard ng;
     net->eval();
-    const auto z = net->forward(x_val).squeeze(1).contiguous();
+    const auto out = net->forward(x_val);
+    const auto z = member_risk(out, discrete()).contiguous();
     const std::vector<double> eta(z.data_ptr<float>(), z.data_ptr<float>() + z.numel());
-    return train::Metrics{{"val_c", harrell_concordance(tv, ev, eta).c()}};
+    train::Metrics m{{"val_c", harrell_concordance(tv, ev, eta).c()}};
+    if (discrete()) m.push_back({"val_nll", logistic_hazard_loss(out, val_interval, val_event).item<double>()});
+    return m;
   };
   hooks.save_best = [&] { best.capture(net->parameters()); };
   const auto r = train::fit(to, hooks);
@@ -222,21 +276,47 @@ DeepSurvModel DeepSurvModel::fit(const SurvivalData& d, const DeepSurvOptions& o
   im.names = d.names;
   im.factors = d.factors;
   im.options = o;
+  check_known("survival network head", o.head, {"cox", "logistic-hazard"});
   im.fit_scaling(d);
+  if (im.discrete()) {  // interval edges at quantiles of the event times, the last at the longest time
+    std::vector<double> events;
+    for (size_t i = 0; i < d.n(); ++i)
+      if (d.event[i]) events.push_back(d.time[i]);
+    std::sort(events.begin(), events.end());
+    for (int k = 1; k <= o.intervals; ++k) im.cuts.push_back(events[(events.size() - 1) * k / o.intervals]);
+    im.cuts.back() = *std::max_element(d.time.begin(), d.time.end());
+    im.cuts.erase(std::unique(im.cuts.begin(), im.cuts.end()), im.cuts.end());
+  }
   for (int k = 0; k < o.members; ++k) im.fit_member(d, o.seed + static_cast<uint64_t>(k));
-  im.fit_baseline(d);
+  if (!im.discrete()) im.fit_baseline(d);
   return m;
 }
 
 std::vector<double> DeepSurvModel::risk(const std::vector<double>& x, size_t n) const { return impl_->eta(x, n); }
 
 std::vector<double> DeepSurvModel::survival(const double* x, const std::vector<double>& times) const {
-  const std::vector<double> row(x, x + impl_->names.size());
-  const double r = std::exp(impl_->eta(row, 1).at(0));
+  const auto& im = *impl_;
+  const std::vector<double> row(x, x + im.names.size());
   std::vector<double> out;
+  if (im.discrete()) {  // the members' mean of prod (1 - h) over the intervals ended by t
+    torch::NoGradGuard ng;
+    const auto input = im.standardise(row, 1);
+    auto s = torch::zeros({static_cast<int64_t>(im.cuts.size())}, torch::kDouble);
+    for (auto net : im.nets) {
+      net->eval();
+      s += torch::exp(-torch::cumsum(torch::softplus(net->forward(input)[0]).to(torch::kDouble), 0));
+    }
+    s /= static_cast<double>(im.nets.size());
+    for (double t : times) {
+      const auto ended = std::upper_bound(im.cuts.begin(), im.cuts.end(), t) - im.cuts.begin();
+      out.push_back(ended == 0 ? 1.0 : s[ended - 1].item<double>());
+    }
+    return out;
+  }
+  const double r = std::exp(im.eta(row, 1).at(0));
   for (double t : times) {
-    const auto it = std::upper_bound(impl_->base_time.begin(), impl_->base_time.end(), t);
-    const double h = it == impl_->base_time.begin() ? 0.0 : impl_->base_cumhaz[it - impl_->base_time.begin() - 1];
+    const auto it = std::upper_bound(im.base_time.begin(), im.base_time.end(), t);
+    const double h = it == im.base_time.begin() ? 0.0 : im.base_cumhaz[it - im.base_time.begin() - 1];
     out.push_back(std::exp(-h * r));
   }
   return out;
@@ -266,7 +346,9 @@ void DeepSurvModel::save(const fs::path& dir) const {
                                                 {"baseline", {{"time", im.base_time}, {"cumhaz", im.base_cumhaz}}},
                                                 {"best_epoch", im.best_epoch},
                                                 {"validation_c", im.validation_c},
-                                                {"members", im.nets.size()}});
+                                                {"members", im.nets.size()},
+                                                {"head", im.options.head},
+                                                {"cuts", im.cuts}});
   for (size_t k = 0; k < im.nets.size(); ++k)
     train::save_module(*im.nets[k], dir / ("deepsurv_" + std::to_string(k) + ".pt"));
 }
@@ -292,6 +374,8 @@ DeepSurvModel DeepSurvModel::load(const fs::path& dir) {
     im.best_epoch = j.at("best_epoch").get<std::vector<int>>();
     im.validation_c = j.at("validation_c").get<std::vector<double>>();
     im.options.members = j.at("members").get<int>();
+    im.options.head = j.at("head").get<std::string>();
+    im.cuts = j.at("cuts").get<std::vector<double>>();
   } catch (const json::exception& e) {
     fail_invalid(meta.string() + ": " + e.what());
   }
@@ -299,8 +383,10 @@ DeepSurvModel DeepSurvModel::load(const fs::path& dir) {
       im.base_time.size() != im.base_cumhaz.size())
     fail_invalid(meta.string() + ": names, mean, sd and baseline do not agree in size");
   if (im.options.members < 1 || im.options.members > 1000) fail_invalid(meta.string() + ": members out of range");
+  check_known(meta.string() + ": head", im.options.head, {"cox", "logistic-hazard"});
+  if (im.discrete() && im.cuts.empty()) fail_invalid(meta.string() + ": a logistic-hazard model without intervals");
   for (int k = 0; k < im.options.members; ++k) {
-    im.nets.push_back(make_net(static_cast<int64_t>(im.names.size()), im.options.hidden, 0.0));
+    im.nets.push_back(make_net(static_cast<int64_t>(im.names.size()), im.options.hidden, 0.0, im.outputs()));
     train::load_module(*im.nets.back(), dir / ("deepsurv_" + std::to_string(k) + ".pt"));
   }
   return m;

@@ -18,6 +18,11 @@ struct DeepSurvOptions {
   std::vector<int> hidden{32, 32};
   double dropout = 0.2, lr = 1e-3, weight_decay = 1e-3;
   int epochs = 300, patience = 30, steps_per_epoch = 1;  // full-batch steps
+  // cox: DeepSurv (one output, the log-risk); logistic-hazard: a discrete-time model (Gensheimer &
+  // Narasimhan 2019; pycox's LogisticHazard): one hazard logit per interval, `intervals` intervals
+  // cut at quantiles of the event times; the same networks, scaling, members and early stopping.
+  std::string head = "cox";
+  int intervals = 20;
   int members = 5;  // networks from seeds seed, seed + 1, ... (each its own validation split), log-risks averaged
   double validation_fraction = 0.2;  // stratified by event, for early stopping
   uint64_t seed = 1;
@@ -32,7 +37,8 @@ class DeepSurvModel {
   DeepSurvModel& operator=(DeepSurvModel&&) noexcept;
 
   static DeepSurvModel fit(const SurvivalData& data, const DeepSurvOptions& options = {});
-  // Log-risk of each design row (n x p, row-major).
+  // Risk of each design row (n x p, row-major): the log-risk, or for the logistic hazard the
+  // cumulative hazard over every interval.
   std::vector<double> risk(const std::vector<double>& x, size_t n) const;
   std::vector<double> survival(const double* x, const std::vector<double>& times) const;
   const std::vector<std::string>& names() const;
