@@ -145,6 +145,45 @@ BinaryFigures figures(const std::vector<double>& p, const std::vector<int>& y) {
   return f;
 }
 
+std::vector<const icu::Stay*> used_stays(const std::vector<icu::Stay>& stays, const std::vector<double>& oof) {
+  std::vector<const icu::Stay*> used;
+  for (size_t i = 0; i < oof.size(); ++i)
+    if (!std::isnan(oof[i])) used.push_back(&stays[i]);
+  return used;
+}
+
+// The subgroup audit of out-of-fold probabilities `p` (outcomes `y`, stays `used`) over the
+// descriptor columns, at `threshold` (< 0: Youden's), into j["subgroups"] and the plot.
+std::vector<metrics::SubgroupAudit> icu_audits(const std::vector<std::string>& groups,
+                                               const std::vector<const icu::Stay*>& used, const std::vector<double>& p,
+                                               const std::vector<int>& y, double threshold, const fs::path& plot,
+                                               json& j) {
+  std::vector<metrics::SubgroupAudit> audits;
+  if (groups.empty()) return audits;
+  if (threshold < 0) threshold = metrics::youden_threshold(p, y);
+  for (const auto& column : groups) {
+    metrics::AuditInput in;
+    in.column = column;
+    for (const auto* s : used) in.group.push_back(descriptor_group(*s, column));
+    in.outcome = y;
+    in.probabilities = &p;
+    in.threshold = threshold;
+    in.metric = [&](const std::vector<size_t>& idx) {
+      std::vector<double> ps;
+      std::vector<int> ys;
+      for (size_t i : idx) ps.push_back(p[i]), ys.push_back(y[i]);
+      return metrics::auroc(ps, ys);
+    };
+    audits.push_back(metrics::audit_subgroups(in));
+    for (const auto& w : audits.back().warnings) spdlog::warn("subgroup audit: {}", w);
+  }
+  j["subgroups"] = json::array();
+  for (const auto& a : audits) j["subgroups"].push_back(metrics::audit_json(a));
+  j["audit_threshold"] = threshold;
+  if (!plot.empty()) metrics::save_audit_plot(plot, audits);
+  return audits;
+}
+
 void add_split_command(CLI::App* parent, GlobalOptions& g) {
   auto* cmd = parent->add_subcommand("split", "write a RecordID,fold file, stratified by the outcome");
   struct Opts {
@@ -308,33 +347,7 @@ void add_cv_command(CLI::App* parent, GlobalOptions& g) {
       }
       j["components"] = parts;
     }
-    std::vector<metrics::SubgroupAudit> audits;
-    if (!groups.empty()) {
-      std::vector<const icu::Stay*> used;
-      for (size_t i = 0; i < oof.size(); ++i)
-        if (!std::isnan(oof[i])) used.push_back(&c.stays[i]);
-      const double threshold = o->threshold >= 0 ? o->threshold : metrics::youden_threshold(p, y);
-      for (const auto& column : groups) {
-        metrics::AuditInput in;
-        in.column = column;
-        for (const auto* s : used) in.group.push_back(descriptor_group(*s, column));
-        in.outcome = y;
-        in.probabilities = &p;
-        in.threshold = threshold;
-        in.metric = [&](const std::vector<size_t>& idx) {
-          std::vector<double> ps;
-          std::vector<int> ys;
-          for (size_t i : idx) ps.push_back(p[i]), ys.push_back(y[i]);
-          return metrics::auroc(ps, ys);
-        };
-        audits.push_back(metrics::audit_subgroups(in));
-        for (const auto& w : audits.back().warnings) spdlog::warn("subgroup audit: {}", w);
-      }
-      j["subgroups"] = json::array();
-      for (const auto& a : audits) j["subgroups"].push_back(metrics::audit_json(a));
-      j["audit_threshold"] = threshold;
-      if (!o->audit_plot.empty()) metrics::save_audit_plot(o->audit_plot, audits);
-    }
+    const auto audits = icu_audits(groups, used_stays(c.stays, oof), p, y, o->threshold, o->audit_plot, j);
     if (o->json) return print_json(j);
     for (const auto& a : audits) std::fputs(metrics::audit_text(a).c_str(), stdout);
     if (j.contains("components")) std::printf("components: %s\n", j["components"].dump().c_str());
