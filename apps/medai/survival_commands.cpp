@@ -44,6 +44,7 @@ json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr
 struct ColumnOpts {
   fs::path data;
   std::string time = "time", event = "status", covariates, factors, strata;
+  bool impute = false;
 };
 
 void add_column_options(CLI::App* cmd, ColumnOpts& o, bool covariates) {
@@ -56,6 +57,9 @@ void add_column_options(CLI::App* cmd, ColumnOpts& o, bool covariates) {
   cmd->add_option("--factors", o.factors,
                   "covariates that are categorical (one-hot, the first sorted level the reference, as R)");
   cmd->add_option("--strata", o.strata, "comma-separated columns to stratify the baseline hazard on");
+  cmd->add_flag("--impute", o.impute,
+                "fill missing covariates with the training mean (numeric) or most frequent level (factors) instead "
+                "of dropping the rows");
 }
 
 survival::SurvivalColumns columns_of(const ColumnOpts& o) {
@@ -67,6 +71,9 @@ void log_dropped(const survival::SurvivalData& d, const fs::path& file) {
   if (d.dropped_missing)
     spdlog::warn("{}: {} rows with a missing value in a model column were dropped ({} used)", file.string(),
                  d.dropped_missing, d.n());
+  for (const auto& [column, n] : d.imputed)
+    spdlog::warn("{}: {} missing values of '{}' imputed (the training mean or most frequent level)", file.string(), n,
+                 column);
 }
 
 void km_plot(const fs::path& path, const std::vector<survival::KmCurve>& curves, const std::string& time_label) {
@@ -297,18 +304,21 @@ void add_fit_command(CLI::App* parent, GlobalOptions& g) {
   cmd->callback([&g, o] {
     core::init_runtime({g.threads, g.verbose, g.quiet || o->json});
     const io::CsvTable t = io::read_csv(o->cols.data);
-    const auto d = survival::read_survival_data(t, columns_of(o->cols));
+    auto columns = columns_of(o->cols);
+    if (o->cols.impute) columns.impute = survival::imputation_values(t, columns);
+    const auto d = survival::read_survival_data(t, columns);
     log_dropped(d, o->cols.data);
     const auto m = fit_model(d, o->model, !g.quiet && !o->json);
     for (const auto& w : m.cox.warnings) spdlog::warn("cox: {}", w);
     fs::create_directories(o->out);
-    const json columns = {{"time", o->cols.time},
-                          {"event", o->cols.event},
-                          {"covariates", o->cols.covariates},
-                          {"factors", o->cols.factors},
-                          {"strata", o->cols.strata}};
-    core::write_json_file(o->out / kModelFile,
-                          {{"model", m.kind}, {"columns", columns}, {"event_coding", d.event_coding}});
+    const json columns_json = {{"time", o->cols.time},
+                               {"event", o->cols.event},
+                               {"covariates", o->cols.covariates},
+                               {"factors", o->cols.factors},
+                               {"strata", o->cols.strata}};
+    core::write_json_file(
+        o->out / kModelFile,
+        {{"model", m.kind}, {"columns", columns_json}, {"impute", columns.impute}, {"event_coding", d.event_coding}});
     std::vector<double> risk;
     for (size_t i = 0; i < d.n(); ++i) risk.push_back(m.risk(&d.x[i * d.p()]));
     const double c = survival::harrell_concordance(d.time, d.event, risk, &d.stratum).c();
@@ -366,6 +376,7 @@ LoadedModel load_model(const fs::path& run) {
                  survival::split_names(c.at("factors").get<std::string>(), "factors"),
                  survival::split_names(c.at("strata").get<std::string>(), "strata")};
     m.model.kind = j.at("model").get<std::string>();
+    if (j.contains("impute")) m.columns.impute = j.at("impute").get<std::map<std::string, std::string>>();
   } catch (const json::exception& e) {
     fail_invalid(file.string() + ": " + e.what());
   }
@@ -615,7 +626,9 @@ void add_cv_command(CLI::App* parent, GlobalOptions& g) {
     std::vector<size_t> listed;
     for (size_t r = 0; r < folds.assignment.size(); ++r)
       if (folds.assignment[r] >= 0) listed.push_back(r);
-    const auto all = survival::read_survival_data(t, columns, nullptr, &listed);
+    auto all_columns = columns;
+    if (o->cols.impute) all_columns.impute = survival::imputation_values(t, columns, &listed);
+    const auto all = survival::read_survival_data(t, all_columns, nullptr, &listed);
     log_dropped(all, o->cols.data);
     const auto grid = survival::default_time_grid(all.time);
     std::vector<double> time, risk;
@@ -627,8 +640,10 @@ void add_cv_command(CLI::App* parent, GlobalOptions& g) {
     for (int k = 0; k < folds.fold_count(); ++k) {
       const auto train_rows = folds.rows_without(k), test_rows = folds.rows_with(k);
       if (test_rows.empty()) continue;
-      const auto m = fit_model(survival::read_survival_data(t, columns, nullptr, &train_rows), o->model, false);
-      const auto d = model_rows(m, columns, t, &test_rows);
+      auto fold_columns = columns;  // imputed from the training folds only
+      if (o->cols.impute) fold_columns.impute = survival::imputation_values(t, columns, &train_rows);
+      const auto m = fit_model(survival::read_survival_data(t, fold_columns, nullptr, &train_rows), o->model, false);
+      const auto d = model_rows(m, fold_columns, t, &test_rows);
       const auto p = predict_rows(m, d, grid);
       json f = scores_json(survival::score_survival(d.time, d.event, p.risk, p.curves, grid));
       f["fold"] = k;

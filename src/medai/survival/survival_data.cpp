@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -42,6 +43,38 @@ size_t SurvivalData::events() const {
   size_t e = 0;
   for (int v : event) e += v;
   return e;
+}
+
+std::map<std::string, std::string> imputation_values(const io::CsvTable& table, const SurvivalColumns& columns,
+                                                     const std::vector<size_t>* rows) {
+  std::map<std::string, std::string> out;
+  for (const auto& name : columns.covariates) {
+    const size_t col = table.column(name);
+    const bool factor = std::find(columns.factors.begin(), columns.factors.end(), name) != columns.factors.end();
+    std::map<std::string, size_t> counts;
+    double sum = 0;
+    size_t n = 0;
+    const auto visit = [&](size_t r) {
+      const std::string& v = table.rows.at(r)[col];
+      if (is_missing(v)) return;
+      if (factor) return void(++counts[v]);
+      const auto x = io::parse_number(v);
+      if (x && std::isfinite(*x)) sum += *x, ++n;
+    };
+    if (rows)
+      for (size_t r : *rows) visit(r);
+    else
+      for (size_t r = 0; r < table.rows.size(); ++r) visit(r);
+    if (factor && !counts.empty())
+      out[name] =
+          std::max_element(counts.begin(), counts.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
+    if (!factor && n > 0) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.17g", sum / static_cast<double>(n));
+      out[name] = buf;
+    }
+  }
+  return out;
 }
 
 std::vector<std::string> split_names(const std::string& text, const std::string& flag) {
@@ -92,7 +125,7 @@ SurvivalData read_survival_data(const io::CsvTable& table, const SurvivalColumns
   for (size_t r : *rows) {
     const auto& row = table.rows.at(r);
     bool missing = is_missing(row[time_col]) || is_missing(row[event_col]);
-    for (const auto& c : covs) missing = missing || is_missing(row[c.index]);
+    for (const auto& c : covs) missing = missing || (is_missing(row[c.index]) && !columns.impute.count(c.name));
     for (size_t s : strata_cols) missing = missing || is_missing(row[s]);
     if (missing) {
       ++d.dropped_missing;
@@ -101,6 +134,15 @@ SurvivalData read_survival_data(const io::CsvTable& table, const SurvivalColumns
     used.push_back(r);
   }
   if (used.empty()) fail_invalid(file + ": no row has every one of the model's columns");
+
+  // A covariate's value in a used row: the cell, or its imputed value.
+  const auto value = [&](size_t r, const Column& c) -> const std::string& {
+    const std::string& v = table.rows[r][c.index];
+    return is_missing(v) ? columns.impute.at(c.name) : v;
+  };
+  for (size_t r : used)
+    for (const auto& c : covs)
+      if (is_missing(table.rows[r][c.index])) ++d.imputed[c.name];
 
   // Event coding: 0/1 (or TRUE/FALSE), or R's 1/2 with 2 the event when no 0 occurs.
   std::set<std::string> event_values;
@@ -136,7 +178,7 @@ SurvivalData read_survival_data(const io::CsvTable& table, const SurvivalColumns
       c.levels = fixed->levels;
     } else {
       std::set<std::string> seen;
-      for (size_t r : used) seen.insert(table.rows[r][c.index]);
+      for (size_t r : used) seen.insert(value(r, c));
       c.levels = sorted_levels(seen);
       if (c.levels.size() < 2) fail_invalid(file + ": factor '" + c.name + "' has one level ('" + c.levels[0] + "')");
     }
@@ -148,7 +190,7 @@ SurvivalData read_survival_data(const io::CsvTable& table, const SurvivalColumns
   for (size_t r : used) {
     const auto& row = table.rows[r];
     for (const auto& c : covs) {
-      const std::string& v = row[c.index];
+      const std::string& v = value(r, c);
       if (!c.factor) {
         const auto x = io::parse_number(v);
         if (!x || !std::isfinite(*x))

@@ -3,6 +3,7 @@
 // covariates, with categorical covariates coded as R codes a factor (one 0/1 column per level but
 // the first, the reference; levels sorted numerically when every value is a number, else bytewise)
 // and optional strata. Rows with a missing covariate, stratum, time or event are dropped and counted.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,9 @@ struct SurvivalColumns {
   std::vector<std::string> factors;     // covariates to treat as categorical
   std::vector<std::string> strata;      // stratify on the combination of these columns
   std::vector<std::string> groups;      // carried through unexpanded (audits, KM by group)
+  // Missing covariate values replaced by these (column -> value as text) instead of dropping the
+  // row: imputation_values() gives the training means (numeric) and most frequent levels (factors).
+  std::map<std::string, std::string> impute;
 };
 
 // How a factor was coded: the levels seen in training, the first being the reference.
@@ -35,7 +39,8 @@ struct SurvivalData {
   std::vector<size_t> source_rows;                     // 0-based data rows of the CSV used
   std::vector<FactorCoding> factors;
   size_t dropped_missing = 0;
-  std::string event_coding;  // "0/1" or "1/2" (R's convention: 2 = event)
+  std::map<std::string, size_t> imputed;  // per covariate: values filled in from SurvivalColumns::impute
+  std::string event_coding;               // "0/1" or "1/2" (R's convention: 2 = event)
 
   size_t n() const { return time.size(); }
   size_t p() const { return names.size(); }
@@ -50,6 +55,11 @@ struct SurvivalData {
 SurvivalData read_survival_data(const io::CsvTable& table, const SurvivalColumns& columns,
                                 const std::vector<FactorCoding>* coding = nullptr,
                                 const std::vector<size_t>* rows = nullptr);
+
+// The mean of each numeric covariate and the most frequent level of each factor over the rows
+// (all, or `rows`) where it is present.
+std::map<std::string, std::string> imputation_values(const io::CsvTable& table, const SurvivalColumns& columns,
+                                                     const std::vector<size_t>* rows = nullptr);
 
 // Comma-separated names ("a,b,c") as a list; empty items are an error naming `flag`.
 std::vector<std::string> split_names(const std::string& text, const std::string& flag);

@@ -102,6 +102,15 @@ TEST(SurvivalData, FactorsMissingAndEventCoding) {
   EXPECT_EQ(d.at(0, 1), 1);
   EXPECT_EQ(d.at(1, 1), 0);
   EXPECT_EQ(d.at(2, 2), 1);
+  // Imputed instead of dropped: the mean of age (60, 50, 70 -> 60), the most frequent arm (a).
+  SurvivalColumns imputing{"time", "status", {"age", "arm"}, {"arm"}};
+  imputing.impute = imputation_values(t, imputing);
+  EXPECT_EQ(imputing.impute.at("age"), "60");
+  const auto i = read_survival_data(t, imputing);
+  EXPECT_EQ(i.n(), 4u);
+  EXPECT_EQ(i.dropped_missing, 0u);
+  EXPECT_EQ(i.imputed.at("age"), 1u);
+  EXPECT_EQ(i.at(1, 0), 60);
   // Numeric factor levels sort as numbers (R's factor of 2, 10 is 2 < 10).
   const auto n = read_survival_data(table("time,status,g\n1,1,10\n2,0,2\n3,1,2\n"), {"time", "status", {"g"}, {"g"}});
   EXPECT_EQ(n.names, (std::vector<std::string>{"g10"}));
