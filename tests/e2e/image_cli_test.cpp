@@ -245,6 +245,9 @@ TEST(ImageCli, APrevalenceMovesProbabilityAndThresholdTogetherAndEvaluateSimulat
   for (const char* k : {"prevalence", "accuracy", "sensitivity", "specificity", "ppv", "npv", "ece", "ece_adjusted"})
     EXPECT_TRUE(j["class_mix"][0].contains(k)) << k;
   EXPECT_EQ(j["by_group"]["odd"]["n"].get<int>() + j["by_group"]["even"]["n"].get<int>(), 120);
+  EXPECT_EQ(j["subgroup_audit"]["column"], "half");  // the shared audit (metrics/subgroup.h)
+  EXPECT_EQ(j["subgroup_audit"]["groups"].size(), 2u);
+  EXPECT_TRUE(j["subgroup_audit"].contains("equalised_odds_gap"));
   // Simulated acquisition changes, with test-time augmentation: one row per change after "none".
   e = test::run_medai("image evaluate --json --bootstrap 100 --tta 2 --perturb blur,zoom-in --model " +
                       test::quote(run) + " --data " + test::quote(dir / "grouped.csv") + " --scores " +

@@ -1,6 +1,7 @@
 #include "medai/imaging/evaluate_classifier.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -15,6 +16,7 @@
 #include "medai/io/csv.h"
 #include "medai/metrics/calibration.h"
 #include "medai/metrics/classification.h"
+#include "medai/metrics/subgroup.h"
 #include "medai/transforms/transforms.h"
 
 namespace medai::imaging {
@@ -182,6 +184,31 @@ json class_mix_report(const std::vector<double>& p, const std::vector<int>& y, d
   return out;
 }
 
+// The shared subgroup audit (metrics/subgroup.h). A group of one class (a pneumonia subtype, the
+// normals) is judged by the AUROC of its cases against every case of the other class.
+metrics::SubgroupAudit subgroup_audit(const std::vector<double>& p, const std::vector<int>& y, double threshold,
+                                      const std::vector<std::string>& groups, const std::string& column) {
+  metrics::AuditInput in;
+  in.column = column;
+  in.group = groups;
+  in.outcome = y;
+  in.probabilities = &p;
+  in.threshold = threshold;
+  in.metric = [&](const std::vector<size_t>& idx) {
+    std::vector<double> ps;
+    std::vector<int> ys;
+    int positives = 0;
+    for (size_t i : idx) ps.push_back(p[i]), ys.push_back(y[i]), positives += y[i];
+    if (positives == 0 || positives == static_cast<int>(idx.size()))
+      for (size_t i = 0; i < y.size(); ++i)
+        if (y[i] != ys[0]) ps.push_back(p[i]), ys.push_back(y[i]);
+    return metrics::auroc(ps, ys);
+  };
+  auto a = metrics::audit_subgroups(in);
+  for (const auto& w : a.warnings) spdlog::warn("subgroup audit: {}", w);
+  return a;
+}
+
 json group_report(const std::vector<double>& p, const std::vector<int>& y, double threshold,
                   const std::vector<std::string>& groups) {
   std::map<std::string, std::vector<size_t>> members;
@@ -263,6 +290,7 @@ Evaluation evaluate_classifier(const EvaluateOptions& o) {
   if (!groups.empty()) {
     e.shift["group_column"] = o.group_column;
     e.shift["by_group"] = group_report(p, y, threshold, groups);
+    e.shift["subgroup_audit"] = metrics::audit_json(subgroup_audit(p, y, threshold, groups, o.group_column));
   }
   // how much of this set the feature guard would let through (metrics above count every image)
   if (model.guard) e.shift["guard"] = guard_section(*model.guard, clean.features);
