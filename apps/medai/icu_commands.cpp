@@ -85,6 +85,11 @@ void add_tree_options(CLI::App* cmd, icu::MortalityOptions& o) {
   cmd->add_option("--rounds", p.rounds, "boosting rounds")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--learning-rate", p.learning_rate)->check(CLI::Range(1e-4, 1.0))->capture_default_str();
   cmd->add_option("--max-depth", p.max_depth)->check(CLI::Range(1, 16))->capture_default_str();
+  cmd->add_option("--subsample", p.subsample, "rows per tree")->check(CLI::Range(0.1, 1.0))->capture_default_str();
+  cmd->add_option("--colsample", p.colsample_bytree, "features per tree")
+      ->check(CLI::Range(0.05, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--min-child-weight", p.min_child_weight)->check(CLI::Range(0.0, 1000.0))->capture_default_str();
   cmd->add_option("--seed", p.seed)->capture_default_str();
 }
 
