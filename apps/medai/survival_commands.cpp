@@ -523,8 +523,8 @@ void add_predict_command(CLI::App* parent, GlobalOptions& g) {
     const auto d = model_rows(m.model, m.columns, filled);
     std::vector<double> times = parse_times(o->times);
     if (times.empty()) {
-      const auto bt = m.model.deep ? std::vector<double>{} : m.model.cox.base_time.at(0);
-      if (bt.empty()) fail_invalid("--times: give the times (this model keeps no event-time list)");
+      const auto& bt = m.model.cox.base_time.at(0);  // the training event times (the Cox fit is always kept)
+      if (bt.empty()) fail_invalid("--times: give the times (the training data had no events)");
       for (double q : {0.25, 0.5, 0.75}) times.push_back(bt.at(static_cast<size_t>(q * (bt.size() - 1))));
     }
     std::ostringstream csv;
