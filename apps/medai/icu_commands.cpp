@@ -137,16 +137,10 @@ struct BinaryFigures {
 
 BinaryFigures figures(const std::vector<double>& p, const std::vector<int>& y) {
   BinaryFigures f{metrics::auroc(p, y), metrics::average_precision(p, y), metrics::brier_score(p, y)};
-  const auto pick = [&](const std::vector<size_t>& idx, bool ap) {
-    std::vector<double> ps;
-    std::vector<int> ys;
-    for (size_t i : idx) ps.push_back(p[i]), ys.push_back(y[i]);
-    return ap ? metrics::average_precision(ps, ys) : metrics::auroc(ps, ys);
-  };
   f.auroc_ci = metrics::bootstrap_ci(
-      p.size(), [&](const auto& idx) { return pick(idx, false); }, 500);
+      p.size(), [&](const auto& idx) { return metrics::metric_on(metrics::auroc, p, y, idx); }, 500);
   f.auprc_ci = metrics::bootstrap_ci(
-      p.size(), [&](const auto& idx) { return pick(idx, true); }, 500);
+      p.size(), [&](const auto& idx) { return metrics::metric_on(metrics::average_precision, p, y, idx); }, 500);
   return f;
 }
 
@@ -173,12 +167,7 @@ std::vector<metrics::SubgroupAudit> icu_audits(const std::vector<std::string>& g
     in.outcome = y;
     in.probabilities = &p;
     in.threshold = threshold;
-    in.metric = [&](const std::vector<size_t>& idx) {
-      std::vector<double> ps;
-      std::vector<int> ys;
-      for (size_t i : idx) ps.push_back(p[i]), ys.push_back(y[i]);
-      return metrics::auroc(ps, ys);
-    };
+    in.metric = [&](const std::vector<size_t>& idx) { return metrics::metric_on(metrics::auroc, p, y, idx); };
     audits.push_back(metrics::audit_subgroups(in));
     for (const auto& w : audits.back().warnings) spdlog::warn("subgroup audit: {}", w);
   }

@@ -245,8 +245,12 @@ struct FittedModel {
   const std::vector<std::string>& names() const { return deep ? deep->names() : cox.names; }
   const std::vector<survival::FactorCoding>& factors() const { return deep ? deep->factors() : cox.factors; }
   std::vector<std::string> strata() const { return deep ? std::vector<std::string>{""} : cox.stratum_names; }
-  double risk(const double* x) const {
-    return deep ? deep->risk(std::vector<double>(x, x + names().size()), 1).at(0) : cox.linear_predictor(x);
+  // Every row's risk score at once (one batch through DeepSurv's networks).
+  std::vector<double> risks(const survival::SurvivalData& d) const {
+    if (deep) return deep->risk(d.x, d.n());
+    std::vector<double> r;
+    for (size_t i = 0; i < d.n(); ++i) r.push_back(cox.linear_predictor(&d.x[i * d.p()]));
+    return r;
   }
   std::vector<double> survival(const double* x, int stratum, const std::vector<double>& times) const {
     return deep ? deep->survival(x, times) : cox.survival(x, stratum, times);
@@ -319,8 +323,7 @@ void add_fit_command(CLI::App* parent, GlobalOptions& g) {
     core::write_json_file(
         o->out / kModelFile,
         {{"model", m.kind}, {"columns", columns_json}, {"impute", columns.impute}, {"event_coding", d.event_coding}});
-    std::vector<double> risk;
-    for (size_t i = 0; i < d.n(); ++i) risk.push_back(m.risk(&d.x[i * d.p()]));
+    const auto risk = m.risks(d);
     const double c = survival::harrell_concordance(d.time, d.event, risk, &d.stratum).c();
     core::write_file_atomic(o->out / kCoxFile, core::dump_json(m.cox.to_json(), 1));
     json summary = m.cox.summary_json();
@@ -410,10 +413,8 @@ struct Predictions {
 };
 Predictions predict_rows(const FittedModel& m, const survival::SurvivalData& d, const std::vector<double>& grid) {
   Predictions p;
-  for (size_t i = 0; i < d.n(); ++i) {
-    p.risk.push_back(m.risk(&d.x[i * d.p()]));
-    p.curves.push_back(m.survival(&d.x[i * d.p()], d.stratum[i], grid));
-  }
+  p.risk = m.risks(d);
+  for (size_t i = 0; i < d.n(); ++i) p.curves.push_back(m.survival(&d.x[i * d.p()], d.stratum[i], grid));
   return p;
 }
 
@@ -531,9 +532,11 @@ void add_predict_command(CLI::App* parent, GlobalOptions& g) {
     csv << "row,stratum,risk_score";
     for (double tt : times) csv << ",S(" << tt << ")";
     csv << "\n";
+    const auto risk = m.model.risks(d);
+    const auto strata = m.model.strata();
     for (size_t i = 0; i < d.n(); ++i) {
       const double* x = &d.x[i * d.p()];
-      csv << d.source_rows[i] << "," << io::csv_escape(m.model.strata()[d.stratum[i]]) << "," << m.model.risk(x);
+      csv << d.source_rows[i] << "," << io::csv_escape(strata[d.stratum[i]]) << "," << risk[i];
       for (double s : m.model.survival(x, d.stratum[i], times)) csv << "," << s;
       csv << "\n";
     }

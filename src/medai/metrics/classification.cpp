@@ -61,6 +61,16 @@ double average_precision(const std::vector<double>& s, const std::vector<int>& y
   return ap;
 }
 
+double metric_on(BinaryMetric metric, const std::vector<double>& scores, const std::vector<int>& labels,
+                 const std::vector<size_t>& idx) {
+  std::vector<double> ps;
+  std::vector<int> ys;
+  ps.reserve(idx.size());
+  ys.reserve(idx.size());
+  for (size_t i : idx) ps.push_back(scores[i]), ys.push_back(labels[i]);
+  return metric(ps, ys);
+}
+
 RocCurve roc_curve(const std::vector<double>& s, const std::vector<int>& y) {
   check(s, y);
   std::vector<size_t> order(s.size());

@@ -2,6 +2,7 @@
 // Binary classification metrics. `scores` are probabilities (or any monotone score) of the
 // positive class; labels are 0/1. Definitions follow scikit-learn so results can be checked
 // against it.
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -15,6 +16,12 @@ double auroc(const std::vector<double>& scores, const std::vector<int>& labels);
 // (recall_k - recall_{k-1}) * precision_k (the area under the precision-recall step curve, no
 // interpolation). NaN without positives.
 double average_precision(const std::vector<double>& scores, const std::vector<int>& labels);
+
+// `metric` (auroc, average_precision, ...) on the cases `idx` of (scores, labels): the callback of
+// a bootstrap or a subgroup audit.
+using BinaryMetric = double (*)(const std::vector<double>&, const std::vector<int>&);
+double metric_on(BinaryMetric metric, const std::vector<double>& scores, const std::vector<int>& labels,
+                 const std::vector<size_t>& idx);
 
 struct RocCurve {
   std::vector<double> fpr, tpr, thresholds;  // thresholds descending; first is +inf
