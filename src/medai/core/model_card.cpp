@@ -12,10 +12,9 @@ using nlohmann::json;
 
 namespace {
 
-const std::vector<std::pair<ModelKind, std::string>> kKinds{{ModelKind::Classifier, "classifier"},
-                                                            {ModelKind::Forecaster, "forecaster"},
-                                                            {ModelKind::Policy, "policy"},
-                                                            {ModelKind::Segmenter, "segmenter"}};
+const std::vector<std::pair<ModelKind, std::string>> kKinds{
+    {ModelKind::Classifier, "classifier"}, {ModelKind::Forecaster, "forecaster"}, {ModelKind::Policy, "policy"},
+    {ModelKind::Segmenter, "segmenter"},   {ModelKind::Molecule, "molecule"},     {ModelKind::Generator, "generator"}};
 
 // The kind a card of medai 0.1 (no 'kind' field) had, from its task.
 ModelKind kind_of_task(const std::string& task) {

@@ -14,7 +14,8 @@ namespace medai::core {
 
 inline constexpr const char* kModelCardSchema = "medai.model_card/1";
 
-enum class ModelKind { Classifier, Forecaster, Policy, Segmenter };  // next: text, survival, molecule, generator
+// Molecule: a molecular property model (chem/); Generator: a SMILES language model (chem/).
+enum class ModelKind { Classifier, Forecaster, Policy, Segmenter, Molecule, Generator };  // next: text, survival
 std::string kind_name(ModelKind kind);
 
 struct CardInput {

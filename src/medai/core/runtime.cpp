@@ -6,9 +6,11 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace medai::core {
 
@@ -37,6 +39,21 @@ void init_runtime(const RuntimeSettings& settings) {
 }
 
 int runtime_threads() { return g_threads; }
+
+void parallel_for(size_t n, const std::function<void(size_t)>& fn, size_t grain) {
+  const size_t threads = std::max<size_t>(
+      1, std::min<size_t>(static_cast<size_t>(std::max(1, g_threads)), n / std::max<size_t>(1, grain)));
+  if (threads <= 1) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (size_t t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      for (size_t i = t; i < n; i += threads) fn(i);
+    });
+  for (auto& th : pool) th.join();
+}
 
 std::string runtime_summary() {
   const BlasInfo blas = blas_info();

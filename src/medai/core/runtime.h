@@ -1,6 +1,8 @@
 #pragma once
 // Process start-up settings that decide CPU speed (see TOOLCHAIN.md): allocator thresholds,
 // libtorch intra-op threads. Call once at program start, before any tensor work.
+#include <cstddef>
+#include <functional>
 #include <string>
 
 namespace medai::core {
@@ -22,5 +24,8 @@ std::string runtime_summary();
 // trim threshold so training keeps its buffers; a long-running server calls this after dropping
 // something large (a model version) so its resident memory does not ratchet up.
 void release_free_memory();
+// Calls fn(i) for i in [0, n) on up to runtime_threads() threads (strided; fn must be safe to run
+// concurrently for different i). Below `grain` items per thread it uses fewer threads.
+void parallel_for(size_t n, const std::function<void(size_t)>& fn, size_t grain = 64);
 
 }  // namespace medai::core

@@ -118,6 +118,7 @@ std::vector<Route> all_routes(ServerContext& ctx) {
   register_image_routes(ctx, routes);
   register_glucose_routes(ctx, routes);
   register_text_routes(ctx, routes);
+  register_molecule_routes(ctx, routes);
   register_admin_routes(ctx, routes);
   return routes;
 }

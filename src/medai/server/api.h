@@ -20,6 +20,9 @@ class AnswerIndex;
 class NoteModel;
 class TextClassifierModel;
 }  // namespace medai::text
+namespace medai::chem {
+class MolModel;
+}  // namespace medai::chem
 
 namespace medai::server {
 
@@ -31,6 +34,8 @@ struct TextModels {
 };
 // Loads what `options` names; a named folder that does not load is a start-up error.
 std::shared_ptr<const TextModels> load_text_models(const ServerOptions& options);
+// The molecular property model of --mol-model (nullptr when not given).
+std::shared_ptr<const chem::MolModel> load_molecule_model(const ServerOptions& options);
 
 class Metrics;
 class ModelRepository;
@@ -64,6 +69,7 @@ struct ServerContext {
   std::string deid_secret;
   std::function<bool()> draining = [] { return false; };
   std::shared_ptr<const TextModels> text = std::make_shared<TextModels>();
+  std::shared_ptr<const chem::MolModel> molecules;  // /v1/molecules/predict
 
   struct AuditModel {
     std::string name, version, sha256;
@@ -88,6 +94,7 @@ void register_system_routes(ServerContext& ctx, std::vector<Route>& routes);
 void register_image_routes(ServerContext& ctx, std::vector<Route>& routes);
 void register_glucose_routes(ServerContext& ctx, std::vector<Route>& routes);
 void register_text_routes(ServerContext& ctx, std::vector<Route>& routes);
+void register_molecule_routes(ServerContext& ctx, std::vector<Route>& routes);
 void register_admin_routes(ServerContext& ctx, std::vector<Route>& routes);
 std::vector<Route> all_routes(ServerContext& ctx);
 

@@ -28,6 +28,8 @@ struct ServerOptions {
   double prevalence = 0;  // > 0: classifiers' probabilities adjusted to it unless a request names its own
   // Clinical text (empty: the route answers 404 naming the flag): medai text index / note-train / train.
   std::filesystem::path text_index, note_model, text_classifier;
+  // A molecular property model (medai mol train) for /v1/molecules/predict; empty: 404 naming the flag.
+  std::filesystem::path mol_model;
 };
 
 // Runs until SIGTERM/SIGINT (then stops accepting, finishes in-flight requests and returns 0).

@@ -43,6 +43,16 @@ BoostedTrees& BoostedTrees::operator=(BoostedTrees&&) noexcept = default;
 
 BoostedTrees BoostedTrees::train_binary(const std::vector<float>& x, size_t n, size_t p,
                                         const std::vector<float>& labels, const BoostedTreesParams& params) {
+  return train(x, n, p, labels, params, "binary:logistic");
+}
+
+BoostedTrees BoostedTrees::train_regression(const std::vector<float>& x, size_t n, size_t p,
+                                            const std::vector<float>& targets, const BoostedTreesParams& params) {
+  return train(x, n, p, targets, params, "reg:squarederror");
+}
+
+BoostedTrees BoostedTrees::train(const std::vector<float>& x, size_t n, size_t p, const std::vector<float>& labels,
+                                 const BoostedTreesParams& params, const std::string& objective) {
   if (labels.size() != n) fail_invalid("boosted trees: labels and rows differ in number");
   Matrix m(x, n, p);
   check(XGDMatrixSetFloatInfo(m.h, "label", labels.data(), n), "labels");
@@ -51,8 +61,7 @@ BoostedTrees BoostedTrees::train_binary(const std::vector<float>& x, size_t n, s
   out.handle_ = std::make_unique<Handle>();
   check(XGBoosterCreate(&m.h, 1, &out.handle_->h), "booster");
   const int threads = params.threads > 0 ? params.threads : core::runtime_threads();
-  const std::pair<const char*, std::string> settings[] = {{"objective", "binary:logistic"},
-                                                          {"eval_metric", "logloss"},
+  const std::pair<const char*, std::string> settings[] = {{"objective", objective},
                                                           {"tree_method", "hist"},
                                                           {"eta", std::to_string(params.learning_rate)},
                                                           {"max_depth", std::to_string(params.max_depth)},

@@ -31,6 +31,9 @@ class BoostedTrees {
   // Binary logistic model on n rows x p features (row-major), labels 0/1.
   static BoostedTrees train_binary(const std::vector<float>& x, size_t n, size_t p, const std::vector<float>& labels,
                                    const BoostedTreesParams& params);
+  // Squared-error regression on the same layout; predict() then returns the fitted value.
+  static BoostedTrees train_regression(const std::vector<float>& x, size_t n, size_t p,
+                                       const std::vector<float>& targets, const BoostedTreesParams& params);
   // P(label = 1) per row.
   std::vector<double> predict(const std::vector<float>& x, size_t n) const;
   // The log-odds behind predict (the sum of the trees' leaves and the bias).
@@ -43,6 +46,8 @@ class BoostedTrees {
   static BoostedTrees deserialise(const std::string& bytes, size_t features, const std::string& where);
 
  private:
+  static BoostedTrees train(const std::vector<float>& x, size_t n, size_t p, const std::vector<float>& labels,
+                            const BoostedTreesParams& params, const std::string& objective);
   struct Handle;
   std::unique_ptr<Handle> handle_;
   size_t features_ = 0;

@@ -156,7 +156,7 @@ $("signin-btn").onclick = signIn;
 $("xray-btn").onclick = analyse;
 $("rec-btn").onclick = recommend;
 $("hist-file").onchange = async () => { const f = $("hist-file").files[0]; if (f) $("hist-text").value = await f.text(); };
-const PAGES = ["xray", "diabetes", "ask", "scribe"];
+const PAGES = ["xray", "diabetes", "ask", "scribe", "molecules"];
 for (const page of PAGES) {
   $("tab-" + page).onclick = () => {
     for (const p of PAGES) { show(p, p === page); $("tab-" + p).classList.toggle("active", p === page); }
@@ -206,4 +206,63 @@ async function scribe() {
 $("ask-btn").onclick = ask;
 $("ask-question").onkeydown = (e) => { if (e.key === "Enter") ask(); };
 $("scribe-btn").onclick = scribe;
+
+function moleculeCard(r, tasks) {
+  const div = document.createElement("div");
+  div.className = "molecule";
+  div.style = "display:inline-block;vertical-align:top;width:310px;margin:6px;padding:6px;border:1px solid #ddd;border-radius:6px";
+  const title = document.createElement("p");
+  title.className = "label";
+  title.textContent = "Row " + r.row + ": " + (r.smiles || "");
+  div.appendChild(title);
+  if (r.error) {
+    const e = document.createElement("p"); e.className = "error"; e.textContent = r.error; div.appendChild(e);
+    return div;
+  }
+  if (r.svg) {
+    const img = document.createElement("img");
+    img.alt = r.canonical_smiles; img.width = 300; img.height = 220;
+    img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(r.svg);
+    div.appendChild(img);
+  }
+  const list = document.createElement("ul");
+  for (const t of tasks) {
+    const li = document.createElement("li");
+    const p = r.predictions[t];
+    li.textContent = t + ": " + p.value.toFixed(3) + " \u00b1 " + p.sd.toFixed(3);
+    list.appendChild(li);
+  }
+  div.appendChild(list);
+  const dom = document.createElement("p");
+  dom.className = r.in_domain ? "muted" : "error";
+  dom.textContent = "Nearest training molecule: Tanimoto " + r.nearest_training_similarity.toFixed(2) +
+    (r.in_domain ? "" : " - out of the model's domain");
+  div.appendChild(dom);
+  if (r.alerts.length) {
+    const a = document.createElement("p"); a.className = "error";
+    a.textContent = "Alerts: " + r.alerts.map((x) => x.catalog + " " + x.description).join(", ");
+    div.appendChild(a);
+  }
+  return div;
+}
+
+async function screenMolecules() {
+  $("mol-error").textContent = ""; show("mol-result", false);
+  const smiles = $("mol-smiles").value.split("\n").map((s) => s.trim()).filter((s) => s.length);
+  const body = { smiles, draw: true };
+  if ($("mol-task").value.trim()) body.task = $("mol-task").value.trim();
+  try {
+    const r = await api("/v1/molecules/predict", { method: "POST", headers: { "Content-Type": "application/json" },
+                                                   body: JSON.stringify(body) });
+    $("mol-summary").textContent = r.results.length + " molecules; model " + r.model + " (" + r.task_type + ", " +
+      r.tasks.length + " tasks)";
+    const list = $("mol-list"); list.replaceChildren();
+    for (const m of r.results) list.appendChild(moleculeCard(m, r.tasks));
+    $("mol-limits").textContent = r.limits;
+    show("mol-result", true);
+  } catch (e) {
+    $("mol-error").textContent = e.message;
+  }
+}
+$("mol-btn").onclick = screenMolecules;
 if (token) signIn();
