@@ -145,8 +145,10 @@ struct TrainOpt {
 };
 
 void add_model_options(CLI::App* cmd, chem::MolModelOptions& m) {
-  cmd->add_option("--model", m.model, "dmpnn (message-passing network ensemble) | xgb-ecfp (ECFP4 + XGBoost baseline)")
-      ->check(CLI::IsMember({"dmpnn", "xgb-ecfp"}))
+  cmd->add_option("--model", m.model,
+                  "dmpnn (message-passing network ensemble) | xgb-ecfp (ECFP4 + XGBoost baseline) | ensemble (both, "
+                  "blended with the networks' weight chosen on the validation split)")
+      ->check(CLI::IsMember({"dmpnn", "xgb-ecfp", "ensemble"}))
       ->capture_default_str();
   cmd->add_option("--ensemble", m.ensemble, "members (seeds); the trees: bags")
       ->check(CLI::Range(1, 50))
@@ -209,10 +211,12 @@ void add_train_command(CLI::App* mol, GlobalOptions& g) {
     fs::create_directories(o->out);
     model.save(o->out);
     auto card_core = core::ModelCardCore::fresh(o->out, core::ModelKind::Molecule, kMolTask);
-    card_core.architecture = o->model.model == "dmpnn"
-                                 ? "D-MPNN (Chemprop-style directed message passing) ensemble" +
-                                       std::string(o->model.descriptors ? " + RDKit 2D descriptors" : "")
-                                 : "ECFP4 (2048 bits) + XGBoost, one booster per task";
+    const std::string nets = "D-MPNN (Chemprop-style directed message passing) ensemble" +
+                             std::string(o->model.descriptors ? " + RDKit 2D descriptors" : "");
+    const std::string trees = "ECFP4 (2048 bits) + XGBoost, one booster per task";
+    card_core.architecture = o->model.model == "dmpnn"      ? nets
+                             : o->model.model == "xgb-ecfp" ? trees
+                                                            : nets + ", blended with " + trees;
     card_core.inputs = {{"smiles", "one molecule as SMILES (RDKit-sanitisable)", ""}};
     card_core.training = model.describe();
     card_core.data = {

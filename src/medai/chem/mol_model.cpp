@@ -228,6 +228,12 @@ struct MolModel::Impl {
   nn::Dmpnn train_member(const Prepared& fit, const std::vector<float>& fit_y, const Prepared& val,
                          const std::vector<float>& val_y, int member) const;
   void train_trees(const MolDataset& train);
+  void choose_blend(const MolDataset& valid);
+  MolPredictions predict_trees(const std::vector<bc::Molecule>& mols) const;
+  MolPredictions predict_networks(const std::vector<bc::Molecule>& mols) const;
+  // ensemble: w x networks + (1 - w) x trees
+  MolPredictions predict(const std::vector<bc::Molecule>& mols, double w) const;
+  double blend = 1.0;  // the networks' weight in an ensemble, chosen on the validation molecules
 };
 
 nn::Dmpnn MolModel::Impl::train_member(const Prepared& fit, const std::vector<float>& fit_y, const Prepared& val,
@@ -307,13 +313,31 @@ void MolModel::Impl::train_trees(const MolDataset& train) {
   }
 }
 
+void MolModel::Impl::choose_blend(const MolDataset& valid) {
+  // The weight of the networks against the trees that scores best on the validation molecules
+  // (mean AUROC or RMSE over tasks), from 1.0 down to 0.5 in steps of 0.1.
+  const auto nets = predict_networks(valid.molecules), tr = predict_trees(valid.molecules);
+  double best = -1e300;
+  for (int k = 10; k >= 5; --k) {
+    const double w = k / 10.0;
+    MolPredictions p = nets;
+    for (size_t j = 0; j < p.mean.size(); ++j) p.mean[j] = w * nets.mean[j] + (1 - w) * tr.mean[j];
+    const auto e = evaluate_predictions(valid, p);
+    const double score = type == TaskType::Classification ? e["mean_auroc"].get<double>() : -e["rmse"].get<double>();
+    spdlog::info("ensemble: networks x {:.1f} + trees x {:.1f}: validation {} {:.4f}", w, 1 - w,
+                 type == TaskType::Classification ? "mean AUROC" : "RMSE", std::abs(score));
+    if (score > best + 1e-9) best = score, blend = w;
+  }
+  spdlog::info("ensemble: networks weighted {:.1f}, trees {:.1f}", blend, 1 - blend);
+}
+
 MolModel::MolModel() = default;
 MolModel::~MolModel() = default;
 MolModel::MolModel(MolModel&&) noexcept = default;
 MolModel& MolModel::operator=(MolModel&&) noexcept = default;
 
 MolModel MolModel::train(const MolDataset& train_in, const MolDataset& valid_in, const MolModelOptions& o) {
-  check_known("--model", o.model, {"dmpnn", "xgb-ecfp"});
+  check_known("--model", o.model, {"dmpnn", "xgb-ecfp", "ensemble"});
   if (o.ensemble < 1 || o.ensemble > 50) fail_invalid("--ensemble must be in [1, 50]");
   if (train_in.size() < 10) fail_invalid(train_in.source.string() + ": fewer than 10 training molecules");
   train::apply_torch_threads();
@@ -339,47 +363,24 @@ MolModel MolModel::train(const MolDataset& train_in, const MolDataset& valid_in,
       im.target_mean.push_back(mean), im.target_sd.push_back(var > 1e-12 ? std::sqrt(var) : 1.0);
     }
   }
-  if (o.model == "xgb-ecfp") {
-    im.train_trees(train);
-    return m;
-  }
+  if (o.model != "dmpnn") im.train_trees(train);
+  if (o.model == "xgb-ecfp") return m;
   im.use_descriptors = o.descriptors;
   if (im.use_descriptors) im.scaler.fit(raw_descriptors(train.molecules));
   const Prepared fit = im.prepare(train.molecules), val = im.prepare(valid.molecules);
   const auto fit_y = im.scaled_labels(train), val_y = im.scaled_labels(valid);
   for (int k = 0; k < o.ensemble; ++k) im.members.push_back(im.train_member(fit, fit_y, val, val_y, k));
+  if (o.model == "ensemble") im.choose_blend(valid);
   return m;
 }
 
-MolPredictions MolModel::predict(const std::vector<bc::Molecule>& mols) const {
-  const auto& im = *impl_;
+namespace {
+
+// Mean and SD over members (member -> n x tasks).
+MolPredictions pool(const std::vector<std::vector<double>>& per_member, size_t n, size_t tasks) {
   MolPredictions p;
-  p.n = mols.size(), p.tasks = im.tasks.size();
-  p.mean.assign(p.n * p.tasks, 0), p.sd.assign(p.n * p.tasks, 0);
-  std::vector<std::vector<double>> per_member;  // member -> n x tasks, on the output scale
-  if (im.kind == "xgb-ecfp") {
-    const auto fps = fingerprints_of(mols);
-    std::vector<size_t> rows(mols.size());
-    std::iota(rows.begin(), rows.end(), size_t{0});
-    const auto x = fingerprint_matrix(fps, rows);
-    per_member.assign(static_cast<size_t>(im.options.ensemble), std::vector<double>(p.n * p.tasks));
-    for (size_t t = 0; t < p.tasks; ++t)
-      for (size_t b = 0; b < im.trees[t].size(); ++b) {
-        const auto v = im.trees[t][b].predict(x, mols.size());
-        for (size_t i = 0; i < p.n; ++i) per_member[b][i * p.tasks + t] = v[i];
-      }
-  } else {
-    train::apply_torch_threads();
-    const Prepared prep = im.prepare(mols);
-    for (auto net : im.members) {
-      const auto z = run_all(net, prep);
-      const auto out = im.type == TaskType::Classification ? torch::sigmoid(z) : z;
-      std::vector<double> v(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
-      if (im.type == TaskType::Regression)
-        for (size_t i = 0; i < v.size(); ++i) v[i] = v[i] * im.target_sd[i % p.tasks] + im.target_mean[i % p.tasks];
-      per_member.push_back(std::move(v));
-    }
-  }
+  p.n = n, p.tasks = tasks;
+  p.mean.assign(n * tasks, 0), p.sd.assign(n * tasks, 0);
   const double k = static_cast<double>(per_member.size());
   for (size_t j = 0; j < p.mean.size(); ++j) {
     double s = 0, ss = 0;
@@ -390,9 +391,58 @@ MolPredictions MolModel::predict(const std::vector<bc::Molecule>& mols) const {
   return p;
 }
 
+}  // namespace
+
+MolPredictions MolModel::Impl::predict_trees(const std::vector<bc::Molecule>& mols) const {
+  const size_t n = mols.size(), t_count = tasks.size();
+  const auto fps = fingerprints_of(mols);
+  std::vector<size_t> rows(n);
+  std::iota(rows.begin(), rows.end(), size_t{0});
+  const auto x = fingerprint_matrix(fps, rows);
+  std::vector<std::vector<double>> per_member(trees.front().size(), std::vector<double>(n * t_count));
+  for (size_t t = 0; t < t_count; ++t)
+    for (size_t b = 0; b < trees[t].size(); ++b) {
+      const auto v = trees[t][b].predict(x, n);
+      for (size_t i = 0; i < n; ++i) per_member[b][i * t_count + t] = v[i];
+    }
+  return pool(per_member, n, t_count);
+}
+
+MolPredictions MolModel::Impl::predict_networks(const std::vector<bc::Molecule>& mols) const {
+  train::apply_torch_threads();
+  const size_t t_count = tasks.size();
+  const Prepared prep = prepare(mols);
+  std::vector<std::vector<double>> per_member;
+  for (auto net : members) {
+    const auto z = run_all(net, prep);
+    const auto out = type == TaskType::Classification ? torch::sigmoid(z) : z;
+    std::vector<double> v(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
+    if (type == TaskType::Regression)
+      for (size_t i = 0; i < v.size(); ++i) v[i] = v[i] * target_sd[i % t_count] + target_mean[i % t_count];
+    per_member.push_back(std::move(v));
+  }
+  return pool(per_member, mols.size(), t_count);
+}
+
+MolPredictions MolModel::Impl::predict(const std::vector<bc::Molecule>& mols, double w) const {
+  if (kind == "xgb-ecfp") return predict_trees(mols);
+  auto p = predict_networks(mols);
+  if (kind != "ensemble" || w >= 1.0) return p;
+  const auto t = predict_trees(mols);
+  for (size_t j = 0; j < p.mean.size(); ++j) {
+    p.mean[j] = w * p.mean[j] + (1 - w) * t.mean[j];
+    p.sd[j] = std::sqrt(w * p.sd[j] * p.sd[j] + (1 - w) * t.sd[j] * t.sd[j]);
+  }
+  return p;
+}
+
+MolPredictions MolModel::predict(const std::vector<bc::Molecule>& mols) const {
+  return impl_->predict(mols, impl_->blend);
+}
+
 std::vector<double> MolModel::atom_contributions(const bc::Molecule& mol, size_t task) const {
   const auto& im = *impl_;
-  if (im.kind != "dmpnn" || task >= im.tasks.size()) return {};
+  if (im.members.empty() || task >= im.tasks.size()) return {};
   const Prepared prep = im.prepare({mol});
   const auto batch = make_batch(prep, {0});
   std::vector<double> total(static_cast<size_t>(mol.atoms()), 0.0);
@@ -439,7 +489,7 @@ json MolModel::describe() const {
             {"tasks", impl_->tasks},
             {"task_type", task_type_name(impl_->type)},
             {"training_molecules", impl_->train_fps.size()}};
-  if (impl_->kind == "dmpnn")
+  if (impl_->kind != "xgb-ecfp")
     j.update({{"hidden", o.hidden},
               {"depth", o.depth},
               {"ffn_hidden", o.ffn_hidden},
@@ -448,11 +498,12 @@ json MolModel::describe() const {
               {"epochs", o.epochs},
               {"batch_size", o.batch_size},
               {"lr", o.lr}});
-  else
+  if (impl_->kind != "dmpnn")
     j.update({{"fingerprint", "ECFP4 (Morgan radius 2, 2048 bits)"},
               {"rounds", o.trees.rounds},
               {"learning_rate", o.trees.learning_rate},
               {"max_depth", o.trees.max_depth}});
+  if (impl_->kind == "ensemble") j["network_weight"] = impl_->blend;
   return j;
 }
 
@@ -517,7 +568,7 @@ MolModel MolModel::load(const fs::path& dir) {
   m.impl_ = std::make_unique<Impl>();
   auto& im = *m.impl_;
   im.kind = core::json_string(j, "model", meta.string());
-  check_known(meta.string() + ": model", im.kind, {"dmpnn", "xgb-ecfp"});
+  check_known(meta.string() + ": model", im.kind, {"dmpnn", "xgb-ecfp", "ensemble"});
   im.tasks = j.at("tasks").get<std::vector<std::string>>();
   im.type = core::json_string(j, "task_type", meta.string()) == "regression" ? TaskType::Regression
                                                                              : TaskType::Classification;
@@ -525,7 +576,7 @@ MolModel MolModel::load(const fs::path& dir) {
   im.target_mean = j.at("target_mean").get<std::vector<double>>();
   im.target_sd = j.at("target_sd").get<std::vector<double>>();
   im.train_fps = load_fingerprints(dir / "train_fingerprints.bin");
-  if (im.kind == "xgb-ecfp") {
+  if (im.kind != "dmpnn") {
     im.trees.clear();
     im.trees.resize(im.tasks.size());
     for (size_t t = 0; t < im.tasks.size(); ++t)
@@ -533,7 +584,8 @@ MolModel MolModel::load(const fs::path& dir) {
         const fs::path f = dir / "members" / ("trees-" + std::to_string(t) + "-" + std::to_string(b) + ".json");
         im.trees[t].push_back(bridges::BoostedTrees::deserialise(core::read_file(f), kFpBits, f.string()));
       }
-    return m;
+    if (im.kind == "xgb-ecfp") return m;
+    im.blend = core::json_number(j, "network_weight", meta.string(), 0.0, 1.0);
   }
   im.options.hidden = core::json_int(j, "hidden", meta.string(), 1, 8192);
   im.options.depth = core::json_int(j, "depth", meta.string(), 1, 32);

@@ -1,7 +1,8 @@
 #pragma once
 // Molecular property models: a D-MPNN ensemble (Chemprop-style, nn/nets/dmpnn.h) with optional
 // RDKit descriptors, multitask with missing labels masked, trained with the shared Trainer and
-// early-stopped on the validation split; or the ECFP4 + XGBoost baseline (one booster per task).
+// early-stopped on the validation split; or the ECFP4 + XGBoost baseline (one booster per task);
+// or their blend (the default), the networks' weight chosen on the validation molecules.
 // Both give a mean and an ensemble spread per task, and the Tanimoto similarity of a molecule
 // to its nearest training molecule (applicability domain). Header free of libtorch.
 #include <filesystem>
@@ -24,8 +25,8 @@ inline bridges::BoostedTreesParams default_tree_params() {
 }
 
 struct MolModelOptions {
-  std::string model = "dmpnn";  // dmpnn | xgb-ecfp
-  int ensemble = 3;             // members (different seeds; the trees: bags)
+  std::string model = "ensemble";  // dmpnn | xgb-ecfp | ensemble (both, blend weight chosen on validation)
+  int ensemble = 3;                // members (different seeds; the trees: bags)
   int epochs = 40, patience = 12, batch_size = 50;
   int hidden = 300, depth = 3, ffn_hidden = 300;
   double dropout = 0.1, lr = 1e-3, weight_decay = 0.0;

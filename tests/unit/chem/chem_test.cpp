@@ -133,7 +133,7 @@ TEST(MolModel, DmpnnAndTreesLearnASimpleRule) {
   const auto d = chem::read_mol_dataset(write(dir / "n.csv", csv), {"smiles", "has_n", "auto", true});
   chem::MolModelOptions o;
   o.epochs = 30, o.ensemble = 2, o.hidden = 32, o.ffn_hidden = 32, o.batch_size = 8, o.progress = false;
-  o.descriptors = false;
+  o.descriptors = false, o.model = "dmpnn";
   const auto m = chem::MolModel::train(d, d, o);
   const auto j = chem::evaluate_predictions(d, m.predict(d.molecules));
   EXPECT_GT(j["mean_auroc"].get<double>(), 0.95) << j.dump();
@@ -147,6 +147,13 @@ TEST(MolModel, DmpnnAndTreesLearnASimpleRule) {
   o.model = "xgb-ecfp", o.trees.rounds = 30;
   const auto t = chem::MolModel::train(d, d, o);
   EXPECT_GT(chem::evaluate_predictions(d, t.predict(d.molecules))["mean_auroc"].get<double>(), 0.9);
+  o.model = "ensemble";
+  const auto e = chem::MolModel::train(d, d, o);
+  e.save(dir / "blend");
+  const auto eb = chem::MolModel::load(dir / "blend");
+  EXPECT_EQ(eb.describe()["network_weight"], e.describe()["network_weight"]);
+  const auto pa = e.predict(d.molecules), pb = eb.predict(d.molecules);
+  for (size_t i = 0; i < pa.mean.size(); ++i) EXPECT_NEAR(pa.mean[i], pb.mean[i], 1e-6);
 }
 
 TEST(SmilesLm, TokenisesAndScoresGenerations) {
