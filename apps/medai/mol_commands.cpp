@@ -16,6 +16,7 @@
 #include "medai/core/model_card.h"
 #include "medai/core/run_folder.h"
 #include "medai/core/runtime.h"
+#include "medai/io/csv.h"
 
 namespace medai::app {
 
@@ -55,12 +56,8 @@ data::RowSplits read_split_file(const fs::path& path, const chem::MolDataset& d)
 // --tasks of evaluate: empty or "all" = every task of the model; otherwise names it must have.
 std::vector<std::string> tasks_named(const std::string& list, const std::vector<std::string>& known) {
   if (list.empty() || list == "all") return {};
-  std::vector<std::string> out;
-  for (size_t start = 0; start <= list.size();) {
-    const size_t end = std::min(list.find(',', start), list.size());
-    if (end > start) out.push_back(list.substr(start, end - start)), check_known("--tasks", out.back(), known);
-    start = end + 1;
-  }
+  auto out = io::split_names(list, "--tasks");
+  for (const auto& t : out) check_known("--tasks", t, known);
   return out;
 }
 

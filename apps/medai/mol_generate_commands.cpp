@@ -18,6 +18,7 @@
 #include "medai/core/model_card.h"
 #include "medai/core/run_folder.h"
 #include "medai/core/runtime.h"
+#include "medai/io/csv.h"
 #include "medai/io/plot.h"
 
 namespace medai::app {
@@ -132,12 +133,7 @@ struct Objective {
 };
 
 Objective parse_objective(const std::string& spec) {
-  std::vector<std::string> f;
-  for (size_t start = 0; start <= spec.size();) {
-    const size_t end = std::min(spec.find(',', start), spec.size());
-    f.push_back(spec.substr(start, end - start));
-    start = end + 1;
-  }
+  const auto f = io::split_names(spec, "--objective");
   if (f.size() < 3 || f.size() > 4 || (f[2] != "max" && f[2] != "min"))
     fail_invalid("--objective '" + spec + "': expected RUN,TASK,max|min[,WEIGHT] (TASK may be 'mean')");
   Objective o;
@@ -217,6 +213,9 @@ void add_optimize_command(CLI::App* mol, GlobalOptions& g) {
   cmd->add_option("--batch", o->opt.batch_size)->check(CLI::Range(2, 4096))->capture_default_str();
   cmd->add_option("--sigma", o->opt.sigma, "weight of the score against the prior's likelihood")->capture_default_str();
   cmd->add_option("--lr", o->opt.lr)->capture_default_str();
+  cmd->add_option("--repeats", o->opt.repeats,
+                  "diversity filter: a molecule earns its score this many times, then 0 (0: off)")
+      ->capture_default_str();
   cmd->add_option("--eval-n", o->eval_n, "molecules sampled before and after to compare")->capture_default_str();
   cmd->add_option("--seed", o->seed)->capture_default_str();
   cmd->add_option("--out", o->out, "run folder for the optimised generator")->required();
@@ -240,6 +239,7 @@ void add_optimize_command(CLI::App* mol, GlobalOptions& g) {
     json report = {{"objectives", o->objectives},
                    {"steps", o->opt.steps},
                    {"sigma", o->opt.sigma},
+                   {"repeats", o->opt.repeats},
                    {"prior",
                     {{"score", score_summary(score(before), before)},
                      {"metrics", chem::generation_metrics(before, prior.training_smiles())}}},

@@ -23,17 +23,6 @@ std::string task_type_name(TaskType t) { return t == TaskType::Classification ? 
 
 namespace {
 
-std::vector<std::string> split_names(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    const size_t end = std::min(s.find(',', start), s.size());
-    if (end > start) out.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
 // Parses every SMILES on the runtime's threads; nullopt + reason for the ones that fail.
 struct Parsed {
   std::vector<std::optional<bc::Molecule>> mols;
@@ -107,7 +96,8 @@ MolDataset read_mol_dataset(const fs::path& csv, const MolReadOptions& o) {
       if (cols.empty())
         fail_invalid(csv.string() + ": --tasks all found no numeric column besides '" + o.smiles_column + "'");
     } else {
-      for (const auto& name : split_names(o.tasks)) cols.push_back(t.column(name)), d.tasks.push_back(name);
+      for (const auto& name : io::split_names(o.tasks, "--tasks"))
+        cols.push_back(t.column(name)), d.tasks.push_back(name);
       if (cols.empty()) fail_invalid("--tasks: no task named");
     }
     d.type = decide_type(t, cols, o.task_type);

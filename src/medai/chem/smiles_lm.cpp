@@ -236,11 +236,20 @@ SmilesLm SmilesLm::optimize(const std::function<std::vector<double>(const std::v
   prior->eval();
   auto opt = torch::optim::Adam(a.net->parameters(), torch::optim::AdamOptions(o.lr));
   core::ProgressBar bar("REINVENT step", o.steps, "steps", o.progress);
+  std::map<std::string, int> seen;
   for (int step = 0; step < o.steps; ++step) {
     auto [tokens, smiles] = a.draw(a.net, o.batch_size, 1.0);
     const auto s = score(smiles);
+    // Diversity filter (REINVENT 2's identical-molecule filter): a molecule earns its score the
+    // first `repeats` times it is sampled, then 0, so the agent cannot collapse onto one answer.
+    std::vector<double> reward = s;
     size_t valid = 0;
-    for (const auto& x : smiles) valid += bc::parse_smiles(x).has_value();
+    for (size_t i = 0; i < smiles.size(); ++i) {
+      const auto m = bc::parse_smiles(smiles[i]);
+      if (!m) continue;
+      ++valid;
+      if (o.repeats > 0 && ++seen[bc::canonical_smiles(*m)] > o.repeats) reward[i] = 0;
+    }
     torch::Tensor prior_ll;
     {
       torch::NoGradGuard ng;
@@ -248,7 +257,7 @@ SmilesLm SmilesLm::optimize(const std::function<std::vector<double>(const std::v
     }
     a.net->train();
     const auto agent_ll = Impl::sequence_log_likelihood(a.net, tokens);
-    const auto augmented = prior_ll + o.sigma * torch::tensor(std::vector<float>(s.begin(), s.end()));
+    const auto augmented = prior_ll + o.sigma * torch::tensor(std::vector<float>(reward.begin(), reward.end()));
     const auto loss = (augmented - agent_ll).pow(2).mean();
     const double l = train::optimise(opt, loss, a.net->parameters(), 5.0);
     double mean = 0;

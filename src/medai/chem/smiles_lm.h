@@ -49,6 +49,7 @@ class SmilesLm {
   struct OptimizeOptions {
     int steps = 150, batch_size = 64;
     double sigma = 60, lr = 5e-4;
+    int repeats = 1;  // diversity filter: a molecule is rewarded this many times, then scores 0
     bool progress = true;
   };
   struct StepRecord {

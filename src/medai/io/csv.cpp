@@ -113,4 +113,21 @@ std::optional<double> parse_number(const std::string& text) {
   return v;
 }
 
+std::vector<std::string> split_names(const std::string& text, const std::string& flag) {
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (item.empty()) fail_invalid(flag + " '" + text + "': an empty name in the list");
+    out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
 }  // namespace medai::io

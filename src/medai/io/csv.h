@@ -19,6 +19,9 @@ struct CsvTable {
 CsvTable read_csv(const std::filesystem::path& path);
 CsvTable parse_csv(const std::string& text, const std::filesystem::path& source);
 std::string csv_escape(const std::string& field);
+// Comma-separated names ("a,b,c"; spaces around items trimmed) as a list; "" gives none; an empty
+// item is an error naming `flag`.
+std::vector<std::string> split_names(const std::string& text, const std::string& flag);
 // The whole of `text` read as a number (std::stod: "nan" and "inf" included, so callers decide
 // about finiteness); nothing when it is empty, partly a number, or out of range.
 std::optional<double> parse_number(const std::string& text);

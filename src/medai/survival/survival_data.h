@@ -61,7 +61,6 @@ SurvivalData read_survival_data(const io::CsvTable& table, const SurvivalColumns
 std::map<std::string, std::string> imputation_values(const io::CsvTable& table, const SurvivalColumns& columns,
                                                      const std::vector<size_t>* rows = nullptr);
 
-// Comma-separated names ("a,b,c") as a list; empty items are an error naming `flag`.
-std::vector<std::string> split_names(const std::string& text, const std::string& flag);
+using io::split_names;  // io/csv.h
 
 }  // namespace medai::survival
