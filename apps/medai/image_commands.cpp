@@ -146,6 +146,13 @@ void add_train_command(CLI::App* image, GlobalOptions& g) {
   train->add_option("--mixup", t->mixup, "mixup of image pairs, Beta(a, a); 0 = off")->capture_default_str();
   train->add_option("--ema", t->ema, "keep the moving average of the weights with this decay; 0 = off")
       ->capture_default_str();
+  train
+      ->add_option("--train-fraction", t->train_fraction,
+                   "keep this share of the training patients (grouped, per class; validation unchanged)")
+      ->capture_default_str();
+  train->add_option("--synthetic", t->synthetic, "a conditional GAN run (medai gan train) whose images join training");
+  train->add_option("--synthetic-ratio", t->synthetic_ratio, "generated images per real training image")
+      ->capture_default_str();
   train->add_flag("!--no-cache", t->cache, "decode images from disk every epoch instead of keeping them in memory");
   train->add_option("--workers", t->workers, "loader threads (default: cores)");
   train->add_option("--max-batches", t->max_batches_per_epoch, "cap batches per epoch (smoke tests)");

@@ -16,6 +16,7 @@
 #include "medai/core/progress.h"
 #include "medai/core/run_folder.h"
 #include "medai/core/runtime.h"
+#include "medai/metrics/feature_distances.h"
 #include "medai/nn/nets/token_lstm.h"
 #include "medai/train/torch_helpers.h"
 #include "medai/train/trainer.h"
@@ -326,21 +327,6 @@ SmilesLm SmilesLm::load(const fs::path& dir) {
 
 namespace {
 
-// Frechet distance between N(mu1, S1) and N(mu2, S2): |mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^1/2).
-double frechet_distance(const torch::Tensor& a, const torch::Tensor& b) {
-  const auto mu1 = a.mean(0), mu2 = b.mean(0);
-  const auto cov = [](const torch::Tensor& x) {
-    const auto c = x - x.mean(0);
-    return c.t().mm(c) / std::max<int64_t>(1, x.size(0) - 1);
-  };
-  const auto s1 = cov(a), s2 = cov(b);
-  const auto [e1, v1] = torch::linalg_eigh(s1);
-  const auto root1 = v1.mm(torch::diag(e1.clamp_min(0).sqrt())).mm(v1.t());
-  const auto m = root1.mm(s2).mm(root1);
-  const auto em = torch::linalg_eigvalsh((m + m.t()) / 2).clamp_min(0);
-  return ((mu1 - mu2).pow(2).sum() + s1.trace() + s2.trace() - 2 * em.sqrt().sum()).item<double>();
-}
-
 torch::Tensor descriptor_matrix(const std::vector<bc::Molecule>& mols) {
   const auto d = static_cast<int64_t>(bc::descriptor_names().size());
   auto t = torch::zeros({static_cast<int64_t>(mols.size()), d}, torch::kDouble);
@@ -398,7 +384,7 @@ json generation_metrics(const std::vector<std::string>& generated, const std::ve
     auto g = descriptor_matrix(unique_mols), t = descriptor_matrix(train_mols);
     const auto mean = t.mean(0), sd = t.std(0).clamp_min(1e-6);
     j["frechet_descriptor_distance"] =
-        frechet_distance(((g - mean) / sd).clamp(-10, 10), ((t - mean) / sd).clamp(-10, 10));
+        metrics::frechet_distance(((g - mean) / sd).clamp(-10, 10), ((t - mean) / sd).clamp(-10, 10));
   }
   return j;
 }

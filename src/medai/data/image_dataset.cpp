@@ -160,7 +160,7 @@ ImageDataset load_image_dataset(const fs::path& src, const DatasetOptions& opt) 
   if (ds.samples.empty()) fail_invalid(src.string() + ": no images found");
   if (opt.classes) {
     apply_class_order(ds, *opt.classes, src.string());
-  } else if (ds.class_names.size() < 2) {
+  } else if (ds.class_names.size() < 2 && !opt.allow_one_class) {
     fail_invalid(src.string() + ": found only class '" + ds.class_names[0] +
                  "'; training needs at least two classes (is a class folder missing?)");
   }

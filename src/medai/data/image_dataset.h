@@ -30,6 +30,9 @@ struct DatasetOptions {
   std::string split;
   // When set, the dataset must use exactly these classes (a model's), in this order.
   std::optional<std::vector<std::string>> classes;
+  // One class is an error (a class folder missing?) unless the caller models a single
+  // distribution (an unconditional GAN).
+  bool allow_one_class = false;
 };
 
 ImageDataset load_image_dataset(const std::filesystem::path& dir_or_csv, const DatasetOptions& options = {});

@@ -8,10 +8,13 @@
 
 namespace medai::data {
 
-Split grouped_stratified_split(const ImageDataset& ds, double fraction, uint64_t seed) {
-  if (!(fraction > 0 && fraction < 1)) fail_invalid("validation fraction must be in (0, 1)");
-  std::map<std::string, std::vector<size_t>> by_patient;
-  for (size_t i = 0; i < ds.samples.size(); ++i) by_patient[ds.samples[i].patient_id].push_back(i);
+namespace {
+
+// About `fraction` of each class's images among `indices`, whole patients at a time, go to
+// `validation`; the rest to `train`.
+Split split_patients(const ImageDataset& ds, const std::vector<size_t>& indices, double fraction, uint64_t seed,
+                     std::map<std::string, std::vector<size_t>>& by_patient) {
+  for (size_t i : indices) by_patient[ds.samples[i].patient_id].push_back(i);
   // Patients per stratum, in a stable order before shuffling.
   std::vector<std::vector<const std::vector<size_t>*>> strata(ds.class_names.size());
   for (const auto& [pid, idx] : by_patient) {
@@ -35,10 +38,31 @@ Split grouped_stratified_split(const ImageDataset& ds, double fraction, uint64_t
   }
   std::sort(split.train.begin(), split.train.end());
   std::sort(split.validation.begin(), split.validation.end());
+  return split;
+}
+
+}  // namespace
+
+Split grouped_stratified_split(const ImageDataset& ds, double fraction, uint64_t seed) {
+  if (!(fraction > 0 && fraction < 1)) fail_invalid("validation fraction must be in (0, 1)");
+  std::vector<size_t> all(ds.samples.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  std::map<std::string, std::vector<size_t>> by_patient;
+  Split split = split_patients(ds, all, fraction, seed, by_patient);
   if (split.train.empty() || split.validation.empty())
     fail_invalid(ds.source.string() + ": too few patients (" + std::to_string(by_patient.size()) +
                  ") for a train/validation split");
   return split;
+}
+
+std::vector<size_t> subsample_patients(const ImageDataset& ds, const std::vector<size_t>& indices, double fraction,
+                                       uint64_t seed) {
+  if (!(fraction > 0 && fraction <= 1)) fail_invalid("--train-fraction must be in (0, 1]");
+  if (fraction == 1) return indices;
+  std::map<std::string, std::vector<size_t>> by_patient;
+  auto kept = split_patients(ds, indices, fraction, seed ^ 0x5eed5eedULL, by_patient).validation;
+  if (kept.empty()) fail_invalid("--train-fraction " + std::to_string(fraction) + " keeps no training patient");
+  return kept;
 }
 
 }  // namespace medai::data

@@ -16,4 +16,9 @@ struct Split {
 // is its most frequent label). Deterministic for a seed.
 Split grouped_stratified_split(const ImageDataset& ds, double validation_fraction, uint64_t seed);
 
+// About `fraction` of each class's images among `indices`, whole patients at a time (the
+// low-data regimes of medai image train --train-fraction). Deterministic for a seed.
+std::vector<size_t> subsample_patients(const ImageDataset& ds, const std::vector<size_t>& indices, double fraction,
+                                       uint64_t seed);
+
 }  // namespace medai::data

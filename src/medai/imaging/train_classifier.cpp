@@ -26,6 +26,7 @@
 #include "medai/io/csv.h"
 #include "medai/io/plot.h"
 #include "medai/metrics/calibration.h"
+#include "medai/synthesis/synthetic_augment.h"
 #include "medai/train/torch_helpers.h"
 #include "medai/train/trainer.h"
 #include "medai/transforms/transforms.h"
@@ -50,6 +51,8 @@ void validate(const TrainOptions& o) {
   if (!(o.label_smoothing >= 0 && o.label_smoothing < 0.5)) fail_invalid("--label-smoothing must be in [0, 0.5)");
   if (!(o.mixup >= 0 && o.mixup <= 10)) fail_invalid("--mixup must be in [0, 10] (0 = off)");
   if (!(o.ema == 0 || (o.ema >= 0.9 && o.ema < 1))) fail_invalid("--ema must be 0 (off) or in [0.9, 1)");
+  if (!(o.train_fraction > 0 && o.train_fraction <= 1)) fail_invalid("--train-fraction must be in (0, 1]");
+  if (!(o.synthetic_ratio > 0 && o.synthetic_ratio <= 10)) fail_invalid("--synthetic-ratio must be in (0, 10]");
   try {
     nn::check_architecture(o.architecture);
   } catch (const Error& e) {
@@ -77,6 +80,9 @@ json options_json(const TrainOptions& o) {
           {"mixup", o.mixup},
           {"ema", o.ema},
           {"split", o.split},
+          {"train_fraction", o.train_fraction},
+          {"synthetic", o.synthetic.empty() ? json(nullptr) : json(fs::absolute(o.synthetic).string())},
+          {"synthetic_ratio", o.synthetic_ratio},
           {"precision", core::precision_name(core::resolve_precision(o.precision))}};
 }
 
@@ -108,6 +114,10 @@ TrainOptions with_stored_options(TrainOptions o, const json& so) {  // the inter
   o.ema = so.value("ema", 0.0);
   o.split = so["split"];
   o.precision = so.value("precision", "fp32");  // runs of medai 0.1 trained in fp32
+  o.train_fraction = so.value("train_fraction", 1.0);
+  o.synthetic = so.contains("synthetic") && so["synthetic"].is_string() ? fs::path(so["synthetic"].get<std::string>())
+                                                                        : fs::path();
+  o.synthetic_ratio = so.value("synthetic_ratio", 1.0);
   return o;
 }
 
@@ -492,11 +502,21 @@ json train_classifier(const TrainOptions& cli) {
     fail_unsupported(o.data.string() + ": found " + std::to_string(ds.class_names.size()) +
                      " classes; medai image train builds two-class detectors");
   data::Split split = data::grouped_stratified_split(ds, o.validation_fraction, o.split_seed.value_or(o.seed));
+  if (o.train_fraction < 1) {
+    split.train = data::subsample_patients(ds, split.train, o.train_fraction, o.split_seed.value_or(o.seed));
+    spdlog::info("--train-fraction {:g}: {} training images of {} patients kept", o.train_fraction, split.train.size(),
+                 patient_count(ds, split.train));
+  }
+  const std::vector<size_t> real_train = split.train;  // the guard is fitted on real images only
+  if (!o.synthetic.empty()) {                          // checks the GAN run before anything is written
+    const auto added =
+        synthesis::add_synthetic_images(ds, split.train, o.synthetic, o.synthetic_ratio, run / "synthetic", o.seed);
+    split.train.insert(split.train.end(), added.begin(), added.end());
+  }
+  fs::create_directories(run);
   auto counts = ds.class_counts();
   spdlog::info("data: {} images ({} {}, {} {}), {} train / {} validation (grouped by patient)", ds.samples.size(),
                counts[0], ds.class_names[0], counts[1], ds.class_names[1], split.train.size(), split.validation.size());
-  fs::create_directories(run);
-
   data::DecodedCache cache(ds, o.image_size, o.cache);
   if (o.cache) {  // decodes everything once, and finds unreadable files before any training
     std::vector<size_t> all = split.train;
@@ -518,12 +538,19 @@ json train_classifier(const TrainOptions& cli) {
   write_curves(run, fitted.history);
   write_split_csv(run, ds, split);
   ClassifierCard typed = make_card(o, ds, split, fitted, cal, class_w);
+  if (o.train_fraction < 1) typed.core.split["train_fraction"] = o.train_fraction;
+  if (!o.synthetic.empty())
+    typed.core.data["synthetic"] = {{"gan_run", fs::absolute(o.synthetic).string()},
+                                    {"ratio", o.synthetic_ratio},
+                                    {"images", split.train.size() - real_train.size()},
+                                    {"folder", "synthetic/"},
+                                    {"note", "generated images in training only; validation is real"}};
   if (split.train.size() >= kMinGuardImages && split.validation.size() >= kMinGuardImages) {
     ClassifierModel model(net, typed);
     GuardOptions go = o.guard;
     go.progress = o.progress;
     go.seed = o.seed;
-    typed.guard = fit_guard(model, ds, split.train, split.validation, go, run);
+    typed.guard = fit_guard(model, ds, real_train, split.validation, go, run);
     typed.extra["robustness"] = robustness_section(model, ds, split.validation, o.progress);
   } else {
     spdlog::warn(

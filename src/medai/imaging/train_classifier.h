@@ -40,7 +40,10 @@ struct TrainOptions {
   int bootstrap_reps = 1000;
   std::string precision = "auto";  // auto | fp32 | bf16 (core/precision.h)
   bool progress = true;
-  GuardOptions guard;  // the out-of-distribution guard fitted at the end
+  GuardOptions guard;               // the out-of-distribution guard fitted at the end
+  double train_fraction = 1.0;      // share of the training patients kept (low-data experiments), grouped
+  std::filesystem::path synthetic;  // a conditional GAN run (medai gan train) whose images join training
+  double synthetic_ratio = 1.0;     // generated images per real training image
 };
 
 // Trains, calibrates and writes the run folder; returns the model card.

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cv {
@@ -67,8 +68,11 @@ cv::Mat display_frame(const Image& image, int frame = -1);  // -1 = middle frame
 
 // Reads/writes 8- or 16-bit PNG through libpng (quiet, exact errors).
 Image read_png(const std::string& bytes, const std::string& name);
-void write_png(const std::filesystem::path& path, const cv::Mat& image);  // CV_8U/16U, 1 or 3 ch
-std::string encode_png(const cv::Mat& image, const std::string& name);    // the same, as bytes
+// tEXt chunks (key: 1-79 Latin-1 characters, value), e.g. {"Description", "SYNTHETIC ..."}.
+using PngText = std::vector<std::pair<std::string, std::string>>;
+void write_png(const std::filesystem::path& path, const cv::Mat& image,
+               const PngText& text = {});  // CV_8U/16U, 1 or 3 ch
+std::string encode_png(const cv::Mat& image, const std::string& name, const PngText& text = {});  // the same, as bytes
 Image read_jpeg(const std::string& bytes, const std::string& name);
 Image read_nifti(const std::filesystem::path& path);
 

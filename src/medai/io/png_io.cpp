@@ -94,7 +94,7 @@ Image read_png(const std::string& bytes, const std::string& name) {
   return img;
 }
 
-std::string encode_png(const cv::Mat& image, const std::string& name) {
+std::string encode_png(const cv::Mat& image, const std::string& name, const PngText& text) {
   if (image.empty()) fail_invalid("PNG: empty image for " + name);
   const int depth = image.depth() == CV_16U ? 16 : 8;
   if (image.depth() != CV_8U && image.depth() != CV_16U) fail_invalid("PNG: only 8/16-bit images");
@@ -116,6 +116,15 @@ std::string encode_png(const cv::Mat& image, const std::string& name) {
       [](png_structp) {});
   png_set_IHDR(png, info, image.cols, image.rows, depth, ch == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  std::vector<png_text> chunks(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i].first.empty() || text[i].first.size() > 79) fail_invalid("PNG: a text key must have 1-79 characters");
+    chunks[i].compression = PNG_TEXT_COMPRESSION_NONE;
+    chunks[i].key = const_cast<png_charp>(text[i].first.c_str());
+    chunks[i].text = const_cast<png_charp>(text[i].second.c_str());
+    chunks[i].text_length = text[i].second.size();
+  }
+  if (!chunks.empty()) png_set_text(png, info, chunks.data(), static_cast<int>(chunks.size()));
   png_write_info(png, info);
   if (depth == 16) png_set_swap(png);
   if (ch == 3) png_set_bgr(png);  // callers hand us OpenCV's BGR order for colour images
@@ -125,8 +134,8 @@ std::string encode_png(const cv::Mat& image, const std::string& name) {
   return out;
 }
 
-void write_png(const std::filesystem::path& path, const cv::Mat& image) {
-  core::write_file_atomic(path, encode_png(image, path.string()));
+void write_png(const std::filesystem::path& path, const cv::Mat& image, const PngText& text) {
+  core::write_file_atomic(path, encode_png(image, path.string(), text));
 }
 
 }  // namespace medai::io
