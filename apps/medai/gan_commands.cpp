@@ -83,13 +83,8 @@ void add_sample_command(CLI::App* gan, GlobalOptions& g) {
     if (!o->cls.empty() || !gan.conditional()) {
       plan.emplace_back(o->cls.empty() ? 0 : gan.class_index(o->cls), o->n);
     } else {
-      int64_t total = 0, done = 0;
-      for (auto c : gan.class_counts) total += c;
-      for (size_t c = 0; c < gan.class_counts.size(); ++c) {
-        const int64_t k = c + 1 == gan.class_counts.size() ? o->n - done : o->n * gan.class_counts[c] / total;
-        plan.emplace_back(static_cast<int64_t>(c), k);
-        done += k;
-      }
+      const auto mix = gan.class_mix(o->n);
+      for (size_t c = 0; c < mix.size(); ++c) plan.emplace_back(static_cast<int64_t>(c), mix[c]);
     }
     json files = json::array();
     for (const auto& [c, k] : plan) {

@@ -34,12 +34,7 @@ namespace {
 torch::Tensor decode_all(const data::ImageDataset& ds, const std::vector<size_t>& idx, int size, bool progress) {
   data::DecodedCache cache(ds, size);
   cache.preload(idx, core::runtime_threads(), progress);
-  auto t = torch::empty({static_cast<int64_t>(idx.size()), 1, size, size});
-  for (size_t i = 0; i < idx.size(); ++i) {
-    const cv::Mat m = cache.get(idx[i]);
-    std::memcpy(t[static_cast<int64_t>(i)].data_ptr<float>(), m.ptr<float>(), sizeof(float) * size * size);
-  }
-  return t;
+  return unit_images(cache, idx);
 }
 
 // Pooled classifier features of [0, 1] images, each preprocessed as the classifier's inputs are.
@@ -88,21 +83,12 @@ std::pair<std::vector<size_t>, std::vector<size_t>> patient_halves(const data::I
 }
 
 // Samples in the training class proportions (conditional) or from the one distribution.
-std::pair<torch::Tensor, std::vector<int64_t>> generate(GanModel& gan, int64_t n, uint64_t seed) {
+torch::Tensor generate(GanModel& gan, int64_t n, uint64_t seed) {
   std::vector<torch::Tensor> parts;
-  std::vector<int64_t> labels;
-  const double total = std::accumulate(gan.class_counts.begin(), gan.class_counts.end(), 0.0);
-  int64_t done = 0;
-  for (size_t c = 0; c < gan.class_counts.size(); ++c) {
-    const int64_t k = c + 1 == gan.class_counts.size()
-                          ? n - done
-                          : static_cast<int64_t>(std::llround(n * gan.class_counts[c] / total));
-    if (k <= 0) continue;
-    parts.push_back(gan.sample(k, static_cast<int64_t>(c), seed + c));
-    labels.insert(labels.end(), static_cast<size_t>(k), static_cast<int64_t>(c));
-    done += k;
-  }
-  return {torch::cat(parts, 0), labels};
+  const auto mix = gan.class_mix(n);
+  for (size_t c = 0; c < mix.size(); ++c)
+    if (mix[c] > 0) parts.push_back(gan.sample(mix[c], static_cast<int64_t>(c), seed + c));
+  return torch::cat(parts, 0);
 }
 
 double quantile_of(torch::Tensor v, double q) {
@@ -213,7 +199,7 @@ json evaluate_gan(const GanEvalOptions& o) {
                half_a.size(), half_b.size(), fpath.string());
   const auto fa = features_of(fx, decode_all(real, half_a, s, o.progress), "real A", o.progress);
   const auto fb = features_of(fx, decode_all(real, half_b, s, o.progress), "real B", o.progress);
-  const auto [samples, labels] = generate(gan, n, o.seed + 101);
+  const auto samples = generate(gan, n, o.seed + 101);
   const auto fg = features_of(fx, samples, "generated", o.progress);
 
   json r;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <cstring>
+#include <numeric>
 #include <opencv2/core.hpp>
 
 #include "medai/core/error.h"
@@ -62,6 +64,30 @@ torch::Tensor GanModel::sample(int64_t n, int64_t label, uint64_t seed, int64_t 
     out.push_back((generator->forward(z, y) + 1) / 2);
   }
   return torch::cat(out, 0).clamp(0, 1);
+}
+
+std::vector<int64_t> GanModel::class_mix(int64_t n) const {
+  const double total = std::accumulate(class_counts.begin(), class_counts.end(), 0.0);
+  std::vector<int64_t> mix(class_counts.size(), 0);
+  int64_t done = 0;
+  for (size_t c = 0; c < mix.size(); ++c) {
+    mix[c] =
+        c + 1 == mix.size()
+            ? n - done
+            : std::min(n - done, static_cast<int64_t>(std::llround(static_cast<double>(n) * class_counts[c] / total)));
+    done += mix[c];
+  }
+  return mix;
+}
+
+torch::Tensor unit_images(data::DecodedCache& cache, const std::vector<size_t>& indices) {
+  const int s = cache.size();
+  auto t = torch::empty({static_cast<int64_t>(indices.size()), 1, s, s});
+  for (size_t i = 0; i < indices.size(); ++i) {
+    const cv::Mat m = cache.get(indices[i]);
+    std::memcpy(t[static_cast<int64_t>(i)].data_ptr<float>(), m.ptr<float>(), sizeof(float) * s * s);
+  }
+  return t;
 }
 
 int64_t GanModel::class_index(const std::string& c) const {

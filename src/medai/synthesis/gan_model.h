@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "medai/data/image_loader.h"
 #include "medai/nn/nets/gan.h"
 
 namespace medai::synthesis {
@@ -30,6 +31,8 @@ class GanModel {
   // `n` images N x 1 x S x S in [0, 1] of class index `label` (ignored when unconditional), from
   // a generator seeded with `seed` (the same seed gives the same images).
   torch::Tensor sample(int64_t n, int64_t label, uint64_t seed, int64_t batch = 64);
+  // `n` images split over the classes in the training mix (rounded; the last class takes the rest).
+  std::vector<int64_t> class_mix(int64_t n) const;
   // The class index of a name, or an InvalidInput error listing the model's classes.
   int64_t class_index(const std::string& name) const;
 
@@ -42,6 +45,9 @@ class GanModel {
   std::filesystem::path run_dir;
   nn::Generator generator{nullptr};
 };
+
+// Cached [0, 1] images of the listed samples as N x 1 x S x S (decoding any not cached yet).
+torch::Tensor unit_images(data::DecodedCache& cache, const std::vector<size_t>& indices);
 
 // PNG metadata that marks a file as synthetic and names the model (tEXt chunks).
 std::vector<std::pair<std::string, std::string>> synthetic_png_text(const GanModel& model, const std::string& label);

@@ -63,17 +63,6 @@ void validate(const GanTrainOptions& o) {
   if (o.feature_epochs < 0) fail_invalid("--feature-epochs must be 0 or more");
 }
 
-// Real images of the listed samples as N x 1 x S x S in [-1, 1].
-torch::Tensor real_batch(data::DecodedCache& cache, const std::vector<size_t>& idx) {
-  const int s = cache.size();
-  auto t = torch::empty({static_cast<int64_t>(idx.size()), 1, s, s});
-  for (size_t i = 0; i < idx.size(); ++i) {
-    const cv::Mat m = cache.get(idx[i]);
-    std::memcpy(t[static_cast<int64_t>(i)].data_ptr<float>(), m.ptr<float>(), sizeof(float) * s * s);
-  }
-  return t * 2 - 1;
-}
-
 struct Nets {
   nn::Generator g{nullptr}, average{nullptr};
   nn::Discriminator d{nullptr};
@@ -145,7 +134,7 @@ train::TrainResult fit_gan(const GanTrainOptions& o, Nets& n, const nn::GanOptio
     const auto first = order.begin() + step * o.batch_size;
     if (first + o.batch_size > order.end()) return std::nullopt;
     std::vector<size_t> idx(first, first + o.batch_size);
-    const auto real = real_batch(cache, idx);
+    const auto real = unit_images(cache, idx) * 2 - 1;  // the generator's range
     std::vector<int64_t> labels;
     for (size_t i : idx) labels.push_back(go.classes > 1 ? ds.samples[i].label : 0);
     const auto y = torch::tensor(labels);
