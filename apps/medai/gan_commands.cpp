@@ -36,6 +36,9 @@ void add_train_command(CLI::App* gan, GlobalOptions& g) {
   cmd->add_option("--z-dim", o->z_dim, "noise dimensions")->capture_default_str();
   cmd->add_option("--width", o->width, "channels of the discriminator's first stage")->capture_default_str();
   cmd->add_option("--ema", o->ema, "decay of the generator's moving average; 0 = off")->capture_default_str();
+  cmd->add_option("--mode-seeking", o->mode_seeking,
+                  "weight of the mode-seeking regulariser (MSGAN) against a generator that ignores its noise; 0 = off")
+      ->capture_default_str();
   cmd->add_flag("!--no-diff-augment", o->diff_augment, "no DiffAugment before the discriminator");
   cmd->add_option("--feature-epochs", o->feature_epochs,
                   "epochs of the feature network for gan evaluate (an image classifier on the same images); 0 = none")

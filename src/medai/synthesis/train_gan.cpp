@@ -41,6 +41,7 @@ json options_json(const GanTrainOptions& o) {
           {"width", o.width},
           {"ema", o.ema},
           {"diff_augment", o.diff_augment},
+          {"mode_seeking", o.mode_seeking},
           {"seed", o.seed},
           {"split", o.split},
           {"feature_epochs", o.feature_epochs}};
@@ -50,6 +51,7 @@ GanTrainOptions with_stored_options(GanTrainOptions o, const json& s) {
   o.image_size = s["size"], o.conditional = s["conditional"], o.epochs = s["epochs"], o.batch_size = s["batch"];
   o.lr_generator = s["lr_generator"], o.lr_discriminator = s["lr_discriminator"];
   o.beta1 = s["beta1"], o.beta2 = s["beta2"], o.z_dim = s["z_dim"], o.width = s["width"], o.ema = s["ema"];
+  o.mode_seeking = s.value("mode_seeking", 0.0);
   o.diff_augment = s["diff_augment"], o.seed = s["seed"], o.split = s["split"], o.feature_epochs = s["feature_epochs"];
   return o;
 }
@@ -60,6 +62,8 @@ void validate(const GanTrainOptions& o) {
   if (o.batch_size < 4 || o.batch_size > 1024) fail_invalid("--batch must be 4..1024");
   if (!(o.lr_generator > 0) || !(o.lr_discriminator > 0)) fail_invalid("--lr-g and --lr-d must be positive");
   if (!(o.ema == 0 || (o.ema >= 0.9 && o.ema < 1))) fail_invalid("--ema must be 0 (off) or in [0.9, 1)");
+  if (!(o.mode_seeking >= 0)) fail_invalid("--mode-seeking must be 0 (off) or more");
+  if (o.batch_size % 2 != 0) fail_invalid("--batch must be even (the mode-seeking pairs)");
   if (o.feature_epochs < 0) fail_invalid("--feature-epochs must be 0 or more");
 }
 
@@ -138,11 +142,17 @@ train::TrainResult fit_gan(const GanTrainOptions& o, Nets& n, const nn::GanOptio
     std::vector<int64_t> labels;
     for (size_t i : idx) labels.push_back(go.classes > 1 ? ds.samples[i].label : 0);
     const auto y = torch::tensor(labels);
+    // The fakes' two halves share the real batch's first-half labels (for the mode-seeking pairs).
+    const int64_t half = o.batch_size / 2;
+    const auto y_fake = torch::cat({y.narrow(0, 0, half), y.narrow(0, 0, half)});
     const auto aug = [&](const torch::Tensor& x) { return o.diff_augment ? nn::diff_augment(x) : x; };
-    const auto fake = n.g->forward(torch::randn({o.batch_size, go.z_dim}), y);
-    const auto d_real = n.d->forward(aug(real), y), d_fake = n.d->forward(aug(fake.detach()), y);
+    const auto z = torch::randn({o.batch_size, go.z_dim});
+    const auto fake = n.g->forward(z, y_fake);
+    const auto d_real = n.d->forward(aug(real), y), d_fake = n.d->forward(aug(fake.detach()), y_fake);
     const double ld = train::optimise(*n.opt_d, nn::hinge_d_loss(d_real, d_fake));
-    const double lg = train::optimise(*n.opt_g, nn::hinge_g_loss(n.d->forward(aug(fake), y)));
+    auto g_loss = nn::hinge_g_loss(n.d->forward(aug(fake), y_fake));
+    if (o.mode_seeking > 0) g_loss = g_loss + o.mode_seeking * nn::mode_seeking_loss(fake, z);
+    const double lg = train::optimise(*n.opt_g, g_loss);
     if (n.average) train::update_average(*n.average, *n.g, o.ema, ++n.steps);
     stats.d_loss += ld, stats.g_loss += lg, ++stats.steps;
     stats.d_real += d_real.mean().item<double>(), stats.d_fake += d_fake.mean().item<double>();
@@ -227,6 +237,7 @@ json make_card(const GanTrainOptions& o, const nn::GanOptions& go, const data::I
                    "discriminator" +
                    (go.classes > 1 ? " with a class projection" : "") + "; hinge loss" +
                    (o.diff_augment ? "; DiffAugment (brightness, contrast, translation, cutout)" : "") +
+                   (o.mode_seeking > 0 ? "; mode-seeking regulariser (MSGAN)" : "") +
                    (o.ema > 0 ? "; generator weights: moving average" : "");
   c.training = options_json(o);
   c.data = {{"source", o.data.string()},

@@ -70,6 +70,15 @@ TEST(Gan, HingeLosses) {
   EXPECT_DOUBLE_EQ(nn::hinge_g_loss(fake).item<double>(), 1.0);
 }
 
+TEST(Gan, ModeSeekingLossPunishesAGeneratorThatIgnoresItsNoise) {
+  const auto z = torch::tensor({0.0f, 2.0f}).view({2, 1});  // |z1 - z2| = 2
+  const auto same = torch::ones({2, 1, 2, 2});
+  EXPECT_NEAR(medai::nn::mode_seeking_loss(same, z).item<double>(), 1e5, 1);
+  auto differ = torch::zeros({2, 1, 2, 2});
+  differ[1].fill_(1);  // mean |G(z1) - G(z2)| = 1: gap 0.5
+  EXPECT_NEAR(medai::nn::mode_seeking_loss(differ, z).item<double>(), 1 / (0.5 + 1e-5), 1e-4);
+}
+
 TEST(FeatureDistances, FrechetByHand) {
   // a: mean 1, variance 2; b: mean 2, variance 8 -> 1 + 2 + 8 - 2 sqrt(16) = 3.
   const auto a = torch::tensor({0.0, 2.0}).view({2, 1}), b = torch::tensor({0.0, 4.0}).view({2, 1});

@@ -155,4 +155,12 @@ torch::Tensor hinge_d_loss(const torch::Tensor& real_scores, const torch::Tensor
 
 torch::Tensor hinge_g_loss(const torch::Tensor& fake_scores) { return -fake_scores.mean(); }
 
+torch::Tensor mode_seeking_loss(const torch::Tensor& images, const torch::Tensor& z) {
+  const int64_t h = images.size(0) / 2;
+  if (h == 0) fail_invalid("mode_seeking_loss: needs a batch of at least 2");
+  const auto gap = (images.narrow(0, 0, h) - images.narrow(0, h, h)).abs().mean() /
+                   (z.narrow(0, 0, h) - z.narrow(0, h, h)).abs().mean();
+  return 1.0 / (gap + 1e-5);
+}
+
 }  // namespace medai::nn

@@ -74,4 +74,9 @@ torch::Tensor diff_augment(const torch::Tensor& x);
 torch::Tensor hinge_d_loss(const torch::Tensor& real_scores, const torch::Tensor& fake_scores);
 torch::Tensor hinge_g_loss(const torch::Tensor& fake_scores);
 
+// Mode-seeking regulariser (Mao et al. 2019, MSGAN) for a batch whose two halves share their
+// labels: 1 / (mean |G(z1) - G(z2)| / mean |z1 - z2| + 1e-5), added to the generator's loss. A
+// conditional generator that ignores its noise (one image per class) makes it large.
+torch::Tensor mode_seeking_loss(const torch::Tensor& images, const torch::Tensor& z);
+
 }  // namespace medai::nn
