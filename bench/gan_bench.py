@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The network pair of medai's GAN (src/medai/nn/nets/gan.cpp) in python3-torch: a
 class-conditional DCGAN generator, a spectral-norm projection discriminator, hinge loss and
-DiffAugment, one D step and one G step per batch. Prints {"images", "seconds"} for STEPS steps
+DiffAugment, one D step and one G step (with the mode-seeking term) per batch. Prints {"images", "seconds"} for STEPS steps
 after 3 warm-up steps, on random [-1, 1] images (the training math, not data loading).
   gan_bench.py SIZE BATCH STEPS THREADS [WIDTH] [CLASSES]"""
 import json
@@ -89,13 +89,19 @@ real = torch.rand(batch, 1, size, size) * 2 - 1
 y = torch.randint(0, classes, (batch,))
 
 
+h = batch // 2
+y_fake = torch.cat([y[:h], y[:h]])
+
+
 def step():
-    fake = g(torch.randn(batch, z_dim), y)
-    ld = F.relu(1 - d(diff_augment(real), y)).mean() + F.relu(1 + d(diff_augment(fake.detach()), y)).mean()
+    z = torch.randn(batch, z_dim)
+    fake = g(z, y_fake)
+    ld = F.relu(1 - d(diff_augment(real), y)).mean() + F.relu(1 + d(diff_augment(fake.detach()), y_fake)).mean()
     od.zero_grad()
     ld.backward()
     od.step()
-    lg = -d(diff_augment(fake), y).mean()
+    gap = (fake[:h] - fake[h:]).abs().mean() / (z[:h] - z[h:]).abs().mean()
+    lg = -d(diff_augment(fake), y_fake).mean() + 1 / (gap + 1e-5)
     og.zero_grad()
     lg.backward()
     og.step()
