@@ -42,6 +42,8 @@ void add_server_commands(CLI::App& app, GlobalOptions& g) {
   serve->add_option("--note-model", o->note_model, "run folder of medai text note-train for /v1/text/note");
   serve->add_option("--text-classifier", o->text_classifier, "run folder of medai text train for /v1/text/classify");
   serve->add_option("--mol-model", o->mol_model, "run folder of medai mol train for /v1/molecules/predict");
+  serve->add_option("--dose-model", o->dose_model,
+                    "run folder of medai dose train for /v1/dose/recommend (default: the built-in IWPC formula)");
   serve
       ->add_option("--max-connections", o->max_connections,
                    "connections served at once (one thread each; idle or slow clients cannot starve the rest)")

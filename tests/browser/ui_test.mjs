@@ -90,6 +90,17 @@ try {
   if (reasons < 4) fail("only " + reasons + " reasons");
   if (inked < 1000) fail("the chart is empty");
   await page.screenshot({ path: outDir + "/ui-diabetes.png", fullPage: true });
+  await page.click("#tab-warfarin");
+  await page.fill("#wf-age", "67");
+  await page.fill("#wf-weight", "80");
+  await page.selectOption("#wf-cyp", "*1/*3");
+  await page.click("#wf-btn");
+  await page.waitForSelector("#wf-result:not(.hidden)", { timeout: 15000 });
+  const warfarin = await page.textContent("#wf-dose");
+  if (!/\d+\.\d mg\/week/.test(warfarin)) fail("no warfarin dose: " + warfarin);
+  if ((await page.$$("#wf-warnings li")).length < 1) fail("imputed height without a warning");
+  if (!/Untyped \(VKORC1\)/.test(await page.textContent("#wf-genotype"))) fail("no genotype-test advice");
+  await page.screenshot({ path: outDir + "/ui-warfarin.png", fullPage: true });
   if (withText === "1") {
     await page.click("#tab-ask");
     await page.fill("#ask-question", "What are the symptoms of gout?");
@@ -111,7 +122,7 @@ try {
     if (!/latex/.test(draft) || /Garcia/.test(draft)) fail("draft: " + draft);
     await page.screenshot({ path: outDir + "/ui-scribe.png", fullPage: true });
   }
-  console.log(JSON.stringify({ label, prob, dose, reasons, chart_pixels: inked }));
+  console.log(JSON.stringify({ label, prob, dose, reasons, chart_pixels: inked, warfarin }));
 } finally {
   await browser.close();
 }

@@ -149,6 +149,17 @@ TEST(Server, AuthRolesPredictionsAuditAndABadInputBattery) {
   auto rec_c = s.call("POST", "/v1/glucose/recommend", clin, (dir / "rec_c.json").string(), "application/json");
   EXPECT_EQ(rec_c.first, 400);
   EXPECT_NE(rec_c.second.find("boluses_only"), std::string::npos) << rec_c.second;
+  // Warfarin: the built-in IWPC pharmacogenetic formula; a missing age is refused with a 400.
+  test::write_text(
+      dir / "dose.json",
+      R"({"age": 67, "height_cm": 170, "weight_kg": 80, "race": "White", "cyp2c9": "*1/*3", "vkorc1": "A/G"})");
+  auto dose = s.call("POST", "/v1/dose/recommend", clin, (dir / "dose.json").string(), "application/json");
+  ASSERT_EQ(dose.first, 200) << dose.second;
+  EXPECT_NEAR(json::parse(dose.second)["dose_mg_week"].get<double>(), 22.43, 0.01);
+  test::write_text(dir / "dose_bad.json", R"({"height_cm": 170, "race": "White"})");
+  auto dose_bad = s.call("POST", "/v1/dose/recommend", clin, (dir / "dose_bad.json").string(), "application/json");
+  EXPECT_EQ(dose_bad.first, 400);
+  EXPECT_NE(dose_bad.second.find("age"), std::string::npos) << dose_bad.second;
 
   // Admin: unload -> 503 (retry later), load -> 200; both audited.
   EXPECT_EQ(s.call("POST", "/v1/admin/models/cxr/unload", clin).first, 403);

@@ -14,7 +14,8 @@ namespace {
 
 const std::vector<std::pair<ModelKind, std::string>> kKinds{
     {ModelKind::Classifier, "classifier"}, {ModelKind::Forecaster, "forecaster"}, {ModelKind::Policy, "policy"},
-    {ModelKind::Segmenter, "segmenter"},   {ModelKind::Molecule, "molecule"},     {ModelKind::Generator, "generator"}};
+    {ModelKind::Segmenter, "segmenter"},   {ModelKind::Molecule, "molecule"},     {ModelKind::Generator, "generator"},
+    {ModelKind::Dosing, "dosing"}};
 
 // The kind a card of medai 0.1 (no 'kind' field) had, from its task.
 ModelKind kind_of_task(const std::string& task) {

@@ -15,7 +15,16 @@ namespace medai::core {
 inline constexpr const char* kModelCardSchema = "medai.model_card/1";
 
 // Molecule: a molecular property model (chem/); Generator: a SMILES language model (chem/).
-enum class ModelKind { Classifier, Forecaster, Policy, Segmenter, Molecule, Generator };  // next: text, survival
+// Dosing: a warfarin dose model (dosing/, medai dose train).
+enum class ModelKind {
+  Classifier,
+  Forecaster,
+  Policy,
+  Segmenter,
+  Molecule,
+  Generator,
+  Dosing
+};  // next: text, survival
 std::string kind_name(ModelKind kind);
 
 struct CardInput {

@@ -117,6 +117,7 @@ std::vector<Route> all_routes(ServerContext& ctx) {
   register_system_routes(ctx, routes);
   register_image_routes(ctx, routes);
   register_glucose_routes(ctx, routes);
+  register_dose_routes(ctx, routes);
   register_text_routes(ctx, routes);
   register_molecule_routes(ctx, routes);
   register_admin_routes(ctx, routes);

@@ -23,6 +23,9 @@ class TextClassifierModel;
 namespace medai::chem {
 class MolModel;
 }  // namespace medai::chem
+namespace medai::dosing {
+class DoseModel;
+}  // namespace medai::dosing
 
 namespace medai::server {
 
@@ -36,6 +39,8 @@ struct TextModels {
 std::shared_ptr<const TextModels> load_text_models(const ServerOptions& options);
 // The molecular property model of --mol-model (nullptr when not given).
 std::shared_ptr<const chem::MolModel> load_molecule_model(const ServerOptions& options);
+// `--dose-model RUN`, or the built-in IWPC pharmacogenetic formula.
+std::shared_ptr<const dosing::DoseModel> load_dose_model(const ServerOptions& options);
 
 class Metrics;
 class ModelRepository;
@@ -70,6 +75,7 @@ struct ServerContext {
   std::function<bool()> draining = [] { return false; };
   std::shared_ptr<const TextModels> text = std::make_shared<TextModels>();
   std::shared_ptr<const chem::MolModel> molecules;  // /v1/molecules/predict
+  std::shared_ptr<const dosing::DoseModel> dose;    // /v1/dose/recommend
 
   struct AuditModel {
     std::string name, version, sha256;
@@ -95,6 +101,7 @@ void register_image_routes(ServerContext& ctx, std::vector<Route>& routes);
 void register_glucose_routes(ServerContext& ctx, std::vector<Route>& routes);
 void register_text_routes(ServerContext& ctx, std::vector<Route>& routes);
 void register_molecule_routes(ServerContext& ctx, std::vector<Route>& routes);
+void register_dose_routes(ServerContext& ctx, std::vector<Route>& routes);
 void register_admin_routes(ServerContext& ctx, std::vector<Route>& routes);
 std::vector<Route> all_routes(ServerContext& ctx);
 

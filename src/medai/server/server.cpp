@@ -52,6 +52,7 @@ int run_server(const ServerOptions& o, const std::function<void(int)>& on_listen
   ServerContext ctx{o, store, metrics, repo, load_forecaster(repo), secret, [] { return g_stop.load(); }};
   ctx.text = load_text_models(o);
   ctx.molecules = load_molecule_model(o);
+  ctx.dose = load_dose_model(o);
   HttpBridge bridge(ctx, all_routes(ctx));
   const int port = bridge.bind();
   g_stop = false;

@@ -30,6 +30,8 @@ struct ServerOptions {
   std::filesystem::path text_index, note_model, text_classifier;
   // A molecular property model (medai mol train) for /v1/molecules/predict; empty: 404 naming the flag.
   std::filesystem::path mol_model;
+  // A warfarin dose model (medai dose train) for /v1/dose/recommend; empty: the built-in IWPC formula.
+  std::filesystem::path dose_model;
 };
 
 // Runs until SIGTERM/SIGINT (then stops accepting, finishes in-flight requests and returns 0).

@@ -156,7 +156,7 @@ $("signin-btn").onclick = signIn;
 $("xray-btn").onclick = analyse;
 $("rec-btn").onclick = recommend;
 $("hist-file").onchange = async () => { const f = $("hist-file").files[0]; if (f) $("hist-text").value = await f.text(); };
-const PAGES = ["xray", "diabetes", "ask", "scribe", "molecules"];
+const PAGES = ["xray", "diabetes", "ask", "scribe", "molecules", "warfarin"];
 for (const page of PAGES) {
   $("tab-" + page).onclick = () => {
     for (const p of PAGES) { show(p, p === page); $("tab-" + p).classList.toggle("active", p === page); }
@@ -265,4 +265,40 @@ async function screenMolecules() {
   }
 }
 $("mol-btn").onclick = screenMolecules;
+
+function listItems(id, items) {
+  const ul = $(id); ul.replaceChildren();
+  for (const t of items) { const li = document.createElement("li"); li.textContent = t; ul.appendChild(li); }
+}
+
+async function recommendDose() {
+  $("wf-error").textContent = ""; show("wf-result", false);
+  const num = (id) => ($(id).value.trim() === "" ? null : Number($(id).value));
+  const body = { age: num("wf-age"), height_cm: num("wf-height"), weight_kg: num("wf-weight"), race: $("wf-race").value,
+                 cyp2c9: $("wf-cyp").value || null, vkorc1: $("wf-vkorc1").value || null,
+                 amiodarone: $("wf-amio").checked, enzyme_inducer: $("wf-inducer").checked };
+  try {
+    const r = await api("/v1/dose/recommend", { method: "POST", headers: { "Content-Type": "application/json" },
+                                                body: JSON.stringify(body) });
+    $("wf-dose").textContent = r.dose_mg_week.toFixed(1) + " mg/week (" + r.dose_mg_day.toFixed(1) + " mg/day), " +
+      r.dose_band;
+    $("wf-interval").textContent = Math.round(100 * r.interval_level) + " % interval " +
+      r.interval_mg_week[0].toFixed(1) + " to " + r.interval_mg_week[1].toFixed(1) + " mg/week (model " + r.model + ")";
+    listItems("wf-warnings", r.warnings);
+    listItems("wf-contrib", r.contributions.filter((c) => Math.abs(c.mg_week) >= 0.05)
+      .map((c) => c.feature + " (" + c.value + "): " + (c.mg_week >= 0 ? "+" : "") + c.mg_week.toFixed(1)));
+    const g = r.genotype_test;
+    $("wf-genotype").textContent = g.typed
+      ? "Typed: without the genotypes the dose would be " + g.dose_if_untyped_mg_week.toFixed(1) + " mg/week."
+      : "Untyped (" + g.untyped.join(", ") + "): a test would put the dose between " +
+        g.dose_range_10_90_mg_week[0].toFixed(1) + " and " + g.dose_range_10_90_mg_week[1].toFixed(1) +
+        " mg/week (10th-90th percentile); " + Math.round(100 * g.probability_other_dose_band) +
+        " % chance of another dose band.";
+    $("wf-use").textContent = r.intended_use;
+    show("wf-result", true);
+  } catch (e) {
+    $("wf-error").textContent = e.message;
+  }
+}
+$("wf-btn").onclick = recommendDose;
 if (token) signIn();
