@@ -45,13 +45,6 @@ std::vector<WarfarinPatient> rows_in(const WarfarinCohort& c, const data::RowSpl
   return out;
 }
 
-int split_part(const std::string& name) {
-  if (name == "train") return data::RowSplits::kTrain;
-  if (name == "valid") return data::RowSplits::kValid;
-  if (name == "test") return data::RowSplits::kTest;
-  fail_invalid("--split '" + name + "': expected train, valid or test");
-}
-
 // A random 80/20 split of the patients (seeded), written to `path`.
 data::RowSplits random_split(const WarfarinCohort& c, uint64_t seed, const fs::path& path) {
   data::RowSplitRequest q;
@@ -180,7 +173,7 @@ void add_evaluate_command(CLI::App* dose, GlobalOptions& g) {
     if (!o->splits.empty()) {
       const auto s = data::read_row_splits(o->splits, cohort.patients.size());
       if (s.folds) fail_invalid(o->splits.string() + ": a row,fold file; dose evaluate takes a row,split file");
-      patients = rows_in(cohort, s, split_part(o->split));
+      patients = rows_in(cohort, s, data::split_part(o->split));
     }
     if (patients.empty()) fail_invalid("dose evaluate: no rows in split '" + o->split + "'");
     const auto ev = evaluate_dose_model(model, patients, o->bootstrap);

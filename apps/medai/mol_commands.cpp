@@ -61,13 +61,6 @@ std::vector<std::string> tasks_named(const std::string& list, const std::vector<
   return out;
 }
 
-int part_named(const std::string& name) {
-  if (name == "train") return data::RowSplits::kTrain;
-  if (name == "valid") return data::RowSplits::kValid;
-  if (name == "test") return data::RowSplits::kTest;
-  fail_invalid("--split '" + name + "': expected train, valid or test");
-}
-
 void write_depictions(const chem::MolModel& model, const chem::MolDataset& d, const std::string& task,
                       const fs::path& dir) {
   size_t t = 0;
@@ -260,7 +253,8 @@ void add_evaluate_command(CLI::App* mol, GlobalOptions& g) {
     for (const auto& t : model.tasks()) tasks += (tasks.empty() ? "" : ",") + t;
     const auto d = chem::read_mol_dataset(o->data, {col, tasks, chem::task_type_name(model.type()), true});
     warn_unparsed(d);
-    const auto part = o->splits.empty() ? d : chem::subset(d, read_split_file(o->splits, d), part_named(o->split));
+    const auto part =
+        o->splits.empty() ? d : chem::subset(d, read_split_file(o->splits, d), data::split_part(o->split));
     if (part.size() == 0) fail_invalid(o->splits.string() + ": no parsed molecule in split '" + o->split + "'");
     auto j = chem::evaluate_predictions(part, model.predict(part.molecules), tasks_named(o->tasks, model.tasks()));
     j["model"] = model.kind();

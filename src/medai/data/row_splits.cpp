@@ -48,6 +48,13 @@ int parse_part(const std::string& v, bool folds, const std::string& where) {
 }
 }  // namespace
 
+int split_part(const std::string& name) {
+  if (name == "train") return RowSplits::kTrain;
+  if (name == "valid") return RowSplits::kValid;
+  if (name == "test") return RowSplits::kTest;
+  fail_invalid("--split '" + name + "': expected train, valid or test");
+}
+
 RowSplits read_row_splits(const std::filesystem::path& path, size_t n_rows) {
   const io::CsvTable t = io::read_csv(path);
   RowSplits s;

@@ -22,6 +22,8 @@ struct RowSplits {
 // Fails (InvalidInput, naming the file and line) on a missing or unknown header, a row out of
 // [0, n_rows), a row listed twice, an unknown split name or a fold that is not an integer >= 0.
 RowSplits read_row_splits(const std::filesystem::path& path, size_t n_rows);
+// A command's --split NAME (train | valid | test) as a Part; anything else fails naming the flag.
+int split_part(const std::string& name);
 
 }  // namespace medai::data
 
