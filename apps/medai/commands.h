@@ -43,6 +43,7 @@ void add_icu_commands(CLI::App& app, GlobalOptions& global);
 void add_mol_commands(CLI::App& app, GlobalOptions& global);
 void add_gan_commands(CLI::App& app, GlobalOptions& global);
 void add_dose_commands(CLI::App& app, GlobalOptions& global);
+void add_fl_commands(CLI::App& app, GlobalOptions& global);
 // Under `medai mol`: the SMILES language model, sampling and goal-directed optimisation.
 void add_mol_generate_commands(CLI::App* mol, GlobalOptions& global);
 // A text command's --input: the file's bytes, or standard input for "-"; `name` is what errors call it.

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   medai::app::add_mol_commands(app, global);
   medai::app::add_gan_commands(app, global);
   medai::app::add_dose_commands(app, global);
+  medai::app::add_fl_commands(app, global);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
