@@ -105,8 +105,9 @@ void add_serve_command(CLI::App* fl, GlobalOptions& g) {
     const json summary = coordinator.run();
     server.shutdown();
     if (o->json) print_json(summary);
-    else std::printf("federated model written to %s (best round %d)\n", o->c.out.string().c_str(),
-                     summary["best_round"].get<int>());
+    else
+      std::printf("federated model written to %s (best round %d)\n", o->c.out.string().c_str(),
+                  summary["best_round"].get<int>());
   });
 }
 
@@ -147,8 +148,9 @@ void add_join_command(CLI::App* fl, GlobalOptions& g) {
     }
     const json summary = fed::run_site(*model, o->site);
     if (o->json) print_json(summary);
-    else std::printf("site %s: %d rounds trained\n", summary["site"].get<std::string>().c_str(),
-                     summary["rounds_trained"].get<int>());
+    else
+      std::printf("site %s: %d rounds trained\n", summary["site"].get<std::string>().c_str(),
+                  summary["rounds_trained"].get<int>());
   });
 }
 

@@ -37,7 +37,7 @@ struct SimOptions {
   fs::path data, outcomes, out;
   int rounds = 0, local_epochs = 1, batch_size = 32, min_clients = 0;
   double lr = 1e-3, dp_epsilon = 0, deadline = 120, prox_mu = 0.01;
-  bool kill_one_site = false, secure_aggregation = false, json = false, no_tls = false, baselines = true;
+  bool kill_one_site = false, secure_aggregation = false, json = false, no_tls = false, no_baselines = false;
   uint64_t seed = 1;
 };
 
@@ -98,22 +98,25 @@ std::vector<SimSite> plan_sites(const SimOptions& o) {
   if (o.sites == "icutype") {
     if (o.task != "icu") fail_invalid("--sites icutype is for --task icu (ICU types 1-4)");
     const char* names[] = {"coronary", "cardiac-surgery", "medical", "surgical"};
-    for (int k = 1; k <= 4; ++k) s.push_back({names[k - 1], {o.task, o.data, o.outcomes, "icutype:" + std::to_string(k)}, ""});
+    for (int k = 1; k <= 4; ++k)
+      s.push_back({names[k - 1], {o.task, o.data, o.outcomes, "icutype:" + std::to_string(k)}, ""});
   } else {
     int n = 0;
     try {
       n = std::stoi(o.sites);
-    } catch (const std::exception&) {
-    }
+    } catch (const std::exception&) {}
     if (n < 2 || n > 16) fail_invalid("--sites: icutype or a number of sites 2..16");
     // Chest X-rays: sites with different class ratios; ICU: patients spread at random.
     const std::string kind = o.task == "xray" ? "skew:" : "part:";
     for (int k = 1; k <= n; ++k)
-      s.push_back({"site-" + std::to_string(k), {o.task, o.data, o.outcomes, kind + std::to_string(k) + "/" + std::to_string(n)}, ""});
+      s.push_back({"site-" + std::to_string(k),
+                   {o.task, o.data, o.outcomes, kind + std::to_string(k) + "/" + std::to_string(n)},
+                   ""});
   }
   for (auto& x : s) {
     std::string t;
-    for (unsigned char c : bridges::crypto::random_bytes(16)) t += "0123456789abcdef"[c >> 4], t += "0123456789abcdef"[c & 15];
+    for (unsigned char c : bridges::crypto::random_bytes(16))
+      t += "0123456789abcdef"[c >> 4], t += "0123456789abcdef"[c & 15];
     x.token = t;
   }
   return s;
@@ -121,26 +124,59 @@ std::vector<SimSite> plan_sites(const SimOptions& o) {
 
 std::vector<std::string> serve_args(const SimOptions& o, const fs::path& run, size_t sites) {
   const int k = o.min_clients > 0 ? o.min_clients : static_cast<int>(sites) - (o.kill_one_site ? 1 : 0);
-  std::vector<std::string> a{"--threads", "1", "fl", "serve", "--task", o.task, "--rounds", std::to_string(o.rounds),
-                             "--strategy", o.strategy, "--min-clients", std::to_string(k), "--expect-sites",
-                             std::to_string(sites), "--out", (run / "coordinator").string(), "--listen", "127.0.0.1:0",
-                             "--tokens", (run / "tokens.csv").string(), "--port-file", (run / "port").string(),
-                             "--deadline", std::to_string(o.deadline), "--local-epochs", std::to_string(o.local_epochs),
-                             "--batch-size", std::to_string(o.batch_size), "--lr", std::to_string(o.lr),
-                             "--prox-mu", std::to_string(o.prox_mu), "--dp-epsilon", std::to_string(o.dp_epsilon),
-                             "--seed", std::to_string(o.seed)};
+  std::vector<std::string> a{"--threads",
+                             "1",
+                             "fl",
+                             "serve",
+                             "--task",
+                             o.task,
+                             "--rounds",
+                             std::to_string(o.rounds),
+                             "--strategy",
+                             o.strategy,
+                             "--min-clients",
+                             std::to_string(k),
+                             "--expect-sites",
+                             std::to_string(sites),
+                             "--out",
+                             (run / "coordinator").string(),
+                             "--listen",
+                             "127.0.0.1:0",
+                             "--tokens",
+                             (run / "tokens.csv").string(),
+                             "--port-file",
+                             (run / "port").string(),
+                             "--deadline",
+                             std::to_string(o.deadline),
+                             "--local-epochs",
+                             std::to_string(o.local_epochs),
+                             "--batch-size",
+                             std::to_string(o.batch_size),
+                             "--lr",
+                             std::to_string(o.lr),
+                             "--prox-mu",
+                             std::to_string(o.prox_mu),
+                             "--dp-epsilon",
+                             std::to_string(o.dp_epsilon),
+                             "--seed",
+                             std::to_string(o.seed)};
   if (o.secure_aggregation) a.push_back("--secure-aggregation");
   if (!o.no_tls)
-    for (const std::string& s : {std::string("--tls-cert"), (run / "tls" / "cert.pem").string(), std::string("--tls-key"),
-                                 (run / "tls" / "key.pem").string()})
+    for (const std::string& s : {std::string("--tls-cert"), (run / "tls" / "cert.pem").string(),
+                                 std::string("--tls-key"), (run / "tls" / "key.pem").string()})
       a.push_back(s);
   return a;
 }
 
 std::vector<std::string> join_args(const SimOptions& o, const fs::path& run, const SimSite& s, int port) {
-  std::vector<std::string> a{"--threads", "1", "fl", "join", "--server", "127.0.0.1:" + std::to_string(port),
-                             "--token", s.token, "--task", o.task, "--data", o.data.string(), "--partition",
-                             s.source.partition, "--seed", std::to_string(o.seed)};
+  std::vector<std::string> a{"--threads",   "1",
+                             "fl",          "join",
+                             "--server",    "127.0.0.1:" + std::to_string(port),
+                             "--token",     s.token,
+                             "--task",      o.task,
+                             "--data",      o.data.string(),
+                             "--partition", s.source.partition,
+                             "--seed",      std::to_string(o.seed)};
   if (!o.outcomes.empty()) a.insert(a.end(), {"--outcomes", o.outcomes.string()});
   if (!o.no_tls) a.insert(a.end(), {"--tls-ca", (run / "tls" / "cert.pem").string(), "--tls-server-name", "localhost"});
   return a;
@@ -149,7 +185,8 @@ std::vector<std::string> join_args(const SimOptions& o, const fs::path& run, con
 int wait_for_port(const fs::path& file, Child& coordinator) {
   for (int i = 0; i < 1200; ++i) {
     if (fs::exists(file)) return std::stoi(core::read_file(file));
-    if (coordinator.wait(0)) fail(ErrorCode::Internal, "the coordinator stopped at start; see " + coordinator.log().string());
+    if (coordinator.wait(0))
+      fail(ErrorCode::Internal, "the coordinator stopped at start; see " + coordinator.log().string());
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   fail(ErrorCode::Timeout, "the coordinator did not start listening; see " + coordinator.log().string());
@@ -157,7 +194,8 @@ int wait_for_port(const fs::path& file, Child& coordinator) {
 
 // Kills the first site once round 1 is done (so mid-way through round 2) and starts it again.
 void kill_and_restart(Child& site, const fs::path& coordinator_run, const std::atomic<bool>& finished) {
-  while (!finished && !fs::exists(coordinator_run / "train_state.json")) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (!finished && !fs::exists(coordinator_run / "train_state.json"))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   if (finished) return;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   spdlog::info("simulate: killing {} mid-round", site.log().stem().string());
@@ -203,9 +241,11 @@ json measure(const SimOptions& o, const std::vector<SimSite>& sites, const fs::p
     m.set_preprocessing(model.preprocessing);
     m.set_parameters(model.parameters);
     per_site[s.name] = m.auroc(fed::Part::Test);
-    sizes[s.name] = {{"train", m.examples(fed::Part::Train)}, {"test", m.examples(fed::Part::Test)},
-                     {"train_positive_share", static_cast<double>(m.positives(fed::Part::Train)) / m.examples(fed::Part::Train)}};
-    if (o.baselines) {  // local-only: the site alone, its own normaliser, the same epochs
+    sizes[s.name] = {
+        {"train", m.examples(fed::Part::Train)},
+        {"test", m.examples(fed::Part::Test)},
+        {"train_positive_share", static_cast<double>(m.positives(fed::Part::Train)) / m.examples(fed::Part::Train)}};
+    if (!o.no_baselines) {  // local-only: the site alone, its own normaliser, the same epochs
       m.set_parameters(fed::initial_parameters(o.task, o.seed));
       m.set_preprocessing(fed::SiteModel::preprocessing_from(o.task, m.feature_stats()));
       train_with_selection(m, epochs, o);
@@ -214,7 +254,7 @@ json measure(const SimOptions& o, const std::vector<SimSite>& sites, const fs::p
   }
   r["auroc_per_site"] = per_site;
   r["site_sizes"] = sizes;
-  if (o.baselines) {
+  if (!o.no_baselines) {
     pooled.set_parameters(fed::initial_parameters(o.task, o.seed));
     pooled.set_preprocessing(fed::SiteModel::preprocessing_from(o.task, pooled.feature_stats()));
     train_with_selection(pooled, epochs, o);
@@ -258,7 +298,8 @@ void run_simulation(const SimOptions& o) {
   auto sites = plan_sites(o);
   const fs::path run = o.out;
   fs::create_directories(run / "logs");
-  if (fs::exists(run / "coordinator")) fail_invalid(run.string() + ": already holds a simulation; choose another --out");
+  if (fs::exists(run / "coordinator"))
+    fail_invalid(run.string() + ": already holds a simulation; choose another --out");
   std::string tokens = "token,site\n";
   for (const auto& s : sites) tokens += s.token + "," + s.name + "\n";
   core::write_file_atomic(run / "tokens.csv", tokens);
@@ -271,7 +312,8 @@ void run_simulation(const SimOptions& o) {
   Child coordinator(serve_args(o, run, sites.size()), run / "logs" / "coordinator.log");
   const int port = wait_for_port(run / "port", coordinator);
   std::vector<std::unique_ptr<Child>> children;
-  for (const auto& s : sites) children.push_back(std::make_unique<Child>(join_args(o, run, s, port), run / "logs" / (s.name + ".log")));
+  for (const auto& s : sites)
+    children.push_back(std::make_unique<Child>(join_args(o, run, s, port), run / "logs" / (s.name + ".log")));
   std::atomic<bool> finished{false};
   std::thread killer;
   if (o.kill_one_site) killer = std::thread([&] { kill_and_restart(*children[0], run / "coordinator", finished); });
@@ -281,9 +323,15 @@ void run_simulation(const SimOptions& o) {
   for (auto& c : children)
     if (!c->wait(30)) c->kill_now();
   const bool completed = status == 0 && fs::exists(run / "coordinator" / "fl_model.json");
-  json r = {{"task", o.task}, {"strategy", o.strategy}, {"rounds", o.rounds}, {"completed", completed},
-            {"secure_aggregation", o.secure_aggregation}, {"dp_epsilon_target", o.dp_epsilon}, {"dp_delta", 1e-5},
-            {"killed_site", o.kill_one_site ? json(sites[0].name) : json(nullptr)}, {"run", run.string()}};
+  json r = {{"task", o.task},
+            {"strategy", o.strategy},
+            {"rounds", o.rounds},
+            {"completed", completed},
+            {"secure_aggregation", o.secure_aggregation},
+            {"dp_epsilon_target", o.dp_epsilon},
+            {"dp_delta", 1e-5},
+            {"killed_site", o.kill_one_site ? json(sites[0].name) : json(nullptr)},
+            {"run", run.string()}};
   json names = json::array();
   for (const auto& s : sites) names.push_back(s.name);
   r["sites"] = names;
@@ -302,9 +350,10 @@ void run_simulation(const SimOptions& o) {
   core::write_json_file(run / "simulation.json", r);
   if (o.json) print_json(r);
   else
-    std::printf("federated AUROC %.4f, centralised %s, epsilon %.2f (%s)\n", r["auroc_federated"].get<double>(),
-                r["auroc_centralised"].is_null() ? "-" : fmt::format("{:.4f}", r["auroc_centralised"].get<double>()).c_str(),
-                r["epsilon"].get<double>(), (run / "simulation.json").c_str());
+    std::printf(
+        "federated AUROC %.4f, centralised %s, epsilon %.2f (%s)\n", r["auroc_federated"].get<double>(),
+        r["auroc_centralised"].is_null() ? "-" : fmt::format("{:.4f}", r["auroc_centralised"].get<double>()).c_str(),
+        r["epsilon"].get<double>(), (run / "simulation.json").c_str());
 }
 
 }  // namespace
@@ -331,7 +380,7 @@ void add_fl_simulate_command(CLI::App* fl, GlobalOptions& g) {
   cmd->add_flag("--kill-one-site", o->kill_one_site, "kill the first site mid-round 2 and restart it");
   cmd->add_option("--deadline", o->deadline, "round deadline, seconds")->capture_default_str();
   cmd->add_flag("--no-tls", o->no_tls, "plain gRPC on loopback (default: TLS with a generated certificate)");
-  cmd->add_flag("!--baselines", o->baselines, "skip the centralised and local-only baselines");
+  cmd->add_flag("--no-baselines", o->no_baselines, "skip the centralised and local-only baselines");
   cmd->add_option("--out", o->out, "folder for the run (default: a new temporary folder)");
   cmd->add_option("--seed", o->seed)->capture_default_str();
   cmd->add_flag("--json", o->json, "print the result as JSON");

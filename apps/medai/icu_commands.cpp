@@ -20,6 +20,7 @@
 #include "medai/metrics/calibration.h"
 #include "medai/metrics/classification.h"
 #include "medai/metrics/subgroup.h"
+#include "medai/train/distributed_env.h"
 
 namespace medai::app {
 
@@ -99,6 +100,8 @@ void add_sequence_options(CLI::App* cmd, icu::SequenceOptions& s) {
   cmd->add_option("--grud-lr", s.lr)->check(CLI::Range(1e-6, 1.0))->capture_default_str();
   cmd->add_option("--grud-dropout", s.dropout)->check(CLI::Range(0.0, 0.9))->capture_default_str();
   cmd->add_option("--grud-weight-decay", s.weight_decay)->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--grud-batch-size", s.batch_size)->check(CLI::Range(1, 65536))->capture_default_str();
+  cmd->add_option("--grud-curves", s.curves_csv, "write the GRU-D's epoch curves (CSV) here");
 }
 
 std::vector<std::string> parse_groups(const std::string& text) {
@@ -208,19 +211,53 @@ void add_split_command(CLI::App* parent, GlobalOptions& g) {
   });
 }
 
+struct TrainOpts {
+  fs::path data, outcomes, out;
+  icu::MortalityOptions trees;
+};
+
+// `icu train --distributed`: the GRU-D on every rank (each a shard of every batch), rank 0 saves.
+void train_distributed(const TrainOpts& o, const GlobalOptions& g) {
+  if (o.trees.model != "grud") fail_invalid("--distributed trains the GRU-D: add --model grud");
+  const auto env = train::distributed_env_from_environment();
+  const auto c = read_cohort(o.data, o.outcomes, !g.quiet && env.rank == 0);
+  auto opts = o.trees;
+  opts.sequence.progress = !g.quiet;
+  const auto model = icu::MortalityModel::train(c.stays, c.died, opts);
+  if (env.rank != 0) return;
+  model.save(o.out);
+  core::write_json_file(o.out / core::kModelCardFile,
+                        {{"name", o.out.filename().string()},
+                         {"kind", "icu-mortality"},
+                         {"task", "in-hospital death from the first 48 h of an ICU stay"},
+                         {"created", core::utc_timestamp()},
+                         {"architecture", "GRU-D on the hourly series"},
+                         {"training", {{"distributed", {{"world_size", env.world}, {"backend", "gloo"}}}}},
+                         {"data", {{"source", o.data.filename().string()}, {"stays", c.stays.size()}}},
+                         {"metrics", json::object()},
+                         {"intended_use_and_limits", kIcuLimits},
+                         {"software", core::software_versions()}});
+  std::printf("trained on %zu stays with %d processes -> %s (not cross-validated: run medai icu cv for figures)\n",
+              c.stays.size(), env.world, o.out.string().c_str());
+}
+
 void add_train_command(CLI::App* parent, GlobalOptions& g) {
   auto* cmd = parent->add_subcommand("train", "train the mortality model on every stay with an outcome");
-  struct Opts {
-    fs::path data, outcomes, out;
-    icu::MortalityOptions trees;
-  };
+  using Opts = TrainOpts;
   auto o = std::make_shared<Opts>();
   cmd->add_option("--data", o->data, "folder of stay files (RecordID.txt, PhysioNet 2012 format)")->required();
   cmd->add_option("--outcomes", o->outcomes, "Outcomes file (RecordID, In-hospital_death)")->required();
   cmd->add_option("--out", o->out, "run folder to write")->required();
   add_tree_options(cmd, o->trees);
+  cmd->add_flag("--distributed", o->trees.sequence.distributed,
+                "data-parallel GRU-D training over c10d/Gloo (with --model grud; RANK, WORLD_SIZE, MASTER_ADDR, "
+                "MASTER_PORT as torchrun sets them); rank 0 writes the run; no cross-validation for the card");
   cmd->callback([&g, o] {
     core::init_runtime({g.threads, g.verbose, g.quiet});
+    if (o->trees.sequence.distributed) {
+      train_distributed(*o, g);
+      return;
+    }
     const auto c = read_cohort(o->data, o->outcomes, !g.quiet);
     // An honest figure for the card: 5-fold CV on the same stays (stratified, seed 1).
     std::map<int64_t, int> folds;

@@ -20,6 +20,7 @@
 #include "medai/imaging/train_classifier.h"
 #include "medai/io/csv.h"
 #include "medai/io/image.h"
+#include "medai/train/distributed_env.h"
 #include "medai/train/torch_helpers.h"
 #include "medai/train/trainer.h"
 #include "medai/transforms/transforms.h"
@@ -144,6 +145,9 @@ void add_train_command(CLI::App* image, GlobalOptions& g) {
       ->capture_default_str();
   train->add_option("--label-smoothing", t->label_smoothing, "cross-entropy label smoothing")->capture_default_str();
   train->add_option("--mixup", t->mixup, "mixup of image pairs, Beta(a, a); 0 = off")->capture_default_str();
+  train->add_flag("--distributed", t->distributed,
+                  "data-parallel over c10d/Gloo (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT as torchrun sets them); "
+                  "rank 0 writes the run");
   train->add_option("--ema", t->ema, "keep the moving average of the weights with this decay; 0 = off")
       ->capture_default_str();
   train
@@ -166,9 +170,11 @@ void add_train_command(CLI::App* image, GlobalOptions& g) {
     if (train->count("--target-sensitivity")) t->target_sensitivity = *t_target;
     if (train->count("--split-seed")) t->split_seed = *t_split_seed;
     t->progress = !*t_json;
-    check_fresh_out(t->out, t->resume);
+    const bool writer = !t->distributed || train::distributed_env_from_environment().rank == 0;
+    if (writer) check_fresh_out(t->out, t->resume);
     json card = imaging::train_classifier(*t);
-    if (*t_json) std::cout << core::dump_json(card, 2) << "\n";
+    if (!writer) std::cout << "rank " << card.value("rank", 0) << " done (rank 0 writes " << t->out.string() << ")\n";
+    else if (*t_json) std::cout << core::dump_json(card, 2) << "\n";
     else std::cout << "model written to " << t->out.string() << "\n";
   });
 }

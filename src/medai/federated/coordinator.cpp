@@ -93,7 +93,7 @@ struct Coordinator::State {
     FeatureStats stats;
     Clock::time_point seen;
   };
-  std::map<std::string, Site> sites;             // by name
+  std::map<std::string, Site> sites;            // by name
   std::map<std::string, std::string> sessions;  // session -> site
   std::set<std::string> nonces;
 
@@ -195,8 +195,9 @@ fl::JoinReply Coordinator::join(const fl::CallContext& call, const fl::JoinReque
   if (tok->second != r.site)
     s.refuse(ErrorCode::Unauthorized, "refused_token", r.site, "the token belongs to another site");
   if (core::sha256_hex(r.architecture) != s.architecture_hash)
-    s.refuse(ErrorCode::Conflict, "refused_architecture", r.site,
-             "the site's model architecture differs from the federation's (" + task_architecture(s.o.task).dump() + ")");
+    s.refuse(
+        ErrorCode::Conflict, "refused_architecture", r.site,
+        "the site's model architecture differs from the federation's (" + task_architecture(s.o.task).dump() + ")");
   if (r.train_examples == 0 || r.validation_examples == 0)
     s.refuse(ErrorCode::InvalidInput, "refused_no_data", r.site, "the site has no training or validation data");
   if (s.o.secure_aggregation && r.public_key.size() != 32)
@@ -258,13 +259,15 @@ fl::UpdateReply Coordinator::submit(const fl::CallContext& call, const fl::Updat
                  std::to_string(s.round_id) + ")");
   if (training && std::find(s.selected.begin(), s.selected.end(), site) == s.selected.end())
     s.refuse(ErrorCode::Forbidden, "refused_unselected", site, "the site was not selected for this round");
-  if (s.received.count(site)) s.refuse(ErrorCode::Conflict, "refused_duplicate", site, "this round's update was already received");
+  if (s.received.count(site))
+    s.refuse(ErrorCode::Conflict, "refused_duplicate", site, "this round's update was already received");
   if (core::sha256_hex(u.payload) != u.payload_sha256)
     s.refuse(ErrorCode::InvalidInput, "refused_corrupted", site, "the update's checksum does not match its payload");
   if (training) {
     if (u.masked != s.o.secure_aggregation)
       s.refuse(ErrorCode::InvalidInput, "refused_format", site,
-               s.o.secure_aggregation ? "secure aggregation needs a masked update" : "a masked update without secure aggregation");
+               s.o.secure_aggregation ? "secure aggregation needs a masked update"
+                                      : "a masked update without secure aggregation");
     const size_t expected = s.global.size() * (u.masked ? sizeof(uint64_t) : sizeof(float));
     if (u.payload.size() != expected)
       s.refuse(ErrorCode::InvalidInput, "refused_size", site,
@@ -272,10 +275,12 @@ fl::UpdateReply Coordinator::submit(const fl::CallContext& call, const fl::Updat
                    std::to_string(expected) + " bytes (another architecture?)");
     if (!u.masked) {
       for (float v : floats_from_bytes(u.payload, "update"))
-        if (!std::isfinite(v)) s.refuse(ErrorCode::InvalidInput, "refused_values", site, "the update holds NaN or infinity");
+        if (!std::isfinite(v))
+          s.refuse(ErrorCode::InvalidInput, "refused_values", site, "the update holds NaN or infinity");
     }
     if (u.examples == 0 || u.examples > s.sites[site].train)
-      s.refuse(ErrorCode::InvalidInput, "refused_examples", site, "the update's example count does not match the site's data");
+      s.refuse(ErrorCode::InvalidInput, "refused_examples", site,
+               "the update's example count does not match the site's data");
   }
   s.received[site] = {u.payload, u.examples, u.validation_examples, u.validation_auroc, u.train_loss, u.epsilon};
   s.log_audit(training ? "update" : "evaluation", site, "");
@@ -314,7 +319,10 @@ Coordinator::State::Attempt Coordinator::State::run_round(int r) {
   }
   std::mt19937_64 rng(o.seed * 1000003ULL + round_id);
   std::shuffle(live.begin(), live.end(), rng);
-  const size_t take = o.clients_per_round > 0 ? std::min<size_t>(live.size(), static_cast<size_t>(std::max(o.clients_per_round, o.min_clients))) : live.size();
+  const size_t take =
+      o.clients_per_round > 0
+          ? std::min<size_t>(live.size(), static_cast<size_t>(std::max(o.clients_per_round, o.min_clients)))
+          : live.size();
   selected.assign(live.begin(), live.begin() + static_cast<long>(take));
   std::sort(selected.begin(), selected.end());
   peers.clear();
@@ -339,7 +347,8 @@ Coordinator::State::Attempt Coordinator::State::run_round(int r) {
     return Attempt::Aborted;
   }
   for (const auto& n : selected)
-    if (!received.count(n)) log_audit("straggler", n, "no update before the round deadline; the round went on without it");
+    if (!received.count(n))
+      log_audit("straggler", n, "no update before the round deadline; the round went on without it");
   aggregate(r, seconds_since(t0));
   return Attempt::Aggregated;
 }
@@ -365,8 +374,10 @@ void Coordinator::State::aggregate(int r, double seconds) {
     }
     val_sum += u.validation_auroc * static_cast<double>(u.validation_examples);
     val_w += static_cast<double>(u.validation_examples);
-    per_site[name] = {{"validation_auroc", u.validation_auroc}, {"train_loss", u.loss},
-                      {"examples", u.examples}, {"epsilon", u.epsilon}};
+    per_site[name] = {{"validation_auroc", u.validation_auroc},
+                      {"train_loss", u.loss},
+                      {"examples", u.examples},
+                      {"epsilon", u.epsilon}};
   }
   if (o.secure_aggregation) mean = decode_fixed_point(masked_sum);  // the sites sent w * delta
   for (double& m : mean) m /= total_w;
@@ -392,9 +403,14 @@ void Coordinator::State::aggregate(int r, double seconds) {
 
 void Coordinator::State::save_checkpoint() {
   strategy_state = strategy.state();
-  const json state = {{"format", "medai.fl_coordinator/1"}, {"round", round},     {"round_id", round_id},
-                      {"history", history},                  {"best_auroc", best_auroc}, {"best_round", best_round},
-                      {"preprocessing", preprocessing},      {"task", o.task}};
+  const json state = {{"format", "medai.fl_coordinator/1"},
+                      {"round", round},
+                      {"round_id", round_id},
+                      {"history", history},
+                      {"best_auroc", best_auroc},
+                      {"best_round", best_round},
+                      {"preprocessing", preprocessing},
+                      {"task", o.task}};
   train::write_checkpoint(
       o.out, "round-" + std::to_string(round),
       [&](const fs::path& dir) {
@@ -437,7 +453,8 @@ void Coordinator::State::evaluate_final() {
     for (const auto& [name, site] : sites) n += seconds_since(site.seen) < 30;
     return n;
   };
-  while (received.size() < live() && seconds_since(t0) < o.round_deadline_s) cv.wait_for(lk, std::chrono::milliseconds(100));
+  while (received.size() < live() && seconds_since(t0) < o.round_deadline_s)
+    cv.wait_for(lk, std::chrono::milliseconds(100));
   double val_sum = 0, val_w = 0;
   json per_site = json::object();
   for (const auto& [name, u] : received) {
@@ -447,7 +464,8 @@ void Coordinator::State::evaluate_final() {
   }
   const double val = val_w > 0 ? val_sum / val_w : 0;
   if (val > best_auroc || best.empty()) best_auroc = val, best_round = round, best = global;
-  history.push_back({{"round", round + 1}, {"evaluation_only", true}, {"validation_auroc_of_previous", val}, {"per_site", per_site}});
+  history.push_back(
+      {{"round", round + 1}, {"evaluation_only", true}, {"validation_auroc_of_previous", val}, {"per_site", per_site}});
   phase = Phase::Done;
 }
 
@@ -463,9 +481,11 @@ json Coordinator::State::finish() {
                      {"secure_aggregation", o.secure_aggregation},
                      {"dp_epsilon_target", o.dp_epsilon},
                      {"dp_delta", o.dp_delta},
-                     {"sites", [&] {
+                     {"sites",
+                      [&] {
                         json a = json::array();
-                        for (const auto& [n, s] : sites) a.push_back({{"site", n}, {"train", s.train}, {"validation", s.validation}});
+                        for (const auto& [n, s] : sites)
+                          a.push_back({{"site", n}, {"train", s.train}, {"validation", s.validation}});
                         return a;
                       }()},
                      {"intended_use",
@@ -490,7 +510,8 @@ json Coordinator::run() {
     for (State::Attempt a; (a = s.run_round(r)) != State::Attempt::Aggregated;) {
       if (a == State::Attempt::Aborted && ++attempts >= s.o.max_attempts)
         fail(ErrorCode::Unavailable, "federation: round " + std::to_string(r) + " failed " + std::to_string(attempts) +
-                                         " times (too few sites answered; see " + (s.o.out / "audit.jsonl").string() + ")");
+                                         " times (too few sites answered; see " + (s.o.out / "audit.jsonl").string() +
+                                         ")");
       if (a == State::Attempt::TooFewSites && seconds_since(t0) > s.o.join_timeout_s)
         fail(ErrorCode::Timeout, "federation: fewer than --min-clients sites are live for round " + std::to_string(r));
     }

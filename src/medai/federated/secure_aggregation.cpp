@@ -35,9 +35,8 @@ std::vector<uint64_t> mask_update(const std::vector<uint64_t>& encoded, const st
     kdf.update(secret);
     kdf.update("medai secure aggregation mask");
     const auto key = kdf.digest();
-    const auto mask =
-        bridges::crypto::chacha20_words(std::string(reinterpret_cast<const char*>(key.data()), key.size()), round,
-                                        out.size());
+    const auto mask = bridges::crypto::chacha20_words(
+        std::string(reinterpret_cast<const char*>(key.data()), key.size()), round, out.size());
     const bool add = site < p.site;
     for (size_t i = 0; i < out.size(); ++i) out[i] = add ? out[i] + mask[i] : out[i] - mask[i];
   }

@@ -42,7 +42,8 @@ auto with_retry(const SiteOptions& o, F&& f) {
 
 std::string nonce() {
   std::string s;
-  for (unsigned char c : bridges::crypto::random_bytes(16)) s += "0123456789abcdef"[c >> 4], s += "0123456789abcdef"[c & 15];
+  for (unsigned char c : bridges::crypto::random_bytes(16))
+    s += "0123456789abcdef"[c >> 4], s += "0123456789abcdef"[c & 15];
   return s;
 }
 
@@ -94,7 +95,8 @@ Round handle(SiteModel& m, const fl::Task& t, const SiteOptions& o, const bridge
     lo.batch_size = cfg.at("batch_size").get<int>();
     lo.lr = cfg.at("lr").get<double>();
     lo.prox_mu = cfg.at("prox_mu").get<double>();
-    lo.seed = cfg.at("seed").get<uint64_t>() * 1000003ULL + t.round * 7919ULL + std::hash<std::string>{}(o.site) % 65521;
+    lo.seed =
+        cfg.at("seed").get<uint64_t>() * 1000003ULL + t.round * 7919ULL + std::hash<std::string>{}(o.site) % 65521;
     const double target = cfg.at("dp").at("epsilon").get<double>();
     if (target > 0) {
       const double n = static_cast<double>(u.examples);
@@ -127,8 +129,14 @@ Round handle(SiteModel& m, const fl::Task& t, const SiteOptions& o, const bridge
 
 fl::JoinRequest join_request(const SiteModel& m, const SiteOptions& o, const std::string& public_key) {
   const auto stats = m.feature_stats();
-  return {o.site,  m.architecture().dump(), m.examples(Part::Train), m.examples(Part::Validation),
-          stats.count, stats.sum,               stats.sum_sq,            public_key};
+  return {o.site,
+          m.architecture().dump(),
+          m.examples(Part::Train),
+          m.examples(Part::Validation),
+          stats.count,
+          stats.sum,
+          stats.sum_sq,
+          public_key};
 }
 
 }  // namespace
@@ -165,7 +173,8 @@ json run_site(SiteModel& m, const SiteOptions& o) {
     }
     if (t.kind == fl::TaskKind::Done) break;
     if (t.kind == fl::TaskKind::Wait) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(std::clamp(t.retry_after_s, 0.05, 5.0) * 1000)));
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(static_cast<int>(std::clamp(t.retry_after_s, 0.05, 5.0) * 1000)));
       continue;
     }
     Round r = handle(m, t, named, keys, dp, preprocessing);

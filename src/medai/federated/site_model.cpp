@@ -64,8 +64,7 @@ Partition parse_partition(const std::string& s, const std::string& task) {
       p.n = std::stoi(rest.substr(slash + 1));
       if (slash != std::string::npos && p.n >= 1 && p.k >= 1 && p.k <= p.n) return p;
     }
-  } catch (const std::exception&) {
-  }
+  } catch (const std::exception&) {}
   fail_invalid("--partition '" + s + "': expected icutype:K (ICU, K = 1..4), part:K/N or skew:K/N");
 }
 
@@ -148,9 +147,9 @@ torch::nn::Sequential make_net(const std::string& task) {
 }
 
 std::string layers_text(const std::string& task) {
-  return task == "icu" ? "mlp(" + std::to_string(2 * icu::feature_names().size()) + "-" + std::to_string(kHidden) +
-                             "-1, relu)"
-                       : "cnn(64px; conv3x3-groupnorm4-relu 16,32,64,64; maxpool; gap; linear 64-1)";
+  return task == "icu"
+             ? "mlp(" + std::to_string(2 * icu::feature_names().size()) + "-" + std::to_string(kHidden) + "-1, relu)"
+             : "cnn(64px; conv3x3-groupnorm4-relu 16,32,64,64; maxpool; gap; linear 64-1)";
 }
 
 int64_t count_parameters(const torch::nn::Module& m) {
@@ -234,7 +233,8 @@ SiteModel SiteModel::open(const std::vector<SiteSource>& sources, uint64_t seed)
   const auto& train = im.parts[0];
   const size_t pos = static_cast<size_t>(std::count_if(train.begin(), train.end(), [](auto& e) { return e.label; }));
   if (train.empty() || pos == 0 || pos == train.size() || im.parts[1].empty())
-    fail_invalid(sources.front().data.string() + (sources.front().partition.empty() ? "" : " (" + sources.front().partition + ")") +
+    fail_invalid(sources.front().data.string() +
+                 (sources.front().partition.empty() ? "" : " (" + sources.front().partition + ")") +
                  ": this site has no training examples of both classes or no validation split (" +
                  std::to_string(train.size()) + " training examples, " + std::to_string(pos) + " positive)");
   torch::manual_seed(seed);
@@ -259,7 +259,8 @@ FeatureStats SiteModel::feature_stats() const {
   s.count.assign(f, 0), s.sum.assign(f, 0), s.sum_sq.assign(f, 0);
   for (const auto& e : impl_->of(Part::Train))
     for (size_t k = 0; k < f; ++k)
-      if (!std::isnan(e.features[k])) ++s.count[k], s.sum[k] += e.features[k], s.sum_sq[k] += e.features[k] * e.features[k];
+      if (!std::isnan(e.features[k]))
+        ++s.count[k], s.sum[k] += e.features[k], s.sum_sq[k] += e.features[k] * e.features[k];
   return s;
 }
 

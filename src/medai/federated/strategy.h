@@ -12,11 +12,11 @@
 namespace medai::federated {
 
 struct StrategyOptions {
-  std::string name = "fedavg";  // fedavg | fedprox | fedadam
-  double prox_mu = 0.01;        // fedprox
+  std::string name = "fedavg";                                     // fedavg | fedprox | fedadam
+  double prox_mu = 0.01;                                           // fedprox
   double server_lr = 0.01, beta1 = 0.9, beta2 = 0.99, tau = 1e-3;  // fedadam (Reddi et al.'s defaults)
-  double user_clip = 0;   // DP-FedAvg clipping norm S (0: off)
-  double user_noise = 0;  // DP-FedAvg noise multiplier z
+  double user_clip = 0;                                            // DP-FedAvg clipping norm S (0: off)
+  double user_noise = 0;                                           // DP-FedAvg noise multiplier z
 };
 
 const std::vector<std::string>& strategy_names();

@@ -8,9 +8,11 @@
 #include <numeric>
 #include <random>
 
+#include "medai/core/atomic_file.h"
 #include "medai/core/error.h"
 #include "medai/core/run_folder.h"
 #include "medai/metrics/classification.h"
+#include "medai/train/distributed.h"
 #include "medai/train/torch_helpers.h"
 #include "medai/train/trainer.h"
 
@@ -201,6 +203,16 @@ SequenceModel SequenceModel::train(const std::vector<Stay>& stays, const std::ve
   const Batch fit = make_batch(fit_stays, m.impl_->norm), val = make_batch(val_stays, m.impl_->norm);
   const auto y = torch::tensor(fit_y);
   GruD net(static_cast<int64_t>(series_names().size()), o.hidden, o.dropout);
+  std::unique_ptr<train::DataParallel> dp;
+  if (o.distributed) {
+    dp = std::make_unique<train::DataParallel>(train::distributed_env_from_environment());
+    dp->broadcast_parameters(net->parameters());
+    dp->attach(net->parameters());
+    if (dp->is_main())
+      spdlog::info("GRU-D data-parallel: {} processes, {} gradient buckets, {} bytes all-reduced per step", dp->world(),
+                   dp->buckets(), dp->bytes_per_step());
+  }
+  const bool main_rank = !dp || dp->is_main();
   auto opt = train::make_adamw(net->parameters(), o.lr, o.weight_decay);
   const int64_t n = static_cast<int64_t>(fit_stays.size()), steps = (n + o.batch_size - 1) / o.batch_size;
   train::TrainerOptions to;
@@ -210,20 +222,36 @@ SequenceModel SequenceModel::train(const std::vector<Stay>& stays, const std::ve
   to.monitor = "val_auroc";
   to.patience = o.patience;
   to.label = "GRU-D epoch";
-  to.progress = o.progress;
+  to.progress = o.progress && main_rank;
   to.log_epochs = false;
   torch::Tensor perm;
   train::ParameterSnapshot best;
   train::TrainerHooks hooks;
-  hooks.begin_epoch = [&](int) {
+  hooks.begin_epoch = [&](int epoch) {
     net->train();
-    perm = torch::randperm(n);
+    // Its own generator: every rank draws the same order whatever else consumed random numbers.
+    auto gen = at::detail::createCPUGenerator(o.seed * 1000003ULL + static_cast<uint64_t>(epoch));
+    perm = torch::randperm(n, gen);
   };
   hooks.train_step = [&](int64_t b, double lr) -> std::optional<std::pair<double, int64_t>> {
     train::set_lr(*opt, lr);
-    const auto idx = perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size));
-    const auto loss = torch::binary_cross_entropy_with_logits(net->forward(slice(fit, idx)), y.index_select(0, idx));
-    return std::pair{train::optimise(*opt, loss, net->parameters(), 1.0), int64_t{1}};
+    auto idx = perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size));
+    const int64_t global = idx.size(0);
+    if (dp) {
+      const auto [lo, hi] = dp->shard(global);
+      idx = idx.slice(0, lo, hi);
+    }
+    // The batch mean as a sum over this rank's rows / the global batch: summed across ranks it is exact.
+    const auto loss = torch::binary_cross_entropy_with_logits(net->forward(slice(fit, idx)), y.index_select(0, idx), {},
+                                                              {}, at::Reduction::Sum) /
+                      static_cast<double>(global);
+    opt->zero_grad();
+    loss.backward();
+    if (dp) dp->finish_gradients();
+    torch::nn::utils::clip_grad_norm_(net->parameters(), 1.0);
+    opt->step();
+    const double value = dp ? dp->sum(loss.item<double>()) : loss.item<double>();
+    return std::pair{value, int64_t{1}};
   };
   hooks.validate = [&](int) {
     const auto z = run(net, val);
@@ -231,6 +259,10 @@ SequenceModel SequenceModel::train(const std::vector<Stay>& stays, const std::ve
     return train::Metrics{{"val_auroc", metrics::auroc(s, val_y)}};
   };
   hooks.save_best = [&] { best.capture(net->parameters()); };
+  if (!o.curves_csv.empty() && main_rank)
+    hooks.end_epoch = [&](const std::vector<train::EpochRecord>& h) {
+      core::write_file_atomic(o.curves_csv, train::epoch_curves(h).to_csv());
+    };
   const auto r = train::fit(to, hooks);
   best.restore(net->parameters());
   spdlog::debug("GRU-D: best epoch {} of {}, validation AUROC {:.4f}", r.best_epoch, r.history.size(), r.best_value);

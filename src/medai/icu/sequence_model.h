@@ -25,6 +25,10 @@ struct SequenceOptions {
   double validation_fraction = 0.15;  // of the training stays, stratified, for early stopping
   uint64_t seed = 1;
   bool progress = true;
+  // Data-parallel over c10d (train/distributed.h; RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT): each
+  // rank takes a shard of every batch of batch_size; rank 0 alone logs and shows progress.
+  bool distributed = false;
+  std::filesystem::path curves_csv;  // when set: epoch, train_loss, val_auroc, lr, seconds per epoch
 };
 
 class SequenceModel {

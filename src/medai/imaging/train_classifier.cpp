@@ -27,6 +27,7 @@
 #include "medai/io/plot.h"
 #include "medai/metrics/calibration.h"
 #include "medai/synthesis/synthetic_augment.h"
+#include "medai/train/distributed.h"
 #include "medai/train/torch_helpers.h"
 #include "medai/train/trainer.h"
 #include "medai/transforms/transforms.h"
@@ -53,6 +54,8 @@ void validate(const TrainOptions& o) {
   if (!(o.ema == 0 || (o.ema >= 0.9 && o.ema < 1))) fail_invalid("--ema must be 0 (off) or in [0.9, 1)");
   if (!(o.train_fraction > 0 && o.train_fraction <= 1)) fail_invalid("--train-fraction must be in (0, 1]");
   if (!(o.synthetic_ratio > 0 && o.synthetic_ratio <= 10)) fail_invalid("--synthetic-ratio must be in (0, 10]");
+  if (o.distributed && (o.mixup > 0 || o.resume || !o.synthetic.empty()))
+    fail_invalid("--distributed does not combine with --mixup, --resume or --synthetic yet");
   try {
     nn::check_architecture(o.architecture);
   } catch (const Error& e) {
@@ -234,8 +237,16 @@ torch::Tensor training_loss(nn::ClassifierNetImpl& net, const torch::Tensor& x, 
 // validation AUROC, the best weights in RUN/model.pt, a checkpoint every epoch.
 train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net, data::DecodedCache& cache,
                                   const data::ImageDataset& ds, const data::Split& split, const torch::Tensor& class_w,
-                                  int workers) {
+                                  int workers, train::DataParallel* dp) {
   const fs::path run = o.out;
+  const bool writes = !dp || dp->is_main();
+  if (dp) {
+    dp->broadcast_parameters(net->parameters());
+    dp->attach(net->parameters());
+    if (writes)
+      spdlog::info("data-parallel: {} processes, {} gradient buckets, {} bytes all-reduced per step", dp->world(),
+                   dp->buckets(), dp->bytes_per_step());
+  }
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
   data::LoaderOptions lo = train_loader_options(o, workers);
   const int64_t steps_full = static_cast<int64_t>(split.train.size()) / o.batch_size;
@@ -243,7 +254,8 @@ train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net,
       o.max_batches_per_epoch > 0 ? std::min<int64_t>(steps_full, o.max_batches_per_epoch) : steps_full;
   const json stored = options_json(o);
   const bool bf16 = core::resolve_precision(o.precision) == core::Precision::Bf16;
-  const train::TrainerOptions to = trainer_options(o, steps_per_epoch, stored);
+  train::TrainerOptions to = trainer_options(o, steps_per_epoch, stored);
+  if (!writes) to.run_dir.clear(), to.progress = false, to.log_epochs = false;
 
   // With --ema, a second network holds the weights' moving average: it is what is validated and kept.
   nn::ClassifierNet average = o.ema > 0 ? nn::make_classifier(o.architecture, 1, 2) : nn::ClassifierNet(nullptr);
@@ -268,10 +280,29 @@ train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net,
     train::set_lr(opt, lr);
     auto x = torch::from_blob(b->pixels.data(), {b->size, 1, b->image_size, b->image_size}, torch::kFloat)
                  .contiguous(torch::MemoryFormat::ChannelsLast);
-    const torch::Tensor loss =
-        training_loss(*net, x, torch::tensor(b->labels), ce, o,
-                      (o.seed * 7919ULL + lo.epoch) * 1000003ULL + static_cast<uint64_t>(step), bf16);
-    const double value = train::optimise(opt, loss);
+    const auto labels = torch::tensor(b->labels);
+    double value = 0;
+    if (!dp) {
+      const torch::Tensor loss = training_loss(
+          *net, x, labels, ce, o, (o.seed * 7919ULL + lo.epoch) * 1000003ULL + static_cast<uint64_t>(step), bf16);
+      value = train::optimise(opt, loss);
+    } else {  // this rank's rows; the class-weighted mean over the whole batch once summed across ranks
+      const auto [r0, r1] = dp->shard(b->size);
+      const auto xs = x.slice(0, r0, r1), ys = labels.slice(0, r0, r1);
+      auto sum_ce = torch::nn::functional::CrossEntropyFuncOptions().weight(class_w).label_smoothing(o.label_smoothing);
+      sum_ce.reduction(torch::kSum);
+      torch::Tensor loss;
+      {
+        train::AutocastGuard autocast(bf16);
+        loss = torch::nn::functional::cross_entropy(net->forward(xs), ys, sum_ce) /
+               class_w.index_select(0, labels).sum().item<double>();
+      }
+      opt.zero_grad();
+      loss.backward();
+      dp->finish_gradients();
+      opt.step();
+      value = dp->sum(loss.item<double>());
+    }
     if (average) train::update_average(*average, *net, o.ema, ++steps_done);
     return std::pair{value, static_cast<int64_t>(b->size)};
   };
@@ -280,7 +311,9 @@ train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net,
     ValResult v = validate_epoch(*kept, cache, ds, split.validation, class_w, o.batch_size, workers, o.progress, bf16);
     return train::Metrics{{"val_loss", v.loss}, {"val_auroc", std::isfinite(v.auroc) ? v.auroc : 0.0}};
   };
-  hooks.save_best = [&] { save_weights(*kept, run / kWeightsFile); };
+  hooks.save_best = [&] {
+    if (writes) save_weights(*kept, run / kWeightsFile);
+  };
   hooks.save_checkpoint = [&](const fs::path& ck) {
     save_weights(*net, ck / "model.pt");
     if (average) {
@@ -301,7 +334,9 @@ train::TrainResult fit_classifier(const TrainOptions& o, nn::ClassifierNet& net,
       fail_invalid((ck / "optimizer.pt").string() + ": damaged optimizer checkpoint");
     }
   };
-  hooks.end_epoch = [&](const std::vector<train::EpochRecord>& history) { write_curves(run, history); };
+  hooks.end_epoch = [&](const std::vector<train::EpochRecord>& history) {
+    if (writes) write_curves(run, history);
+  };
   return train::fit(to, hooks);
 }
 
@@ -487,7 +522,7 @@ json train_classifier(const TrainOptions& cli) {
   TrainOptions o = cli;
   if (cli.resume) {
     o = with_stored_options(cli, train::resume_options(run));
-  } else {
+  } else if (!o.distributed || train::distributed_env_from_environment().rank == 0) {
     train::check_fresh_run_folder(run);
   }
   validate(o);
@@ -513,7 +548,7 @@ json train_classifier(const TrainOptions& cli) {
         synthesis::add_synthetic_images(ds, split.train, o.synthetic, o.synthetic_ratio, run / "synthetic", o.seed);
     split.train.insert(split.train.end(), added.begin(), added.end());
   }
-  fs::create_directories(run);
+  if (!o.distributed || train::distributed_env_from_environment().rank == 0) fs::create_directories(run);
   auto counts = ds.class_counts();
   spdlog::info("data: {} images ({} {}, {} {}), {} train / {} validation (grouped by patient)", ds.samples.size(),
                counts[0], ds.class_names[0], counts[1], ds.class_names[1], split.train.size(), split.validation.size());
@@ -532,7 +567,10 @@ json train_classifier(const TrainOptions& cli) {
   auto class_w = torch::tensor({static_cast<double>(split.train.size()) / (2.0 * train_counts[0]),
                                 static_cast<double>(split.train.size()) / (2.0 * train_counts[1])},
                                torch::kFloat);
-  const train::TrainResult fitted = fit_classifier(o, net, cache, ds, split, class_w, workers);
+  std::unique_ptr<train::DataParallel> dp;
+  if (o.distributed) dp = std::make_unique<train::DataParallel>(train::distributed_env_from_environment());
+  const train::TrainResult fitted = fit_classifier(o, net, cache, ds, split, class_w, workers, dp.get());
+  if (dp && !dp->is_main()) return json{{"rank", dp->rank()}};  // rank 0 calibrates and writes the run
   const Calibrated cal = calibrate(o, net, cache, ds, split, class_w, workers);
   write_report_plots(cal.report, run, "validation");
   write_curves(run, fitted.history);

@@ -34,6 +34,9 @@ struct TrainOptions {
   double augment_strength = 1.0;  // multiplies every augmentation range (transforms::AugmentOptions)
   double label_smoothing = 0.0;   // cross-entropy target smoothing
   double mixup = 0.0;             // mixup Beta(a, a) parameter; 0 = off
+  // Data-parallel over c10d (train/distributed.h): each rank a shard of every batch, rank 0 writes the
+  // run. BatchNorm statistics stay per rank (as DDP without SyncBatchNorm).
+  bool distributed = false;
   double ema = 0.0;               // decay of the weights' moving average validated and kept; 0 = off
   int workers = 0;                // 0 = runtime threads
   int max_batches_per_epoch = 0;  // 0 = all (for smoke tests)

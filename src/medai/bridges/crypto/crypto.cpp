@@ -2,8 +2,8 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/x509v3.h>
 #include <openssl/rand.h>
+#include <openssl/x509v3.h>
 
 #include <cstring>
 #include <ctime>
@@ -72,8 +72,8 @@ std::vector<uint64_t> chacha20_words(const std::string& key, uint64_t nonce, siz
   unsigned char iv[16] = {0};  // OpenSSL's ChaCha20 IV: 32-bit counter, then the 96-bit nonce
   std::memcpy(iv + 8, &nonce, sizeof nonce);
   std::unique_ptr<EVP_CIPHER_CTX, CipherFree> ctx(EVP_CIPHER_CTX_new());
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_chacha20(), nullptr,
-                                 reinterpret_cast<const unsigned char*>(key.data()), iv) != 1)
+  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_chacha20(), nullptr, reinterpret_cast<const unsigned char*>(key.data()),
+                                 iv) != 1)
     openssl_failed("ChaCha20 initialisation failed");
   std::vector<uint64_t> out(n, 0);  // encrypting zeros gives the keystream
   auto* bytes = reinterpret_cast<unsigned char*>(out.data());
@@ -118,7 +118,8 @@ PemPair self_signed_certificate(const std::string& host, int days) {
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 86400L * days);
   X509_set_pubkey(cert.get(), key.get());
   X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("medai federation"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("medai federation"), -1,
+                             -1, 0);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(host.c_str()), -1, -1, 0);
   X509_set_issuer_name(cert.get(), name);
   X509V3_CTX ctx;
