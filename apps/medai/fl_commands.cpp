@@ -1,17 +1,9 @@
 // medai fl serve | join | simulate: federated learning across sites over gRPC (src/medai/federated).
-#include <signal.h>
-#include <spawn.h>
 #include <spdlog/spdlog.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "commands.h"
-#include "medai/bridges/crypto/crypto.h"
 #include "medai/bridges/grpc/federation_transport.h"
 #include "medai/core/atomic_file.h"
 #include "medai/core/run_folder.h"
@@ -19,8 +11,6 @@
 #include "medai/federated/coordinator.h"
 #include "medai/federated/site.h"
 #include "medai/federated/site_model.h"
-
-extern char** environ;
 
 namespace medai::app {
 

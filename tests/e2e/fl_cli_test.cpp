@@ -72,6 +72,36 @@ TEST(FlCli, BadInvocationsAreRefused) {
   EXPECT_NE(r.err.find("missing.csv"), std::string::npos) << r.err;
 }
 
+// The coordinator killed (kill -9) after round 3 and started again with --resume: the sites come
+// back on their own and the run finishes all its rounds.
+TEST(FlCli, CoordinatorResumesAfterARestart) {
+  MEDAI_REQUIRE_DATA("icu_physionet2012/Outcomes-a.txt");
+  test::TempDir dir;
+  test::write_text(dir / "tokens.csv", "token,site\nta,a\ntb,b\n");
+  const int port = 40000 + static_cast<int>(std::random_device{}() % 20000);
+  const std::string bin = quote(std::getenv("MEDAI_BIN")), addr = "127.0.0.1:" + std::to_string(port);
+  const fs::path d = test::shared_data() / "icu_physionet2012";
+  const std::string serve = bin +
+                            " --threads 1 fl serve --task icu --rounds 6 --min-clients 2 --local-epochs 3 --out " +
+                            quote(dir / "run") + " --tokens " + quote(dir / "tokens.csv") + " --listen " + addr;
+  std::string join;
+  for (const char* s : {"a", "b"})
+    join += bin + " -q --threads 1 fl join --server " + addr + " --token t" + s + " --task icu --data " +
+            quote(d / "set-a") + " --outcomes " + quote(d / "Outcomes-a.txt") +
+            " --partition part:" + (s[0] == 'a' ? "1" : "2") + "/2 & ";
+  const std::string log = quote(dir / "first.log");
+  const auto r = test::run_command(serve + " > " + log + " 2>&1 & c=$!; " + join +
+                                   "for i in $(seq 600); do grep -q 'round 3 aggregated' " + log +
+                                   " && break; sleep 0.1; done; kill -9 $c; sleep 1; " + serve + " --resume --json > " +
+                                   quote(dir / "summary.json") + "; s=$?; wait; exit $s");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(dir / "run" / "audit.jsonl");
+  const std::string audit((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(audit.find("\"resumed\""), std::string::npos);
+  const json card = json::parse(test::read_text(dir / "run" / "fl_model.json"));
+  EXPECT_EQ(card["rounds"].get<int>(), 6);
+}
+
 // The first 300 stays of set-a, for the data-parallel checks.
 fs::path icu_subset(const test::TempDir& dir) {
   const fs::path set = test::shared_data() / "icu_physionet2012/set-a";

@@ -43,13 +43,6 @@ std::vector<float> floats_from_bytes(const std::string& b, const std::string& wh
 
 namespace {
 
-std::string hex_random(size_t bytes) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : bridges::crypto::random_bytes(bytes)) s += d[c >> 4], s += d[c & 15];
-  return s;
-}
-
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 std::string iso_now() {
@@ -178,7 +171,7 @@ Coordinator::Coordinator(CoordinatorOptions options, std::vector<float> initial)
   s.architecture_hash = core::sha256_hex(task_architecture(s.o.task).dump());
   fs::create_directories(s.o.out);
   s.audit.open(s.o.out / "audit.jsonl", std::ios::app);
-  s.run_id = hex_random(8);
+  s.run_id = bridges::crypto::random_hex(8);
   if (s.o.resume) s.load_checkpoint();
   s.publish_global();
 }
@@ -213,7 +206,7 @@ fl::JoinReply Coordinator::join(const fl::CallContext& call, const fl::JoinReque
   } else {
     s.log_audit("joined", r.site, "");
   }
-  site.session = hex_random(16);
+  site.session = bridges::crypto::random_hex(16);
   site.public_key = r.public_key;
   site.train = r.train_examples;
   site.validation = r.validation_examples;

@@ -40,13 +40,6 @@ auto with_retry(const SiteOptions& o, F&& f) {
   }
 }
 
-std::string nonce() {
-  std::string s;
-  for (unsigned char c : bridges::crypto::random_bytes(16))
-    s += "0123456789abcdef"[c >> 4], s += "0123456789abcdef"[c & 15];
-  return s;
-}
-
 // DP-SGD's noise multiplier, fixed at the first round so the whole run stays within epsilon.
 struct PrivacyState {
   double sigma = 0, q = 1;
@@ -123,7 +116,7 @@ Round handle(SiteModel& m, const fl::Task& t, const SiteOptions& o, const bridge
   }
   u.epsilon = dp.epsilon(delta_dp);
   u.payload_sha256 = core::sha256_hex(u.payload);
-  u.nonce = nonce();
+  u.nonce = bridges::crypto::random_hex(16);
   return r;
 }
 

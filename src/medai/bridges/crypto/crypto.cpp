@@ -94,6 +94,12 @@ std::string random_bytes(size_t n) {
   return out;
 }
 
+std::string random_hex(size_t n) {
+  std::string s;
+  for (unsigned char c : random_bytes(n)) s += "0123456789abcdef"[c >> 4], s += "0123456789abcdef"[c & 15];
+  return s;
+}
+
 namespace {
 std::string bio_text(BIO* bio) {
   char* data = nullptr;

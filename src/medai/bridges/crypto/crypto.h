@@ -18,6 +18,8 @@ std::string x25519_shared(const std::string& private_key, const std::string& pee
 // `n` 64-bit words of the ChaCha20 keystream for a 32-byte key and a 64-bit nonce.
 std::vector<uint64_t> chacha20_words(const std::string& key, uint64_t nonce, size_t n);
 std::string random_bytes(size_t n);
+// `n` random bytes as lowercase hex (session ids, nonces, tokens).
+std::string random_hex(size_t n);
 
 // A self-signed TLS certificate (ECDSA P-256, SHA-256, subjectAltName DNS:`host` and IP 127.0.0.1)
 // valid for `days`, as PEM: for a federation on loopback (medai fl simulate) or a first test.
