@@ -483,7 +483,11 @@ json Coordinator::State::finish() {
                       }()},
                      {"intended_use",
                       "A model trained across sites that kept their data; research and validation before any clinical "
-                      "use. Its figures are those the sites measured on their own validation splits."}};
+                      "use. Its figures are those the sites measured on their own validation splits."},
+                     {"limitations",
+                      "The sites' populations differ (non-IID): check the model at each site before use. Without "
+                      "dp_epsilon_target the model carries no privacy guarantee; secure aggregation assumes a "
+                      "coordinator that follows the protocol (semi-honest) and hides updates, not the model."}};
   core::write_file_atomic(o.out / "global.f32", to_bytes(global));
   core::write_file_atomic(o.out / "best.f32", to_bytes(best));
   core::write_json_file(o.out / "fl_model.json", card);
